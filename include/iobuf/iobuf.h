@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libiobuf: device-shareable buffers allocated by iobufd and charged to the
+ * task that asked for them.
+ *
+ * A buffer descriptor (struct iobuf) is reference counted. Its memory stays
+ * alive while the descriptor, or any fd the task passed on, is alive.
+ *
+ * Conventions:
+ *  - Functions returning a pointer return NULL and set errno on failure.
+ *  - Functions returning int return 0 (or a documented count) on success and
+ *    a negative errno on failure.
+ *  - After any failure, iobuf_last_error() describes it, in the daemon's
+ *    words when the daemon refused the request.
+ *  - All functions are thread-safe. A descriptor may be shared between
+ *    threads; its length and direction are plain fields the caller
+ *    serialises, as with any buffer.
+ */
+#ifndef IOBUF_IOBUF_H
+#define IOBUF_IOBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Option bits. The values are ABI and travel on the wire unchanged. */
+enum {
+	/* The device writes the buffer (the CPU reads what it wrote). */
+	IOBUF_DIRECTION_IN = 1u << 0,
+	/* The device reads the buffer (the CPU wrote it). */
+	IOBUF_DIRECTION_OUT = 1u << 1,
+	IOBUF_DIRECTION_INOUT = IOBUF_DIRECTION_IN | IOBUF_DIRECTION_OUT,
+	IOBUF_DIRECTION_MASK = IOBUF_DIRECTION_INOUT,
+
+	/* Served only by a physically contiguous heap; never a fallback. */
+	IOBUF_PHYSICALLY_CONTIGUOUS = 1u << 2,
+	/* Not wired: shmem-backed, pages allocated on first touch. */
+	IOBUF_PAGEABLE = 1u << 3,
+	/* Has volatile/non-volatile/empty states. Requires IOBUF_PAGEABLE. */
+	IOBUF_PURGEABLE = 1u << 4,
+	/* CPU-mappable in the task and in the daemon at once. */
+	IOBUF_KERNEL_USER_SHARED = 1u << 5,
+
+	/* Cache mode: a 3-bit field, so modes exclude each other. */
+	IOBUF_CACHE_SHIFT = 8,
+	IOBUF_CACHE_MASK = 7u << IOBUF_CACHE_SHIFT,
+	IOBUF_CACHE_DEFAULT = 0u << IOBUF_CACHE_SHIFT, /* granted as COPYBACK */
+	IOBUF_CACHE_INHIBIT = 1u << IOBUF_CACHE_SHIFT,
+	IOBUF_CACHE_WRITETHRU = 2u << IOBUF_CACHE_SHIFT,
+	IOBUF_CACHE_COPYBACK = 3u << IOBUF_CACHE_SHIFT,
+	IOBUF_CACHE_WRITECOMBINE = 4u << IOBUF_CACHE_SHIFT,
+
+	/* Every bit this version knows. Others are rejected with EINVAL. */
+	IOBUF_OPTIONS_KNOWN = IOBUF_DIRECTION_MASK | IOBUF_PHYSICALLY_CONTIGUOUS |
+			      IOBUF_PAGEABLE | IOBUF_PURGEABLE |
+			      IOBUF_KERNEL_USER_SHARED | IOBUF_CACHE_MASK,
+};
+
+/* Purgeable states, for iobuf_set_purgeable(). */
+enum iobuf_purgeable_state {
+	IOBUF_PURGEABLE_KEEP_CURRENT = 1, /* only read the current state */
+	IOBUF_PURGEABLE_NON_VOLATILE = 2, /* contents must be kept */
+	IOBUF_PURGEABLE_VOLATILE = 3,     /* contents may be discarded */
+	IOBUF_PURGEABLE_EMPTY = 4,        /* contents were (or are now) discarded */
+};
+
+/* Longest heap name, without the terminating NUL. */
+#define IOBUF_HEAP_NAME_MAX 63
+
+struct iobuf_task;
+struct iobuf;
+
+/*
+ * The process's own task: a lazily opened connection to iobufd at
+ * $IOBUFD_SOCKET, or /run/iobufd/iobufd.sock. The first call connects; later
+ * calls return the same task. In a forked child the first call opens a new
+ * connection of the child's own. The returned task is borrowed: do not
+ * unref it. NULL + errno when the daemon cannot be reached.
+ */
+struct iobuf_task *iobuf_task_self(void);
+
+/*
+ * A new connection to the daemon listening at path (NULL: as
+ * iobuf_task_self() chooses). Buffers allocated in it are charged to it.
+ * Release with iobuf_task_unref(). NULL + errno on failure: ENOENT or
+ * ECONNREFUSED when no daemon listens (the message names the path),
+ * EPROTONOSUPPORT when the daemon speaks another protocol version.
+ */
+struct iobuf_task *iobuf_task_connect(const char *path);
+
+/*
+ * Drops a reference to a task from iobuf_task_connect(). Buffers keep their
+ * task alive; the connection closes when the last buffer and reference go.
+ */
+void iobuf_task_unref(struct iobuf_task *task);
+
+/* What the daemon charges to a task, and its totals over every task. */
+struct iobuf_usage {
+	uint64_t buffers;       /* live buffers charged to this task */
+	uint64_t bytes;         /* their bytes, as allocated */
+	uint64_t total_buffers; /* over every connected task */
+	uint64_t total_bytes;
+	uint32_t clients; /* connected tasks */
+};
+
+/* Fills *usage from the daemon. 0 or a negative errno. */
+int iobuf_task_get_usage(struct iobuf_task *task, struct iobuf_usage *usage);
+
+/* What the daemon would grant for a request, without allocating. */
+struct iobuf_match {
+	uint64_t size;    /* bytes it would allocate (capacity rounded up) */
+	uint32_t options; /* options it would grant */
+	char heap[IOBUF_HEAP_NAME_MAX + 1];
+};
+
+/*
+ * Asks whether iobuf_in_task_with_options() with these arguments would
+ * succeed, and on which heap. 0 with *match filled, or the negative errno and
+ * message the allocation would fail with.
+ */
+int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
+		     size_t alignment, struct iobuf_match *match);
+
+/*
+ * Allocates capacity bytes in task (NULL: iobuf_task_self()) and maps them.
+ * alignment is a power of two (0 means 1); the mapping starts at an address
+ * with those low bits zero, including alignments above a page. A cache mode
+ * or IOBUF_KERNEL_USER_SHARED raises the alignment to a page. The length
+ * starts equal to capacity. Memory that is not pageable is zero-filled and
+ * allocated up front; pageable memory reads as zero too.
+ *
+ * Returns a descriptor the caller owns (one reference), or NULL + errno:
+ * EINVAL for capacity 0, an alignment that is not a power of two, unknown
+ * option bits or PURGEABLE without PAGEABLE; EOPNOTSUPP when no heap offers
+ * what the options ask (the message lists the heaps); EFBIG over the
+ * daemon's maximum buffer size; EDQUOT over a limit of the task (the message
+ * names it); ENOENT/ECONNREFUSED when the daemon is not running.
+ */
+struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
+					 size_t capacity, size_t alignment);
+
+/*
+ * As iobuf_in_task_with_options(), with the alignment derived from an
+ * addressing mask as IOKit does: the lowest set bit of physical_mask, and at
+ * least a page. A mask that also limits the highest address (e.g.
+ * 0x00000000fffff000 for 32-bit DMA) needs a heap that can honour it.
+ */
+struct iobuf *iobuf_in_task_with_physical_mask(struct iobuf_task *task,
+					       uint32_t options, size_t capacity,
+					       uint64_t physical_mask);
+
+/* iobuf_in_task_with_options(iobuf_task_self(), options, capacity, alignment). */
+struct iobuf *iobuf_with_options(uint32_t options, size_t capacity, size_t alignment);
+
+/*
+ * A buffer in the own task for a direction (IOBUF_DIRECTION_*), physically
+ * contiguous when contiguous is non-zero.
+ */
+struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t direction, int contiguous);
+
+/*
+ * A buffer in the own task holding a copy of bytes: its length and capacity
+ * are both length (which must not be 0).
+ */
+struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, uint32_t direction,
+			       int contiguous);
+
+/* Adds a reference. Returns buf. */
+struct iobuf *iobuf_retain(struct iobuf *buf);
+
+/*
+ * Drops a reference. The last one unmaps, closes the fd and tells the daemon
+ * to drop its charge. NULL is ignored.
+ */
+void iobuf_release(struct iobuf *buf);
+
+/* The start of the mapping (aligned as requested). */
+void *iobuf_get_bytes_no_copy(const struct iobuf *buf);
+
+/*
+ * The address of byte start, or NULL + ERANGE unless start + length lies
+ * within the capacity.
+ */
+void *iobuf_get_bytes_no_copy_range(const struct iobuf *buf, size_t start, size_t length);
+
+/* The length in use: starts equal to capacity. */
+size_t iobuf_get_length(const struct iobuf *buf);
+
+/* Sets the length in use. -ERANGE past the capacity, leaving it unchanged. */
+int iobuf_set_length(struct iobuf *buf, size_t length);
+
+/* The capacity asked for (the fd may be larger: rounded up to a page). */
+size_t iobuf_get_capacity(const struct iobuf *buf);
+
+/*
+ * Copies as many of length bytes as fit after the current length, moves
+ * the length past them and returns how many were copied (0 when full).
+ */
+size_t iobuf_append_bytes(struct iobuf *buf, const void *bytes, size_t length);
+
+/* The direction used by iobuf_prepare()/iobuf_complete(). */
+uint32_t iobuf_get_direction(const struct iobuf *buf);
+
+/* Sets it. -EINVAL for bits outside IOBUF_DIRECTION_MASK. */
+int iobuf_set_direction(struct iobuf *buf, uint32_t direction);
+
+/*
+ * Moves a purgeable buffer to new_state (IOBUF_PURGEABLE_NON_VOLATILE,
+ * _VOLATILE or _EMPTY; _KEEP_CURRENT only reads) and stores the state it had
+ * in *old_state (may be NULL). A buffer made non-volatile after it was
+ * purged reports IOBUF_PURGEABLE_EMPTY as its old state and reads as zero.
+ * -EINVAL for a buffer that is not purgeable or an unknown state.
+ */
+int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
+			enum iobuf_purgeable_state *old_state);
+
+/*
+ * Brackets device access. Call iobuf_prepare() after the CPU wrote and
+ * before the device uses the buffer, and iobuf_complete() after the device
+ * is done and before the CPU reads. For a dma-buf these end and begin the
+ * CPU access window with DMA_BUF_IOCTL_SYNC, READ/WRITE taken from the
+ * direction; for a memfd they do nothing. 0 or a negative errno.
+ */
+int iobuf_prepare(struct iobuf *buf);
+int iobuf_complete(struct iobuf *buf);
+
+/*
+ * The buffer's fd (a memfd or dma-buf), owned by the descriptor: dup() it to
+ * keep it past iobuf_release(), or pass it to GL, Vulkan, V4L2 or KMS.
+ */
+int iobuf_get_fd(const struct iobuf *buf);
+
+/* The options granted: exactly what the buffer is (cache mode resolved). */
+uint32_t iobuf_get_options(const struct iobuf *buf);
+
+/* The name of the heap that served the buffer, e.g. "memfd". */
+const char *iobuf_get_heap(const struct iobuf *buf);
+
+/* The daemon's id for the buffer; the memfd is named "iobuf:<id>". */
+uint64_t iobuf_get_id(const struct iobuf *buf);
+
+/* The calling thread's last error message ("" when none). */
+const char *iobuf_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* Encoding and decoding of iobufd protocol messages; see README.md. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "wire.h"
+
+struct writer {
+	uint8_t *buf;
+	size_t size;
+	size_t pos;
+	bool overflow;
+};
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+	const char *error; /* the first problem found */
+};
+
+static void put(struct writer *w, const void *src, size_t n)
+{
+	if (w->overflow || n > w->size - w->pos) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->pos, src, n);
+	w->pos += n;
+}
+
+static void put_u16(struct writer *w, uint16_t v)
+{
+	put(w, &v, sizeof(v));
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+	put(w, &v, sizeof(v));
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	put(w, &v, sizeof(v));
+}
+
+static void put_string(struct writer *w, const char *s)
+{
+	uint16_t n = (uint16_t)strlen(s);
+
+	put_u16(w, n);
+	put(w, s, n);
+}
+
+static void fail(struct reader *r, const char *why)
+{
+	if (!r->error)
+		r->error = why;
+}
+
+/* Copies n bytes out, or zeroes dst once anything went wrong. */
+static void get(struct reader *r, void *dst, size_t n)
+{
+	if (!r->error && n > r->len - r->pos)
+		fail(r, "message body is shorter than its opcode requires");
+	if (r->error) {
+		memset(dst, 0, n);
+		return;
+	}
+	memcpy(dst, r->buf + r->pos, n);
+	r->pos += n;
+}
+
+static uint16_t get_u16(struct reader *r)
+{
+	uint16_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static uint32_t get_u32(struct reader *r)
+{
+	uint32_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static uint64_t get_u64(struct reader *r)
+{
+	uint64_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static void get_reserved(struct reader *r)
+{
+	if (get_u32(r) != 0)
+		fail(r, "reserved field is not zero");
+}
+
+/* A length-prefixed string into out[max + 1], NUL-terminated. */
+static void get_string(struct reader *r, char *out, size_t max)
+{
+	uint16_t n = get_u16(r);
+
+	out[0] = '\0';
+	if (r->error)
+		return;
+	if (n > max) {
+		fail(r, "string is longer than its limit");
+		return;
+	}
+	get(r, out, n);
+	if (r->error) {
+		out[0] = '\0';
+		return;
+	}
+	out[n] = '\0';
+	if (memchr(out, '\0', n))
+		fail(r, "string contains a NUL byte");
+}
+
+static bool opcode_known(uint16_t opcode)
+{
+	switch (opcode) {
+	case WIRE_HELLO:
+	case WIRE_ALLOCATE:
+	case WIRE_FREE:
+	case WIRE_SET_PURGEABLE:
+	case WIRE_QUERY:
+	case WIRE_STATS:
+	case WIRE_HELLO_REPLY:
+	case WIRE_ALLOCATE_REPLY:
+	case WIRE_FREE_REPLY:
+	case WIRE_SET_PURGEABLE_REPLY:
+	case WIRE_QUERY_REPLY:
+	case WIRE_STATS_REPLY:
+	case WIRE_ERROR:
+		return true;
+	}
+	return false;
+}
+
+const char *wire_opcode_name(uint16_t opcode)
+{
+	switch (opcode) {
+	case WIRE_HELLO: return "hello";
+	case WIRE_ALLOCATE: return "allocate";
+	case WIRE_FREE: return "free";
+	case WIRE_SET_PURGEABLE: return "set-purgeable";
+	case WIRE_QUERY: return "query";
+	case WIRE_STATS: return "stats";
+	case WIRE_HELLO_REPLY: return "hello-reply";
+	case WIRE_ALLOCATE_REPLY: return "allocate-reply";
+	case WIRE_FREE_REPLY: return "free-reply";
+	case WIRE_SET_PURGEABLE_REPLY: return "set-purgeable-reply";
+	case WIRE_QUERY_REPLY: return "query-reply";
+	case WIRE_STATS_REPLY: return "stats-reply";
+	case WIRE_ERROR: return "error";
+	}
+	return "unknown";
+}
+
+/* Strings an encoder would have to cut are refused instead. */
+static bool strings_fit(const struct wire_message *m)
+{
+	switch (m->header.opcode) {
+	case WIRE_ALLOCATE_REPLY:
+	case WIRE_QUERY_REPLY:
+		return strnlen(m->allocate_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME;
+	case WIRE_ERROR:
+		return strnlen(m->error.message, WIRE_MAX_ERROR_MESSAGE + 1) <= WIRE_MAX_ERROR_MESSAGE;
+	}
+	return true;
+}
+
+static void put_body(struct writer *w, const struct wire_message *m)
+{
+	switch (m->header.opcode) {
+	case WIRE_HELLO:
+		put_u32(w, m->hello.version);
+		put_u32(w, 0);
+		break;
+	case WIRE_HELLO_REPLY:
+		put_u32(w, m->hello_reply.version);
+		put_u32(w, 0);
+		break;
+	case WIRE_ALLOCATE:
+	case WIRE_QUERY:
+		put_u32(w, m->allocate.options);
+		put_u32(w, 0);
+		put_u64(w, m->allocate.capacity);
+		put_u64(w, m->allocate.alignment);
+		put_u64(w, m->allocate.physical_mask);
+		break;
+	case WIRE_FREE:
+		put_u64(w, m->free.id);
+		break;
+	case WIRE_SET_PURGEABLE:
+		put_u64(w, m->set_purgeable.id);
+		put_u32(w, m->set_purgeable.state);
+		put_u32(w, 0);
+		break;
+	case WIRE_ALLOCATE_REPLY:
+	case WIRE_QUERY_REPLY:
+		put_u64(w, m->allocate_reply.id);
+		put_u64(w, m->allocate_reply.size);
+		put_u32(w, m->allocate_reply.options);
+		put_u32(w, m->allocate_reply.flags);
+		put_string(w, m->allocate_reply.heap);
+		break;
+	case WIRE_SET_PURGEABLE_REPLY:
+		put_u32(w, m->set_purgeable_reply.old_state);
+		put_u32(w, 0);
+		break;
+	case WIRE_STATS_REPLY:
+		put_u64(w, m->stats_reply.client_buffers);
+		put_u64(w, m->stats_reply.client_bytes);
+		put_u64(w, m->stats_reply.total_buffers);
+		put_u64(w, m->stats_reply.total_bytes);
+		put_u32(w, m->stats_reply.clients);
+		put_u32(w, 0);
+		break;
+	case WIRE_ERROR:
+		put_u32(w, (uint32_t)m->error.error);
+		put_string(w, m->error.message);
+		break;
+	case WIRE_STATS:
+	case WIRE_FREE_REPLY:
+		break;
+	}
+}
+
+static void get_body(struct reader *r, struct wire_message *m)
+{
+	switch (m->header.opcode) {
+	case WIRE_HELLO:
+		m->hello.version = get_u32(r);
+		get_reserved(r);
+		break;
+	case WIRE_HELLO_REPLY:
+		m->hello_reply.version = get_u32(r);
+		get_reserved(r);
+		break;
+	case WIRE_ALLOCATE:
+	case WIRE_QUERY:
+		m->allocate.options = get_u32(r);
+		get_reserved(r);
+		m->allocate.capacity = get_u64(r);
+		m->allocate.alignment = get_u64(r);
+		m->allocate.physical_mask = get_u64(r);
+		break;
+	case WIRE_FREE:
+		m->free.id = get_u64(r);
+		break;
+	case WIRE_SET_PURGEABLE:
+		m->set_purgeable.id = get_u64(r);
+		m->set_purgeable.state = get_u32(r);
+		get_reserved(r);
+		break;
+	case WIRE_ALLOCATE_REPLY:
+	case WIRE_QUERY_REPLY:
+		m->allocate_reply.id = get_u64(r);
+		m->allocate_reply.size = get_u64(r);
+		m->allocate_reply.options = get_u32(r);
+		m->allocate_reply.flags = get_u32(r);
+		get_string(r, m->allocate_reply.heap, WIRE_MAX_HEAP_NAME);
+		if (!r->error && m->allocate_reply.heap[0] == '\0')
+			fail(r, "heap name is empty");
+		break;
+	case WIRE_SET_PURGEABLE_REPLY:
+		m->set_purgeable_reply.old_state = get_u32(r);
+		get_reserved(r);
+		break;
+	case WIRE_STATS_REPLY:
+		m->stats_reply.client_buffers = get_u64(r);
+		m->stats_reply.client_bytes = get_u64(r);
+		m->stats_reply.total_buffers = get_u64(r);
+		m->stats_reply.total_bytes = get_u64(r);
+		m->stats_reply.clients = get_u32(r);
+		get_reserved(r);
+		break;
+	case WIRE_ERROR:
+		m->error.error = (int32_t)get_u32(r);
+		if (!r->error && m->error.error <= 0)
+			fail(r, "error code is not a positive errno");
+		get_string(r, m->error.message, WIRE_MAX_ERROR_MESSAGE);
+		break;
+	case WIRE_STATS:
+	case WIRE_FREE_REPLY:
+		break;
+	}
+}
+
+ssize_t wire_encode(const struct wire_message *msg, void *buf, size_t size)
+{
+	struct writer w = { .buf = buf, .size = size };
+	uint16_t total;
+
+	if (!opcode_known(msg->header.opcode) || !strings_fit(msg))
+		return -EINVAL;
+
+	put_u16(&w, msg->header.opcode);
+	put_u16(&w, 0); /* the size, patched below */
+	put_u32(&w, msg->header.request_id);
+	put_body(&w, msg);
+	if (w.overflow || w.pos > WIRE_MAX_MESSAGE)
+		return -EMSGSIZE;
+
+	total = (uint16_t)w.pos;
+	memcpy(w.buf + 2, &total, sizeof(total));
+	return (ssize_t)w.pos;
+}
+
+int wire_decode(const void *buf, size_t len, struct wire_message *msg, const char **reason)
+{
+	struct reader r = { .buf = buf, .len = len };
+
+	memset(msg, 0, sizeof(*msg));
+	*reason = NULL;
+
+	if (len < WIRE_HEADER_SIZE) {
+		*reason = "truncated header: a message starts with 8 bytes";
+		return -EBADMSG;
+	}
+	if (len > WIRE_MAX_MESSAGE) {
+		*reason = "message is larger than 4096 bytes";
+		return -EBADMSG;
+	}
+	msg->header.opcode = get_u16(&r);
+	msg->header.size = get_u16(&r);
+	msg->header.request_id = get_u32(&r);
+
+	if (msg->header.size != len) {
+		*reason = "size field does not match the message length";
+		return -EBADMSG;
+	}
+	if (!opcode_known(msg->header.opcode)) {
+		*reason = "unknown opcode";
+		return -ENOSYS;
+	}
+
+	get_body(&r, msg);
+	if (!r.error && r.pos != len)
+		fail(&r, "message body is longer than its opcode allows");
+	if (r.error) {
+		*reason = r.error;
+		return -EBADMSG;
+	}
+	return 0;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The iobufd socket protocol: one message per SOCK_SEQPACKET record, fixed
+ * little header, host byte order (the socket never leaves the machine).
+ * protocol/README.md specifies every message byte by byte.
+ *
+ * Encoding and decoding live in wire.c, sending and receiving (with the fd
+ * in SCM_RIGHTS) in wire_io.c. Nothing here is exported from libiobuf.
+ */
+#ifndef IOBUF_PROTOCOL_WIRE_H
+#define IOBUF_PROTOCOL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WIRE_VERSION 1
+
+#define WIRE_HEADER_SIZE 8
+#define WIRE_MAX_MESSAGE 4096
+#define WIRE_MAX_HEAP_NAME 63
+#define WIRE_MAX_ERROR_MESSAGE 511
+
+enum wire_opcode {
+	/* requests, client to daemon */
+	WIRE_HELLO = 0x0001,
+	WIRE_ALLOCATE = 0x0002,
+	WIRE_FREE = 0x0003,
+	WIRE_SET_PURGEABLE = 0x0004,
+	WIRE_QUERY = 0x0005,
+	WIRE_STATS = 0x0006,
+
+	/* replies, daemon to client: the request's opcode | WIRE_REPLY */
+	WIRE_REPLY = 0x8000,
+	WIRE_HELLO_REPLY = WIRE_REPLY | WIRE_HELLO,
+	WIRE_ALLOCATE_REPLY = WIRE_REPLY | WIRE_ALLOCATE,
+	WIRE_FREE_REPLY = WIRE_REPLY | WIRE_FREE,
+	WIRE_SET_PURGEABLE_REPLY = WIRE_REPLY | WIRE_SET_PURGEABLE,
+	WIRE_QUERY_REPLY = WIRE_REPLY | WIRE_QUERY,
+	WIRE_STATS_REPLY = WIRE_REPLY | WIRE_STATS,
+	WIRE_ERROR = 0xffff,
+};
+
+/* Bits of wire_allocate_reply.flags: what the fd is. */
+enum {
+	WIRE_BUFFER_DMABUF = 1u << 0,   /* a dma-buf: sync with DMA_BUF_IOCTL_SYNC */
+	WIRE_BUFFER_MAPPABLE = 1u << 1, /* the task may mmap() it */
+};
+
+struct wire_header {
+	uint16_t opcode;
+	uint16_t size; /* of the whole message, header included */
+	uint32_t request_id;
+};
+
+struct wire_hello {
+	uint32_t version;
+};
+
+/* WIRE_ALLOCATE and WIRE_QUERY */
+struct wire_allocate {
+	uint32_t options;
+	uint64_t capacity;
+	uint64_t alignment;
+	uint64_t physical_mask;
+};
+
+struct wire_free {
+	uint64_t id;
+};
+
+struct wire_set_purgeable {
+	uint64_t id;
+	uint32_t state;
+};
+
+struct wire_hello_reply {
+	uint32_t version;
+};
+
+/* WIRE_ALLOCATE_REPLY (an fd rides along) and WIRE_QUERY_REPLY (id 0, no fd) */
+struct wire_allocate_reply {
+	uint64_t id;
+	uint64_t size;
+	uint32_t options;
+	uint32_t flags;
+	char heap[WIRE_MAX_HEAP_NAME + 1];
+};
+
+struct wire_set_purgeable_reply {
+	uint32_t old_state;
+};
+
+struct wire_stats_reply {
+	uint64_t client_buffers;
+	uint64_t client_bytes;
+	uint64_t total_buffers;
+	uint64_t total_bytes;
+	uint32_t clients;
+};
+
+struct wire_error {
+	int32_t error; /* a positive errno */
+	char message[WIRE_MAX_ERROR_MESSAGE + 1];
+};
+
+struct wire_message {
+	struct wire_header header;
+	union {
+		struct wire_hello hello;
+		struct wire_allocate allocate;
+		struct wire_free free;
+		struct wire_set_purgeable set_purgeable;
+		struct wire_hello_reply hello_reply;
+		struct wire_allocate_reply allocate_reply;
+		struct wire_set_purgeable_reply set_purgeable_reply;
+		struct wire_stats_reply stats_reply;
+		struct wire_error error;
+	};
+};
+
+/*
+ * Encodes msg (header.size is computed) into buf. Returns the number of
+ * bytes written, or -EINVAL for an unknown opcode or a string that is too
+ * long, -EMSGSIZE when buf is too small.
+ */
+ssize_t wire_encode(const struct wire_message *msg, void *buf, size_t size);
+
+/*
+ * Decodes the record buf[0..len) into *msg. Returns 0, or -EBADMSG with
+ * *reason (static text) saying what is wrong, or -ENOSYS for a well-formed
+ * header whose opcode is unknown (msg->header is filled then).
+ */
+int wire_decode(const void *buf, size_t len, struct wire_message *msg, const char **reason);
+
+/* The opcode's name for logs ("allocate"), or "unknown". */
+const char *wire_opcode_name(uint16_t opcode);
+
+/*
+ * Encodes and sends msg as one record, with fd in SCM_RIGHTS when fd >= 0.
+ * Never raises SIGPIPE. flags are passed to sendmsg (e.g. MSG_DONTWAIT).
+ * Returns 0 or a negative errno.
+ */
+int wire_send(int sock, const struct wire_message *msg, int fd, int flags);
+
+/*
+ * Receives one record and decodes it into *msg. On success *fd gets the
+ * first fd that came with it (close-on-exec) or -1; further fds are closed.
+ * On failure no fd is kept (*fd is -1) and the return is -ECONNRESET at end
+ * of stream, -EMSGSIZE for a record over WIRE_MAX_MESSAGE, the decoder's
+ * error (with *reason; msg->header is filled for -ENOSYS), or another
+ * negative errno from recvmsg (e.g. -EAGAIN).
+ */
+int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason);
+
+#endif
