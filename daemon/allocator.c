@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocator.h"
+#include "iobuf/iobuf.h"
+#include "log.h"
+#include "request.h"
+
+#define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
+
+int allocator_init(struct allocator *a, const struct limits *limits)
+{
+	*a = (struct allocator){ .limits = *limits, .next_id = 1 };
+	return heaps_init(&a->heaps);
+}
+
+void allocator_fini(struct allocator *a)
+{
+	heaps_fini(&a->heaps);
+}
+
+void allocator_add_client(struct allocator *a, struct client *client)
+{
+	a->clients++;
+}
+
+static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
+{
+	client_remove_buffer(client, b);
+	a->buffers--;
+	a->bytes -= b->size;
+	close(b->fd);
+	free(b);
+}
+
+void allocator_remove_client(struct allocator *a, struct client *client)
+{
+	while (client->buffers)
+		buffer_destroy(a, client, client->buffers);
+	a->clients--;
+}
+
+static uint32_t granted_options(uint32_t options)
+{
+	if ((options & IOBUF_CACHE_MASK) == IOBUF_CACHE_DEFAULT)
+		options |= IOBUF_CACHE_COPYBACK;
+	return options;
+}
+
+/* Validation and matching shared by allocate and query. */
+static struct heap *match(struct allocator *a, const struct wire_allocate *req, char *why,
+			  int *error)
+{
+	struct heap *heap;
+
+	*error = request_check(req, a->limits.max_buffer_size, why, WHY_SIZE);
+	if (*error < 0)
+		return NULL;
+	heap = heaps_match(&a->heaps, req->options, request_size(req), req->physical_mask, why,
+			   WHY_SIZE);
+	if (!heap)
+		*error = -EOPNOTSUPP;
+	return heap;
+}
+
+static int check_client_limits(const struct allocator *a, const struct client *client,
+			       uint64_t size, char *why)
+{
+	if (client->buffer_count >= a->limits.max_client_buffers) {
+		snprintf(why, WHY_SIZE,
+			 "per-client buffer limit %" PRIu64 " reached: %" PRIu64 " buffers in use",
+			 a->limits.max_client_buffers, client->buffer_count);
+		return -EDQUOT;
+	}
+	if (size > a->limits.max_client_bytes - client->bytes) {
+		snprintf(why, WHY_SIZE,
+			 "per-client byte limit %" PRIu64 " exceeded: %" PRIu64
+			 " bytes in use, %" PRIu64 " requested",
+			 a->limits.max_client_bytes, client->bytes, size);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+static void fill_reply(struct wire_allocate_reply *reply, uint64_t id, uint64_t size,
+		       uint32_t options, const struct heap *heap)
+{
+	*reply = (struct wire_allocate_reply){
+		.id = id,
+		.size = size,
+		.options = options,
+		.flags = heap->fd_flags,
+	};
+	snprintf(reply->heap, sizeof(reply->heap), "%s", heap->name);
+}
+
+int allocator_query(struct allocator *a, const struct wire_allocate *req,
+		    struct wire_allocate_reply *reply, char *why)
+{
+	struct heap *heap;
+	int r;
+
+	heap = match(a, req, why, &r);
+	if (!heap)
+		return r;
+	fill_reply(reply, 0, request_size(req), granted_options(req->options), heap);
+	return 0;
+}
+
+int allocator_allocate(struct allocator *a, struct client *client,
+		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
+		       char *why)
+{
+	struct buffer *b;
+	struct heap *heap;
+	uint64_t size;
+	int r;
+
+	heap = match(a, req, why, &r);
+	if (!heap)
+		return r;
+	size = request_size(req);
+	r = check_client_limits(a, client, size, why);
+	if (r < 0)
+		return r;
+
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(why, WHY_SIZE, "out of memory");
+		return -ENOMEM;
+	}
+	r = heap->allocate(heap, a->next_id, size, req->options);
+	if (r < 0) {
+		free(b);
+		snprintf(why, WHY_SIZE, "heap %s cannot allocate %" PRIu64 " bytes: %s",
+			 heap->name, size, strerror(-r));
+		return r;
+	}
+	*b = (struct buffer){
+		.id = a->next_id++,
+		.size = size,
+		.fd = r,
+		.options = granted_options(req->options),
+		.purgeable_state = IOBUF_PURGEABLE_NON_VOLATILE,
+		.heap = heap,
+	};
+	client_add_buffer(client, b);
+	a->buffers++;
+	a->bytes += size;
+
+	fill_reply(reply, b->id, size, b->options, heap);
+	*fd = b->fd;
+	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
+		  client->id, b->id, size, heap->name, b->options);
+	return 0;
+}
+
+static struct buffer *find(const struct client *client, uint64_t id, char *why)
+{
+	struct buffer *b = client_find_buffer(client, id);
+
+	if (!b)
+		snprintf(why, WHY_SIZE, "no buffer %" PRIu64 " in this task", id);
+	return b;
+}
+
+int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why)
+{
+	struct buffer *b = find(client, id, why);
+
+	if (!b)
+		return -ENOENT;
+	log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
+	buffer_destroy(a, client, b);
+	return 0;
+}
+
+int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
+			    uint32_t state, uint32_t *old_state, char *why)
+{
+	struct buffer *b = find(client, id, why);
+	int r;
+
+	if (!b)
+		return -ENOENT;
+	if (!(b->options & IOBUF_PURGEABLE)) {
+		snprintf(why, WHY_SIZE, "buffer %" PRIu64 " is not PURGEABLE", id);
+		return -EINVAL;
+	}
+	if (state < IOBUF_PURGEABLE_KEEP_CURRENT || state > IOBUF_PURGEABLE_EMPTY) {
+		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
+		return -EINVAL;
+	}
+	if (state == IOBUF_PURGEABLE_EMPTY) {
+		r = b->heap->purge(b->heap, b->fd, b->size);
+		if (r < 0) {
+			snprintf(why, WHY_SIZE, "cannot purge buffer %" PRIu64 ": %s", id,
+				 strerror(-r));
+			return r;
+		}
+	}
+	*old_state = b->purgeable_state;
+	if (state != IOBUF_PURGEABLE_KEEP_CURRENT)
+		b->purgeable_state = state;
+	return 0;
+}
+
+void allocator_stats(const struct allocator *a, const struct client *client,
+		     struct wire_stats_reply *stats)
+{
+	*stats = (struct wire_stats_reply){
+		.client_buffers = client->buffer_count,
+		.client_bytes = client->bytes,
+		.total_buffers = a->buffers,
+		.total_bytes = a->bytes,
+		.clients = a->clients,
+	};
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The allocation core: validates a request, matches a heap, allocates,
+ * charges the client and keeps the totals. Every transport calls this.
+ *
+ * Functions that can fail return 0 or a negative errno and then fill why
+ * (at least WIRE_MAX_ERROR_MESSAGE + 1 bytes) with words for the client; a
+ * failure changes nothing.
+ */
+#ifndef IOBUFD_ALLOCATOR_H
+#define IOBUFD_ALLOCATOR_H
+
+#include "client.h"
+#include "heaps/heap.h"
+#include "wire.h"
+
+struct limits {
+	uint64_t max_buffer_size;
+	uint64_t max_client_buffers;
+	uint64_t max_client_bytes;
+};
+
+struct allocator {
+	struct heap_list heaps;
+	struct limits limits;
+	uint64_t next_id;
+	uint64_t buffers; /* over every client */
+	uint64_t bytes;
+	unsigned clients;
+};
+
+int allocator_init(struct allocator *a, const struct limits *limits);
+void allocator_fini(struct allocator *a);
+
+void allocator_add_client(struct allocator *a, struct client *client);
+/* Frees every buffer of the client and forgets it. */
+void allocator_remove_client(struct allocator *a, struct client *client);
+
+/* On success *fd is the buffer's fd, still owned by the allocator. */
+int allocator_allocate(struct allocator *a, struct client *client,
+		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
+		       char *why);
+int allocator_query(struct allocator *a, const struct wire_allocate *req,
+		    struct wire_allocate_reply *reply, char *why);
+int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
+int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
+			    uint32_t state, uint32_t *old_state, char *why);
+void allocator_stats(const struct allocator *a, const struct client *client,
+		     struct wire_stats_reply *stats);
+
+#endif

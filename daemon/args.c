@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "config.h"
+
+enum {
+	OPT_MAX_BUFFER_SIZE = 0x100,
+	OPT_MAX_CLIENT_BUFFERS,
+	OPT_MAX_CLIENT_BYTES,
+	OPT_MAX_CLIENTS,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: iobufd [OPTIONS]\n"
+		"Allocate device-shareable buffers for local tasks and charge them.\n\n"
+		"  -s, --socket=PATH            listen on PATH (default $IOBUFD_SOCKET or %s)\n"
+		"      --max-buffer-size=BYTES  largest buffer (default 512M)\n"
+		"      --max-client-buffers=N   buffers per client (default 4096)\n"
+		"      --max-client-bytes=BYTES bytes per client (default 2G)\n"
+		"      --max-clients=N          connected clients (default 256)\n"
+		"  -v, --verbose                log every request\n"
+		"  -h, --help                   show this help\n"
+		"  -V, --version                show the version\n\n"
+		"BYTES take a K, M or G suffix. A socket passed by systemd is used instead of PATH.\n",
+		IOBUFD_DEFAULT_SOCKET);
+}
+
+int args_parse_bytes(const char *text, uint64_t *bytes)
+{
+	unsigned long long value;
+	unsigned shift = 0;
+	char *end;
+
+	if (!text[0] || text[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno)
+		return -errno;
+	if (end == text)
+		return -EINVAL;
+	switch (*end) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	}
+	if (*end)
+		return -EINVAL;
+	if (value > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*bytes = (uint64_t)value << shift;
+	return 0;
+}
+
+static int parse_limit(const char *name, const char *text, uint64_t max, uint64_t *out)
+{
+	int r = args_parse_bytes(text, out);
+
+	if (r == 0 && (*out == 0 || *out > max))
+		r = -ERANGE;
+	if (r < 0)
+		fprintf(stderr, "iobufd: invalid %s '%s': expected a number from 1 to %" PRIu64 "\n",
+			name, text, max);
+	return r;
+}
+
+int args_parse(int argc, char **argv, struct daemon_config *config)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
+		{ "max-client-buffers", required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
+		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	const char *env = getenv("IOBUFD_SOCKET");
+	uint64_t clients = 0;
+	int c, r = 0;
+
+	*config = (struct daemon_config){
+		.socket_path = env && *env ? env : IOBUFD_DEFAULT_SOCKET,
+		.limits = {
+			.max_buffer_size = 512ull << 20,
+			.max_client_buffers = 4096,
+			.max_client_bytes = 2ull << 30,
+		},
+		.max_clients = 256,
+	};
+
+	while ((c = getopt_long(argc, argv, "s:vhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			config->socket_path = optarg;
+			break;
+		case OPT_MAX_BUFFER_SIZE:
+			r = parse_limit("--max-buffer-size", optarg, UINT64_MAX,
+					&config->limits.max_buffer_size);
+			break;
+		case OPT_MAX_CLIENT_BUFFERS:
+			r = parse_limit("--max-client-buffers", optarg, UINT32_MAX,
+					&config->limits.max_client_buffers);
+			break;
+		case OPT_MAX_CLIENT_BYTES:
+			r = parse_limit("--max-client-bytes", optarg, UINT64_MAX,
+					&config->limits.max_client_bytes);
+			break;
+		case OPT_MAX_CLIENTS:
+			r = parse_limit("--max-clients", optarg, 65536, &clients);
+			config->max_clients = (unsigned)clients;
+			break;
+		case 'v':
+			config->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("iobufd %s\n", IOBUFD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "iobufd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+static void read_comm(pid_t pid, char comm[16])
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	strcpy(comm, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, 15);
+	close(fd);
+	if (n <= 0)
+		n = 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+int client_init(struct client *client, unsigned id, int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int pidfd = -1;
+
+	*client = (struct client){ .id = id, .pidfd = -1 };
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	client->uid = cred.uid;
+	client->pid = cred.pid;
+	len = sizeof(pidfd);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
+		client->pidfd = pidfd;
+	read_comm(cred.pid, client->comm);
+	return 0;
+}
+
+void client_fini(struct client *client)
+{
+	if (client->pidfd >= 0)
+		close(client->pidfd);
+	client->pidfd = -1;
+}
+
+void client_add_buffer(struct client *client, struct buffer *buffer)
+{
+	buffer->next = client->buffers;
+	client->buffers = buffer;
+	client->buffer_count++;
+	client->bytes += buffer->size;
+}
+
+struct buffer *client_find_buffer(const struct client *client, uint64_t id)
+{
+	for (struct buffer *b = client->buffers; b; b = b->next)
+		if (b->id == id)
+			return b;
+	return NULL;
+}
+
+void client_remove_buffer(struct client *client, struct buffer *buffer)
+{
+	for (struct buffer **p = &client->buffers; *p; p = &(*p)->next) {
+		if (*p == buffer) {
+			*p = buffer->next;
+			client->buffer_count--;
+			client->bytes -= buffer->size;
+			return;
+		}
+	}
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* A charged task: who it is and the buffers it holds. */
+#ifndef IOBUFD_CLIENT_H
+#define IOBUFD_CLIENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct heap;
+
+struct buffer {
+	struct buffer *next;
+	uint64_t id;
+	uint64_t size;
+	int fd; /* the daemon's own reference */
+	uint32_t options;
+	uint32_t purgeable_state;
+	struct heap *heap;
+};
+
+struct client {
+	unsigned id;
+	uid_t uid;
+	pid_t pid;
+	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
+	char comm[16];
+	struct buffer *buffers;
+	uint64_t buffer_count;
+	uint64_t bytes;
+};
+
+/* Fills identity from a connected socket's peer. */
+int client_init(struct client *client, unsigned id, int sock);
+void client_fini(struct client *client);
+
+void client_add_buffer(struct client *client, struct buffer *buffer);
+struct buffer *client_find_buffer(const struct client *client, uint64_t id);
+/* Unlinks the buffer from the client; the caller frees it. */
+void client_remove_buffer(struct client *client, struct buffer *buffer);
+
+#endif

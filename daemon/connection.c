@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "log.h"
+#include "server.h"
+
+/* The reply to one request, and whether the connection must close after it. */
+struct answer {
+	struct wire_message msg;
+	int fd;
+	bool close;
+};
+
+static void answer_error(struct answer *ans, int r, const char *why)
+{
+	ans->msg.header.opcode = WIRE_ERROR;
+	ans->msg.error.error = -r;
+	snprintf(ans->msg.error.message, sizeof(ans->msg.error.message), "%s", why);
+}
+
+/* A protocol violation: answered, logged, and the connection closed. */
+static void violation(struct connection *conn, struct answer *ans, int r, const char *why)
+{
+	log_warning("client %u (pid %d, %s): %s; disconnecting", conn->client.id,
+		    (int)conn->client.pid, conn->client.comm, why);
+	answer_error(ans, r, why);
+	ans->close = true;
+}
+
+static void hello(struct connection *conn, const struct wire_message *req, struct answer *ans)
+{
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+
+	if (conn->greeted) {
+		violation(conn, ans, -EPROTO, "hello sent twice");
+		return;
+	}
+	if (req->hello.version != WIRE_VERSION) {
+		snprintf(why, sizeof(why),
+			 "protocol version %" PRIu32 " not supported (this daemon speaks %d)",
+			 req->hello.version, WIRE_VERSION);
+		violation(conn, ans, -EPROTONOSUPPORT, why);
+		return;
+	}
+	conn->greeted = true;
+	ans->msg.hello_reply.version = WIRE_VERSION;
+}
+
+/* Answers a decoded request; ans->msg.header.opcode is preset to its reply. */
+static void dispatch(struct connection *conn, const struct wire_message *req, struct answer *ans)
+{
+	struct allocator *a = conn->server->allocator;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "";
+	int r = 0;
+
+	if (req->header.opcode == WIRE_HELLO) {
+		hello(conn, req, ans);
+		return;
+	}
+	if (!conn->greeted) {
+		violation(conn, ans, -EPROTO, "the first request must be hello");
+		return;
+	}
+	switch (req->header.opcode) {
+	case WIRE_ALLOCATE:
+		r = allocator_allocate(a, &conn->client, &req->allocate, &ans->msg.allocate_reply,
+				       &ans->fd, why);
+		break;
+	case WIRE_QUERY:
+		r = allocator_query(a, &req->allocate, &ans->msg.allocate_reply, why);
+		break;
+	case WIRE_FREE:
+		r = allocator_free(a, &conn->client, req->free.id, why);
+		break;
+	case WIRE_SET_PURGEABLE:
+		r = allocator_set_purgeable(a, &conn->client, req->set_purgeable.id,
+					    req->set_purgeable.state,
+					    &ans->msg.set_purgeable_reply.old_state, why);
+		break;
+	case WIRE_STATS:
+		allocator_stats(a, &conn->client, &ans->msg.stats_reply);
+		break;
+	default:
+		violation(conn, ans, -EBADMSG, "a reply opcode was sent as a request");
+		return;
+	}
+	if (r < 0) {
+		log_debug("client %u: %s refused: %s", conn->client.id,
+			  wire_opcode_name(req->header.opcode), why);
+		answer_error(ans, r, why);
+	}
+}
+
+/* Reads one record and works out its answer. Returns false when nothing came. */
+static bool handle_one(struct connection *conn, struct answer *ans)
+{
+	struct wire_message req = { 0 };
+	const char *reason;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	int passed_fd, r;
+
+	r = wire_recv(conn->sock, &req, &passed_fd, MSG_DONTWAIT, &reason);
+	if (r == -EAGAIN)
+		return false;
+	ans->msg.header.request_id = req.header.request_id;
+	ans->msg.header.opcode = req.header.opcode | WIRE_REPLY;
+	if (r == -ECONNRESET || (r < 0 && !reason)) {
+		ans->close = true;
+		ans->msg.header.opcode = 0; /* nothing to send */
+	} else if (r == -ENOSYS) {
+		snprintf(why, sizeof(why), "unknown opcode 0x%04x", req.header.opcode);
+		answer_error(ans, r, why);
+	} else if (r < 0) {
+		violation(conn, ans, r, reason);
+	} else if (passed_fd >= 0) {
+		close(passed_fd);
+		violation(conn, ans, -EBADMSG, "requests carry no file descriptors");
+	} else {
+		dispatch(conn, &req, ans);
+	}
+	return true;
+}
+
+static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct connection *conn = userdata;
+	struct answer ans = { .fd = -1 };
+	int r;
+
+	if (!handle_one(conn, &ans)) {
+		if (revents & (EPOLLHUP | EPOLLERR))
+			connection_free(conn);
+		return 0;
+	}
+	if (ans.msg.header.opcode) {
+		r = wire_send(conn->sock, &ans.msg, ans.fd, MSG_DONTWAIT);
+		if (r < 0 && !ans.close) {
+			log_warning("client %u (pid %d, %s): cannot send a reply: %s; disconnecting",
+				    conn->client.id, (int)conn->client.pid, conn->client.comm,
+				    strerror(-r));
+			ans.close = true;
+		}
+	}
+	if (ans.close)
+		connection_free(conn);
+	return 0;
+}
+
+int connection_new(struct server *server, int sock, unsigned id)
+{
+	struct connection *conn;
+	int r;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		close(sock);
+		return -ENOMEM;
+	}
+	conn->server = server;
+	conn->sock = sock;
+	r = client_init(&conn->client, id, sock);
+	if (r >= 0)
+		r = sd_event_add_io(server->event, &conn->source, sock, EPOLLIN, on_readable, conn);
+	if (r < 0) {
+		client_fini(&conn->client);
+		close(sock);
+		free(conn);
+		return r;
+	}
+	conn->next = server->connections;
+	if (conn->next)
+		conn->next->prev = conn;
+	server->connections = conn;
+	server->connection_count++;
+	allocator_add_client(server->allocator, &conn->client);
+	log_info("client %u connected: pid %d uid %u %s", id, (int)conn->client.pid,
+		 (unsigned)conn->client.uid, conn->client.comm);
+	return 0;
+}
+
+void connection_free(struct connection *conn)
+{
+	struct server *server = conn->server;
+
+	log_info("client %u disconnected: released %" PRIu64 " buffers (%" PRIu64 " bytes)",
+		 conn->client.id, conn->client.buffer_count, conn->client.bytes);
+	allocator_remove_client(server->allocator, &conn->client);
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		server->connections = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	server->connection_count--;
+	sd_event_source_disable_unref(conn->source);
+	client_fini(&conn->client);
+	close(conn->sock);
+	free(conn);
+}

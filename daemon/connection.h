@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* One client on the socket: reads requests, answers them, owns its charge. */
+#ifndef IOBUFD_CONNECTION_H
+#define IOBUFD_CONNECTION_H
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "client.h"
+
+struct server;
+
+struct connection {
+	struct connection *prev, *next;
+	struct server *server;
+	struct client client;
+	int sock;
+	sd_event_source *source;
+	bool greeted; /* hello was answered */
+};
+
+/* Takes ownership of sock (a connected, non-blocking socket). */
+int connection_new(struct server *server, int sock, unsigned id);
+/* Closes the connection and releases everything charged to it. */
+void connection_free(struct connection *conn);
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* iobufd: hands device-shareable buffers to local tasks and charges them. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "allocator.h"
+#include "args.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+/* Every live buffer holds an fd in the daemon: allow as many as we may. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int watch_signals(sd_event *event)
+{
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+	return r;
+}
+
+static int run(const struct daemon_config *config)
+{
+	struct allocator allocator;
+	struct server server;
+	sd_event *event = NULL;
+	int r;
+
+	r = allocator_init(&allocator, &config->limits);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the heaps");
+	r = sd_event_default(&event);
+	if (r < 0) {
+		log_error_errno(r, "cannot create the event loop");
+		goto out_allocator;
+	}
+	r = watch_signals(event);
+	if (r < 0) {
+		log_error_errno(r, "cannot watch signals");
+		goto out_event;
+	}
+	r = server_init(&server, event, &allocator, config->socket_path, config->max_clients);
+	if (r < 0)
+		goto out_server;
+
+	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
+		 " buffers and %" PRIu64 " bytes, %u clients",
+		 IOBUFD_VERSION, config->limits.max_buffer_size, config->limits.max_client_buffers,
+		 config->limits.max_client_bytes, config->max_clients);
+	heaps_log(&allocator.heaps);
+	sd_notify(0, "READY=1");
+
+	r = sd_event_loop(event);
+	sd_notify(0, "STOPPING=1");
+	if (r < 0)
+		log_error_errno(r, "event loop failed");
+	else
+		log_info("stopping");
+out_server:
+	server_fini(&server);
+out_event:
+	sd_event_unref(event);
+out_allocator:
+	allocator_fini(&allocator);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_config config;
+	int r;
+
+	r = args_parse(argc, argv, &config);
+	if (r <= 0)
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	log_set_verbose(config.verbose);
+	raise_fd_limit();
+	return run(&config) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "log.h"
+#include "server.h"
+
+static int fill_address(struct sockaddr_un *addr, const char *path)
+{
+	*addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr->sun_path, path);
+	return 0;
+}
+
+/* Whether a daemon answers at path. */
+static bool someone_listens(const struct sockaddr_un *addr)
+{
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool answered;
+
+	if (sock < 0)
+		return false;
+	answered = connect(sock, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+	close(sock);
+	return answered;
+}
+
+/* Makes room for the socket: its directory, and no stale socket in the way. */
+static int prepare_path(const char *path, const struct sockaddr_un *addr)
+{
+	char dir[sizeof(addr->sun_path)];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(-errno, "cannot create %s", dir);
+	}
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot inspect %s", path);
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	if (someone_listens(addr)) {
+		log_error("another iobufd is listening on %s", path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0)
+		return log_error_errno(-errno, "cannot remove the stale socket %s", path);
+	log_info("removed a stale socket at %s", path);
+	return 0;
+}
+
+static int create_socket(struct server *server, const char *path)
+{
+	struct sockaddr_un addr;
+	int sock, r;
+
+	r = fill_address(&addr, path);
+	if (r < 0)
+		return log_error_errno(r, "socket path %s", path);
+	r = prepare_path(path, &addr);
+	if (r < 0)
+		return r;
+
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (sock < 0)
+		return log_error_errno(-errno, "cannot create a socket");
+	if (bind(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = log_error_errno(-errno, "cannot bind %s", path);
+		goto fail;
+	}
+	server->path = path;
+	/* Any local task may ask; limits and accounting are what protect memory. */
+	if (chmod(path, 0666) < 0 || listen(sock, SOMAXCONN) < 0) {
+		r = log_error_errno(-errno, "cannot listen on %s", path);
+		goto fail;
+	}
+	return sock;
+fail:
+	close(sock);
+	return r;
+}
+
+/* The socket systemd passed, if any: 1 and *sock, 0 when none was passed. */
+static int activated_socket(int *sock)
+{
+	int n = sd_listen_fds(1);
+
+	if (n < 0)
+		return log_error_errno(n, "cannot take the sockets systemd passed");
+	if (n == 0)
+		return 0;
+	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		log_error("systemd must pass exactly one listening SOCK_SEQPACKET unix socket");
+		return -EINVAL;
+	}
+	*sock = SD_LISTEN_FDS_START;
+	return 1;
+}
+
+static void turn_away(int sock, unsigned max_clients)
+{
+	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
+
+	snprintf(msg.error.message, sizeof(msg.error.message), "too many clients (limit %u)",
+		 max_clients);
+	(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
+	close(sock);
+}
+
+static int on_retry(sd_event_source *source, uint64_t usec, void *userdata)
+{
+	struct server *server = userdata;
+
+	return sd_event_source_set_enabled(server->listen_source, SD_EVENT_ON);
+}
+
+/* Out of fds: stop accepting for a moment instead of spinning on EMFILE. */
+static void pause_accepting(struct server *server)
+{
+	log_warning("out of file descriptors; not accepting clients for a second");
+	sd_event_source_set_enabled(server->listen_source, SD_EVENT_OFF);
+	sd_event_source_disable_unref(server->retry_source);
+	server->retry_source = NULL;
+	sd_event_add_time_relative(server->event, &server->retry_source, CLOCK_MONOTONIC,
+				   1000000, 0, on_retry, server);
+}
+
+static int on_connection(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct server *server = userdata;
+	int sock, r;
+
+	sock = accept4(server->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (sock < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			pause_accepting(server);
+		else if (errno != EAGAIN && errno != ECONNABORTED)
+			log_error_errno(-errno, "accept failed");
+		return 0;
+	}
+	if (server->connection_count >= server->max_clients) {
+		log_warning("refused a client: %u clients connected", server->connection_count);
+		turn_away(sock, server->max_clients);
+		return 0;
+	}
+	r = connection_new(server, sock, ++server->next_client_id);
+	if (r < 0)
+		log_error_errno(r, "cannot set up client %u", server->next_client_id);
+	return 0;
+}
+
+int server_init(struct server *server, sd_event *event, struct allocator *allocator,
+		const char *path, unsigned max_clients)
+{
+	int r;
+
+	*server = (struct server){
+		.event = event,
+		.allocator = allocator,
+		.max_clients = max_clients,
+		.sock = -1,
+	};
+	r = activated_socket(&server->sock);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		log_info("listening on the socket systemd passed");
+	} else {
+		server->sock = create_socket(server, path);
+		if (server->sock < 0)
+			return server->sock;
+		log_info("listening on %s", path);
+	}
+	r = sd_event_add_io(event, &server->listen_source, server->sock, EPOLLIN, on_connection,
+			    server);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch the listening socket");
+	return 0;
+}
+
+void server_fini(struct server *server)
+{
+	while (server->connections)
+		connection_free(server->connections);
+	sd_event_source_disable_unref(server->retry_source);
+	sd_event_source_disable_unref(server->listen_source);
+	if (server->sock >= 0)
+		close(server->sock);
+	if (server->path)
+		unlink(server->path);
+}

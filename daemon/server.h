@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The listening socket and the set of connections. */
+#ifndef IOBUFD_SERVER_H
+#define IOBUFD_SERVER_H
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "allocator.h"
+
+struct connection;
+
+struct server {
+	sd_event *event;
+	struct allocator *allocator;
+	int sock;
+	const char *path;  /* set when this process created the socket */
+	sd_event_source *listen_source;
+	sd_event_source *retry_source; /* re-arms accept after EMFILE */
+	struct connection *connections;
+	unsigned connection_count;
+	unsigned max_clients;
+	unsigned next_client_id;
+};
+
+/*
+ * Listens on the socket systemd passed, or creates one at path. Refuses a
+ * path where another daemon answers or that is not a socket.
+ */
+int server_init(struct server *server, sd_event *event, struct allocator *allocator,
+		const char *path, unsigned max_clients);
+void server_fini(struct server *server);
+
+#endif
