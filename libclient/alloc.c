@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* Every way to ask iobufd for a buffer, and the requests about one. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "align.h"
+#include "private.h"
+
+static struct wire_message allocate_request(uint16_t opcode, uint32_t options, size_t capacity,
+					    size_t alignment, uint64_t physical_mask)
+{
+	return (struct wire_message){
+		.header.opcode = opcode,
+		.allocate = {
+			.options = options,
+			.capacity = capacity,
+			.alignment = alignment,
+			.physical_mask = physical_mask,
+		},
+	};
+}
+
+static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t capacity,
+			      size_t alignment, uint64_t physical_mask)
+{
+	struct wire_message request =
+		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, physical_mask);
+	struct wire_message reply;
+	struct iobuf *buf;
+	int fd, r;
+
+	if (!task)
+		task = iobuf_task_self();
+	if (!task)
+		return NULL; /* errno and the message are set */
+
+	r = task_call(task, &request, &reply, &fd);
+	if (r >= 0 && fd < 0)
+		r = error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
+			      (unsigned long long)reply.allocate_reply.id);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+
+	buf = buffer_new(task, &reply.allocate_reply, fd, capacity, alignment);
+	if (!buf) {
+		int saved = errno;
+		struct wire_message free_request = {
+			.header.opcode = WIRE_FREE,
+			.free.id = reply.allocate_reply.id,
+		};
+
+		close(fd);
+		(void)task_call(task, &free_request, &reply, NULL);
+		errno = saved;
+		return NULL;
+	}
+	error_clear();
+	return buf;
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
+						      size_t capacity, size_t alignment)
+{
+	return allocate(task, options, capacity, alignment, 0);
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_in_task_with_physical_mask(struct iobuf_task *task,
+							    uint32_t options, size_t capacity,
+							    uint64_t physical_mask)
+{
+	uint64_t alignment = align_from_physical_mask(physical_mask, (uint64_t)sysconf(_SC_PAGESIZE));
+
+	return allocate(task, options, capacity, alignment, physical_mask);
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_with_options(uint32_t options, size_t capacity, size_t alignment)
+{
+	return allocate(NULL, options, capacity, alignment, 0);
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t direction, int contiguous)
+{
+	uint32_t options = direction | (contiguous ? IOBUF_PHYSICALLY_CONTIGUOUS : 0);
+
+	return allocate(NULL, options, capacity, 1, 0);
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, uint32_t direction,
+					    int contiguous)
+{
+	struct iobuf *buf = iobuf_with_capacity(length, direction, contiguous);
+	void *dst;
+
+	if (!buf)
+		return NULL;
+	dst = iobuf_get_bytes_no_copy(buf);
+	if (!dst) {
+		int saved = errno;
+
+		iobuf_release(buf);
+		errno = saved;
+		return NULL;
+	}
+	memcpy(dst, bytes, length);
+	return buf;
+}
+
+IOBUF_EXPORT int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
+				  size_t alignment, struct iobuf_match *match)
+{
+	struct wire_message request = allocate_request(WIRE_QUERY, options, capacity, alignment, 0);
+	struct wire_message reply;
+	int r;
+
+	if (!task || !match)
+		return error_set(-EINVAL, "task and match must not be NULL");
+	r = task_call(task, &request, &reply, NULL);
+	if (r < 0)
+		return r;
+	match->size = reply.allocate_reply.size;
+	match->options = reply.allocate_reply.options;
+	memcpy(match->heap, reply.allocate_reply.heap, sizeof(match->heap));
+	return 0;
+}
+
+IOBUF_EXPORT int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
+				     enum iobuf_purgeable_state *old_state)
+{
+	struct wire_message request = {
+		.header.opcode = WIRE_SET_PURGEABLE,
+		.set_purgeable = { .id = buf->id, .state = (uint32_t)new_state },
+	};
+	struct wire_message reply;
+	int r;
+
+	r = task_call(buf->task, &request, &reply, NULL);
+	if (r < 0)
+		return r;
+	if (old_state)
+		*old_state = (enum iobuf_purgeable_state)reply.set_purgeable_reply.old_state;
+	return 0;
+}

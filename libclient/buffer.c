@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* The buffer descriptor: references, mapping, length and direction. */
+#include <errno.h>
+#include <linux/dma-buf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "private.h"
+
+struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_reply *reply,
+			 int fd, size_t capacity, size_t alignment)
+{
+	struct iobuf *buf;
+	int r;
+
+	buf = calloc(1, sizeof(*buf));
+	if (!buf) {
+		errno = error_set(ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (reply->flags & WIRE_BUFFER_MAPPABLE) {
+		r = map_aligned(fd, reply->size, alignment, &buf->map);
+		if (r < 0) {
+			free(buf);
+			errno = -error_set(r, "cannot map buffer %llu: %s",
+					   (unsigned long long)reply->id, strerror(-r));
+			return NULL;
+		}
+		buf->map_size = reply->size;
+	}
+	atomic_init(&buf->refs, 1);
+	buf->task = task_ref(task);
+	buf->id = reply->id;
+	buf->fd = fd;
+	buf->capacity = capacity;
+	buf->length = capacity;
+	buf->options = reply->options;
+	buf->flags = reply->flags;
+	buf->direction = reply->options & IOBUF_DIRECTION_MASK;
+	memcpy(buf->heap, reply->heap, sizeof(buf->heap));
+	return buf;
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_retain(struct iobuf *buf)
+{
+	if (buf)
+		atomic_fetch_add(&buf->refs, 1);
+	return buf;
+}
+
+static void tell_daemon_free(struct iobuf *buf)
+{
+	struct wire_message request = {
+		.header.opcode = WIRE_FREE,
+		.free.id = buf->id,
+	};
+	struct wire_message reply;
+
+	/* A forked child's copy is only dropped locally; the parent owns it. */
+	if (task_is_own(buf->task))
+		(void)task_call(buf->task, &request, &reply, NULL);
+}
+
+IOBUF_EXPORT void iobuf_release(struct iobuf *buf)
+{
+	if (!buf || atomic_fetch_sub(&buf->refs, 1) != 1)
+		return;
+	if (buf->map)
+		munmap(buf->map, buf->map_size);
+	close(buf->fd);
+	tell_daemon_free(buf);
+	iobuf_task_unref(buf->task);
+	free(buf);
+}
+
+IOBUF_EXPORT void *iobuf_get_bytes_no_copy(const struct iobuf *buf)
+{
+	if (!buf->map) {
+		errno = -error_set(-EOPNOTSUPP, "buffer %llu from heap %s cannot be mapped by the CPU",
+				   (unsigned long long)buf->id, buf->heap);
+		return NULL;
+	}
+	return buf->map;
+}
+
+IOBUF_EXPORT void *iobuf_get_bytes_no_copy_range(const struct iobuf *buf, size_t start,
+						 size_t length)
+{
+	if (start > buf->capacity || length > buf->capacity - start) {
+		errno = -error_set(-ERANGE, "range %zu+%zu is outside the capacity %zu", start,
+				   length, buf->capacity);
+		return NULL;
+	}
+	if (!iobuf_get_bytes_no_copy(buf))
+		return NULL;
+	return (char *)buf->map + start;
+}
+
+IOBUF_EXPORT size_t iobuf_get_length(const struct iobuf *buf)
+{
+	return buf->length;
+}
+
+IOBUF_EXPORT int iobuf_set_length(struct iobuf *buf, size_t length)
+{
+	if (length > buf->capacity)
+		return error_set(-ERANGE, "length %zu is past the capacity %zu", length,
+				 buf->capacity);
+	buf->length = length;
+	return 0;
+}
+
+IOBUF_EXPORT size_t iobuf_get_capacity(const struct iobuf *buf)
+{
+	return buf->capacity;
+}
+
+IOBUF_EXPORT size_t iobuf_append_bytes(struct iobuf *buf, const void *bytes, size_t length)
+{
+	size_t room = buf->capacity - buf->length;
+	size_t n = length < room ? length : room;
+
+	if (n == 0 || !iobuf_get_bytes_no_copy(buf))
+		return 0;
+	memcpy((char *)buf->map + buf->length, bytes, n);
+	buf->length += n;
+	return n;
+}
+
+IOBUF_EXPORT uint32_t iobuf_get_direction(const struct iobuf *buf)
+{
+	return buf->direction;
+}
+
+IOBUF_EXPORT int iobuf_set_direction(struct iobuf *buf, uint32_t direction)
+{
+	if (direction & ~(uint32_t)IOBUF_DIRECTION_MASK)
+		return error_set(-EINVAL, "direction 0x%x has bits outside IOBUF_DIRECTION_MASK",
+				 direction);
+	buf->direction = direction;
+	return 0;
+}
+
+static uint64_t sync_access(uint32_t direction)
+{
+	switch (direction) {
+	case IOBUF_DIRECTION_IN:
+		return DMA_BUF_SYNC_READ;
+	case IOBUF_DIRECTION_OUT:
+		return DMA_BUF_SYNC_WRITE;
+	}
+	return DMA_BUF_SYNC_RW;
+}
+
+static int sync_dmabuf(struct iobuf *buf, uint64_t when)
+{
+	struct dma_buf_sync sync = { .flags = when | sync_access(buf->direction) };
+	int r;
+
+	if (!(buf->flags & WIRE_BUFFER_DMABUF))
+		return 0;
+	do
+		r = ioctl(buf->fd, DMA_BUF_IOCTL_SYNC, &sync);
+	while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	if (r < 0)
+		return error_set(-errno, "DMA_BUF_IOCTL_SYNC on buffer %llu: %s",
+				 (unsigned long long)buf->id, strerror(errno));
+	return 0;
+}
+
+IOBUF_EXPORT int iobuf_prepare(struct iobuf *buf)
+{
+	return sync_dmabuf(buf, DMA_BUF_SYNC_END);
+}
+
+IOBUF_EXPORT int iobuf_complete(struct iobuf *buf)
+{
+	return sync_dmabuf(buf, DMA_BUF_SYNC_START);
+}
+
+IOBUF_EXPORT int iobuf_get_fd(const struct iobuf *buf)
+{
+	return buf->fd;
+}
+
+IOBUF_EXPORT uint32_t iobuf_get_options(const struct iobuf *buf)
+{
+	return buf->options;
+}
+
+IOBUF_EXPORT const char *iobuf_get_heap(const struct iobuf *buf)
+{
+	return buf->heap;
+}
+
+IOBUF_EXPORT uint64_t iobuf_get_id(const struct iobuf *buf)
+{
+	return buf->id;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* libiobuf internals shared between its files. */
+#ifndef IOBUF_LIBCLIENT_PRIVATE_H
+#define IOBUF_LIBCLIENT_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "iobuf/iobuf.h"
+#include "wire.h"
+
+#define IOBUF_EXPORT __attribute__((visibility("default")))
+
+struct iobuf_task {
+	atomic_int refs;
+	int sock;
+	pid_t pid; /* the process that opened the connection */
+	pthread_mutex_t lock; /* one request in flight at a time */
+	uint32_t next_request_id;
+};
+
+struct iobuf {
+	atomic_int refs;
+	struct iobuf_task *task;
+	uint64_t id;
+	int fd;
+	void *map;       /* the whole mapping, NULL when not mappable */
+	size_t map_size;
+	size_t capacity;
+	size_t length;
+	uint32_t options;   /* as granted */
+	uint32_t flags;     /* WIRE_BUFFER_* */
+	uint32_t direction;
+	char heap[WIRE_MAX_HEAP_NAME + 1];
+};
+
+/* error.c: records the message for iobuf_last_error(); returns error. */
+int error_set(int error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_clear(void);
+
+/* task.c */
+struct iobuf_task *task_ref(struct iobuf_task *task);
+/* Whether this process opened the task's connection (not a forked child). */
+int task_is_own(const struct iobuf_task *task);
+/*
+ * Sends request and waits for its reply. A WIRE_ERROR reply becomes the
+ * negative errno with the daemon's message as last error. *fd (may be NULL
+ * when no fd is expected) receives a passed fd or -1.
+ */
+int task_call(struct iobuf_task *task, struct wire_message *request,
+	      struct wire_message *reply, int *fd);
+
+/* map.c: maps size bytes of fd at an address with alignment's bits zero. */
+int map_aligned(int fd, size_t size, size_t alignment, void **addr);
+
+/* buffer.c: a descriptor for an allocate reply; takes fd and a task ref. */
+struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_reply *reply,
+			 int fd, size_t capacity, size_t alignment);
+
+#endif
