@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test suite: once in a
+# plain build, once under AddressSanitizer and UndefinedBehaviorSanitizer, and
+# the unit and integration suites once more under valgrind.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+install_packages "${build_packages[@]}" "${test_packages[@]}"
+
+echo "== plain build =="
+build "$top/build"
+meson test -C "$top/build" --print-errorlogs
+
+echo "== ASan + UBSan =="
+build "$top/build-sanitize" -Db_sanitize=address,undefined -Db_lundef=false
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C "$top/build-sanitize" --print-errorlogs
+
+echo "== valgrind =="
+IOBUFD_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	meson test -C "$top/build" --print-errorlogs --suite unit --suite integration \
+	--wrap="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	--timeout-multiplier 10
