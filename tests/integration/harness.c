@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define START_DEADLINE_MS 60000
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static size_t split_words(char *text, const char **argv, size_t max)
+{
+	size_t n = 0;
+
+	for (char *w = strtok(text, " "); w && n < max; w = strtok(NULL, " "))
+		argv[n++] = w;
+	return n;
+}
+
+static void spawn(struct test_daemon *d, const char *const *extra_args)
+{
+	static char wrapper[512];
+	const char *binary = getenv("IOBUFD_BINARY");
+	const char *argv[64];
+	size_t n = 0;
+
+	assert_non_null(binary);
+	if (getenv("IOBUFD_WRAPPER")) {
+		snprintf(wrapper, sizeof(wrapper), "%s", getenv("IOBUFD_WRAPPER"));
+		n = split_words(wrapper, argv, 32);
+	}
+	argv[n++] = binary;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket;
+	for (size_t i = 0; extra_args && extra_args[i] && n < 62; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+}
+
+void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
+{
+	int sock;
+
+	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
+	setenv("IOBUFD_SOCKET", d->socket, 1);
+	spawn(d, extra_args);
+
+	for (int waited = 0; waited < START_DEADLINE_MS; waited += 10) {
+		sock = raw_connect(d->socket);
+		if (sock >= 0) {
+			close(sock);
+			return;
+		}
+		if (!test_daemon_alive(d))
+			fail_msg("iobufd exited during start-up");
+		sleep_ms(10);
+	}
+	fail_msg("iobufd did not accept connections on %s", d->socket);
+}
+
+int test_daemon_alive(const struct test_daemon *d)
+{
+	return waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+void test_daemon_stop(struct test_daemon *d)
+{
+	int status;
+
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(access(d->socket, F_OK), -1);
+	assert_int_equal(rmdir(d->dir), 0);
+}
+
+int raw_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(sock);
+		return -1;
+	}
+	return sock;
+}
+
+int raw_call(int sock, struct wire_message *msg, struct wire_message *reply, int *fd)
+{
+	const char *reason;
+	int ignored;
+
+	assert_int_equal(wire_send(sock, msg, -1, 0), 0);
+	return wire_recv(sock, reply, fd ? fd : &ignored, 0, &reason);
+}
+
+void raw_hello(int sock)
+{
+	struct wire_message msg = { .header = { WIRE_HELLO, 0, 1 }, .hello.version = WIRE_VERSION };
+	struct wire_message reply;
+
+	assert_int_equal(raw_call(sock, &msg, &reply, NULL), 0);
+	assert_int_equal(reply.header.opcode, WIRE_HELLO_REPLY);
+	assert_int_equal(reply.hello_reply.version, WIRE_VERSION);
+}
+
+int raw_closed(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	char byte;
+
+	/* Drain replies until the end of the stream. */
+	while (poll(&pfd, 1, 1000) == 1) {
+		ssize_t n = recv(sock, &byte, 1, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n == 0)
+			return 1;
+		if (n < 0 && errno != EAGAIN)
+			return errno == ECONNRESET;
+	}
+	return 0;
+}
+
+size_t count_open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(dir);
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}

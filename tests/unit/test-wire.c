@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/* The wire codec: every message round-trips; every malformed record is refused. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire.h"
+
+static struct wire_message roundtrip(const struct wire_message *in)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_message out;
+	const char *reason;
+	ssize_t len = wire_encode(in, buf, sizeof(buf));
+
+	assert_true(len >= WIRE_HEADER_SIZE);
+	assert_int_equal(wire_decode(buf, (size_t)len, &out, &reason), 0);
+	assert_int_equal(out.header.opcode, in->header.opcode);
+	assert_int_equal(out.header.size, len);
+	assert_int_equal(out.header.request_id, in->header.request_id);
+	return out;
+}
+
+static void test_requests_roundtrip(void **state)
+{
+	struct wire_message m = { .header = { WIRE_HELLO, 0, 7 }, .hello.version = 1 };
+	struct wire_message out = roundtrip(&m);
+
+	assert_int_equal(out.hello.version, 1);
+
+	m = (struct wire_message){ .header = { WIRE_ALLOCATE, 0, UINT32_MAX },
+				   .allocate = { 0x31b, UINT64_MAX, 1u << 21, 0xfffff000 } };
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate, &m.allocate, sizeof(m.allocate));
+
+	m.header.opcode = WIRE_QUERY;
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate, &m.allocate, sizeof(m.allocate));
+
+	m = (struct wire_message){ .header = { WIRE_FREE, 0, 3 }, .free.id = UINT64_MAX };
+	assert_true(roundtrip(&m).free.id == UINT64_MAX);
+
+	m = (struct wire_message){ .header = { WIRE_SET_PURGEABLE, 0, 4 },
+				   .set_purgeable = { 42, 3 } };
+	out = roundtrip(&m);
+	assert_int_equal(out.set_purgeable.id, 42);
+	assert_int_equal(out.set_purgeable.state, 3);
+
+	m = (struct wire_message){ .header = { WIRE_STATS, 0, 5 } };
+	roundtrip(&m);
+}
+
+static void test_replies_roundtrip(void **state)
+{
+	struct wire_message m = { .header = { WIRE_ALLOCATE_REPLY, 0, 9 },
+				  .allocate_reply = { 12, 8192, 0x309, WIRE_BUFFER_MAPPABLE } };
+	struct wire_message out;
+
+	memset(m.allocate_reply.heap, 'h', WIRE_MAX_HEAP_NAME); /* the longest name */
+	out = roundtrip(&m);
+	assert_int_equal(out.allocate_reply.id, 12);
+	assert_int_equal(out.allocate_reply.size, 8192);
+	assert_int_equal(out.allocate_reply.options, 0x309);
+	assert_int_equal(out.allocate_reply.flags, WIRE_BUFFER_MAPPABLE);
+	assert_string_equal(out.allocate_reply.heap, m.allocate_reply.heap);
+
+	m.header.opcode = WIRE_QUERY_REPLY;
+	assert_string_equal(roundtrip(&m).allocate_reply.heap, m.allocate_reply.heap);
+
+	m = (struct wire_message){ .header = { WIRE_SET_PURGEABLE_REPLY, 0, 1 },
+				   .set_purgeable_reply.old_state = 4 };
+	assert_int_equal(roundtrip(&m).set_purgeable_reply.old_state, 4);
+
+	m = (struct wire_message){ .header = { WIRE_STATS_REPLY, 0, 1 },
+				   .stats_reply = { 1, 2, 3, UINT64_MAX, 5 } };
+	out = roundtrip(&m);
+	assert_memory_equal(&out.stats_reply, &m.stats_reply, sizeof(m.stats_reply));
+
+	m = (struct wire_message){ .header = { WIRE_HELLO_REPLY, 0, 1 }, .hello_reply.version = 1 };
+	assert_int_equal(roundtrip(&m).hello_reply.version, 1);
+
+	m = (struct wire_message){ .header = { WIRE_FREE_REPLY, 0, 1 } };
+	roundtrip(&m);
+
+	m = (struct wire_message){ .header = { WIRE_ERROR, 0, 1 }, .error.error = EDQUOT };
+	memset(m.error.message, 'e', WIRE_MAX_ERROR_MESSAGE);
+	out = roundtrip(&m);
+	assert_int_equal(out.error.error, EDQUOT);
+	assert_string_equal(out.error.message, m.error.message);
+}
+
+static void test_encode_refuses(void **state)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_message m = { .header.opcode = 0x0042 };
+
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+
+	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE };
+	assert_int_equal(wire_encode(&m, buf, WIRE_HEADER_SIZE + 31), -EMSGSIZE);
+	assert_int_equal(wire_encode(&m, buf, WIRE_HEADER_SIZE + 32), WIRE_HEADER_SIZE + 32);
+
+	/* A string one byte over its limit is refused, not cut. */
+	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE_REPLY };
+	memset(m.allocate_reply.heap, 'h', sizeof(m.allocate_reply.heap));
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
+/* Encodes a valid message to tamper with. */
+static size_t encode(uint16_t opcode, uint8_t *buf)
+{
+	struct wire_message m = { .header = { opcode, 0, 77 }, .hello.version = 1 };
+	ssize_t len;
+
+	if (opcode == WIRE_ALLOCATE_REPLY)
+		strcpy(m.allocate_reply.heap, "memfd");
+	if (opcode == WIRE_ERROR) {
+		m.error.error = EINVAL;
+		strcpy(m.error.message, "bad");
+	}
+	len = wire_encode(&m, buf, WIRE_MAX_MESSAGE);
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
+static void set_size(uint8_t *buf, size_t size)
+{
+	uint16_t v = (uint16_t)size;
+
+	memcpy(buf + 2, &v, sizeof(v));
+}
+
+static void expect_bad(const uint8_t *buf, size_t len, const char *words)
+{
+	struct wire_message m;
+	const char *reason;
+
+	assert_int_equal(wire_decode(buf, len, &m, &reason), -EBADMSG);
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, words));
+}
+
+static void test_decode_refuses_malformed(void **state)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE + 16] = { 0 };
+	size_t len;
+
+	expect_bad(buf, 0, "truncated header");
+	expect_bad(buf, 3, "truncated header");
+	expect_bad(buf, WIRE_HEADER_SIZE - 1, "truncated header");
+
+	len = encode(WIRE_ALLOCATE, buf);
+	set_size(buf, len + 1);
+	expect_bad(buf, len, "size field");
+
+	/* Body shorter than the opcode needs, with a matching size field. */
+	set_size(buf, len - 4);
+	expect_bad(buf, len - 4, "shorter");
+
+	/* Body longer than the opcode allows. */
+	set_size(buf, len + 4);
+	expect_bad(buf, len + 4, "longer");
+
+	/* A reserved field that is not zero (hello's second word). */
+	len = encode(WIRE_HELLO, buf);
+	buf[12] = 1;
+	expect_bad(buf, len, "reserved");
+
+	expect_bad(buf, WIRE_MAX_MESSAGE + 1, "larger");
+}
+
+static void test_decode_refuses_bad_strings(void **state)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE] = { 0 };
+	size_t len = encode(WIRE_ALLOCATE_REPLY, buf); /* heap "memfd" at offset 32 */
+	uint16_t n;
+
+	buf[34 + 2] = '\0'; /* "me\0fd" */
+	expect_bad(buf, len, "NUL");
+
+	len = encode(WIRE_ALLOCATE_REPLY, buf);
+	n = 6; /* one byte past the end */
+	memcpy(buf + 32, &n, sizeof(n));
+	expect_bad(buf, len, "shorter");
+
+	n = WIRE_MAX_HEAP_NAME + 1;
+	memcpy(buf + 32, &n, sizeof(n));
+	set_size(buf, 34 + n);
+	memset(buf + 34, 'x', n);
+	expect_bad(buf, 34 + n, "limit");
+
+	len = encode(WIRE_ALLOCATE_REPLY, buf);
+	n = 0;
+	memcpy(buf + 32, &n, sizeof(n));
+	set_size(buf, 34);
+	expect_bad(buf, 34, "empty");
+
+	len = encode(WIRE_ERROR, buf);
+	memset(buf + 8, 0, 4); /* errno 0 */
+	expect_bad(buf, len, "errno");
+}
+
+static void test_decode_unknown_opcode(void **state)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_message m;
+	const char *reason;
+	size_t len = encode(WIRE_HELLO, buf);
+	uint16_t opcode = 0x0042;
+
+	memcpy(buf, &opcode, sizeof(opcode));
+	assert_int_equal(wire_decode(buf, len, &m, &reason), -ENOSYS);
+	assert_int_equal(m.header.opcode, 0x0042);
+	assert_int_equal(m.header.request_id, 77);
+}
+
+static void test_decode_survives_garbage(void **state)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_message m;
+	const char *reason;
+
+	srand(1);
+	for (int i = 0; i < 200000; i++) {
+		size_t len = (size_t)rand() % 80;
+		int r;
+
+		for (size_t j = 0; j < len; j++)
+			buf[j] = (uint8_t)rand();
+		if (len >= 4 && i % 2) {
+			/* Make half of them pass the header checks to reach the bodies. */
+			uint16_t opcode = (uint16_t)(rand() % 7 + (rand() % 2) * WIRE_REPLY);
+
+			memcpy(buf, &opcode, 2);
+			set_size(buf, len);
+		}
+		r = wire_decode(buf, len, &m, &reason);
+		assert_true(r == 0 || r == -EBADMSG || r == -ENOSYS);
+		assert_true(r == 0 || reason != NULL);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_requests_roundtrip),
+		cmocka_unit_test(test_replies_roundtrip),
+		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_decode_refuses_malformed),
+		cmocka_unit_test(test_decode_refuses_bad_strings),
+		cmocka_unit_test(test_decode_unknown_opcode),
+		cmocka_unit_test(test_decode_survives_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
