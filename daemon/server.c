@@ -41,7 +41,7 @@ static int prepare_path(const char *path, const struct sockaddr_un *addr)
 	char *slash;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	memcpy(dir, addr->sun_path, sizeof(dir));
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
