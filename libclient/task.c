@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A task: one connection to iobufd, to which its buffers are charged. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -122,6 +123,18 @@ IOBUF_EXPORT struct iobuf_task *iobuf_task_self(void)
 	return task;
 }
 
+/*
+ * Whether a daemon that hung up left a last error saying why (e.g. too many
+ * clients). The kernel may report the hang-up before that message.
+ */
+static bool last_words(struct iobuf_task *task, struct wire_message *reply, int *fd)
+{
+	const char *reason;
+
+	return wire_recv(task->sock, reply, fd, MSG_DONTWAIT, &reason) == 0 &&
+	       reply->header.opcode == WIRE_ERROR;
+}
+
 static int exchange(struct iobuf_task *task, struct wire_message *request,
 		    struct wire_message *reply, int *fd)
 {
@@ -129,9 +142,13 @@ static int exchange(struct iobuf_task *task, struct wire_message *request,
 	int r;
 
 	r = wire_send(task->sock, request, -1, 0);
+	if (r < 0 && last_words(task, reply, fd))
+		return 0;
 	if (r < 0)
 		return error_set(r, "connection to iobufd lost: %s", strerror(-r));
 	r = wire_recv(task->sock, reply, fd, 0, &reason);
+	if (r == -ECONNRESET && last_words(task, reply, fd))
+		return 0;
 	if (r == -ECONNRESET)
 		return error_set(r, "connection to iobufd lost");
 	if (r < 0)

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "iobuf/iobuf.h"
 
 #define START_DEADLINE_MS 60000
 
@@ -64,6 +66,30 @@ static void spawn(struct test_daemon *d, const char *const *extra_args)
 	}
 }
 
+/* Daemons a failed test left running, killed when the test program exits. */
+static pid_t running[16];
+
+static void kill_leftovers(void)
+{
+	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+		if (running[i] > 0 && kill(running[i], SIGKILL) == 0)
+			waitpid(running[i], NULL, 0);
+}
+
+static void track(pid_t pid, pid_t replaced)
+{
+	static bool registered;
+
+	if (!registered)
+		atexit(kill_leftovers);
+	registered = true;
+	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+		if (running[i] == replaced) {
+			running[i] = pid;
+			return;
+		}
+}
+
 void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
 {
 	int sock;
@@ -73,6 +99,7 @@ void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
 	snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
 	setenv("IOBUFD_SOCKET", d->socket, 1);
 	spawn(d, extra_args);
+	track(d->pid, 0);
 
 	for (int waited = 0; waited < START_DEADLINE_MS; waited += 10) {
 		sock = raw_connect(d->socket);
@@ -98,6 +125,7 @@ void test_daemon_stop(struct test_daemon *d)
 
 	assert_int_equal(kill(d->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+	track(0, d->pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(access(d->socket, F_OK), -1);
@@ -163,4 +191,58 @@ size_t count_open_fds(void)
 		n++;
 	closedir(dir);
 	return n;
+}
+
+struct iobuf_usage usage_of(struct iobuf_task *task)
+{
+	struct iobuf_usage usage;
+
+	assert_int_equal(iobuf_task_get_usage(task, &usage), 0);
+	return usage;
+}
+
+void wait_total_buffers(struct iobuf_task *task, uint64_t total_buffers)
+{
+	for (int waited = 0; waited < 10000; waited += 10) {
+		if (usage_of(task).total_buffers == total_buffers)
+			return;
+		sleep_ms(10);
+	}
+	fail_msg("the daemon still holds %llu buffers, expected %llu",
+		 (unsigned long long)usage_of(task).total_buffers,
+		 (unsigned long long)total_buffers);
+}
+
+void assert_refused(const void *result, int err, const char *message)
+{
+	int saved = errno;
+
+	assert_null(result);
+	assert_int_equal(saved, err);
+	if (!strstr(iobuf_last_error(), message))
+		fail_msg("message \"%s\" lacks \"%s\"", iobuf_last_error(), message);
+}
+
+void assert_refused_r(int r, int err, const char *message)
+{
+	assert_int_equal(r, -err);
+	if (!strstr(iobuf_last_error(), message))
+		fail_msg("message \"%s\" lacks \"%s\"", iobuf_last_error(), message);
+}
+
+int group_daemon_start(void **state)
+{
+	struct test_daemon *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	test_daemon_start(d, NULL);
+	*state = d;
+	return 0;
+}
+
+int group_daemon_stop(void **state)
+{
+	test_daemon_stop(*state);
+	free(*state);
+	return 0;
 }

@@ -4,6 +4,7 @@
 #define IOBUF_TEST_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "wire.h"
@@ -44,3 +45,26 @@ int raw_closed(int sock);
 size_t count_open_fds(void);
 
 #endif
+
+struct iobuf_task;
+struct iobuf_usage;
+
+/* The daemon's figures for task, asserting the call succeeds. */
+struct iobuf_usage usage_of(struct iobuf_task *task);
+
+/*
+ * Polls task's usage until the daemon holds total_buffers buffers over all
+ * tasks (a disconnect is handled asynchronously); fails after 10 s.
+ */
+void wait_total_buffers(struct iobuf_task *task, uint64_t total_buffers);
+
+/*
+ * Asserts that a call failed: result is NULL (or r < 0 for int calls through
+ * assert_refused_r), errno/r is err and iobuf_last_error() contains message.
+ */
+void assert_refused(const void *result, int err, const char *message);
+void assert_refused_r(int r, int err, const char *message);
+
+/* Group setup/teardown running one default iobufd in *state. */
+int group_daemon_start(void **state);
+int group_daemon_stop(void **state);
