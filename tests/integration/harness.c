@@ -181,16 +181,24 @@ int raw_closed(int sock)
 	return 0;
 }
 
-size_t count_open_fds(void)
+size_t count_fds(pid_t pid)
 {
-	DIR *dir = opendir("/proc/self/fd");
+	char path[32];
+	DIR *dir;
 	size_t n = 0;
 
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
 	assert_non_null(dir);
 	while (readdir(dir))
 		n++;
 	closedir(dir);
 	return n;
+}
+
+size_t count_open_fds(void)
+{
+	return count_fds(getpid());
 }
 
 struct iobuf_usage usage_of(struct iobuf_task *task)

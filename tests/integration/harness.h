@@ -41,7 +41,8 @@ int raw_call(int sock, struct wire_message *msg, struct wire_message *reply, int
 /* Whether the peer closed the connection (reads EOF within a second). */
 int raw_closed(int sock);
 
-/* Open fds of this process. */
+/* Open fds of a process, and of this one. */
+size_t count_fds(pid_t pid);
 size_t count_open_fds(void);
 
 #endif
