@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,12 +40,17 @@ static size_t split_words(char *text, const char **argv, size_t max)
 	return n;
 }
 
-static void spawn(struct test_daemon *d, const char *const *extra_args)
+/*
+ * Forks $IOBUFD_BINARY (under $IOBUFD_WRAPPER, split on spaces, when set)
+ * with args. Its stdout and stderr go to output_fd unless it is -1.
+ */
+static pid_t exec_daemon(const char *const *args, int output_fd)
 {
 	static char wrapper[512];
 	const char *binary = getenv("IOBUFD_BINARY");
 	const char *argv[64];
 	size_t n = 0;
+	pid_t pid;
 
 	assert_non_null(binary);
 	if (getenv("IOBUFD_WRAPPER")) {
@@ -52,18 +58,40 @@ static void spawn(struct test_daemon *d, const char *const *extra_args)
 		n = split_words(wrapper, argv, 32);
 	}
 	argv[n++] = binary;
-	argv[n++] = "--socket";
-	argv[n++] = d->socket;
-	for (size_t i = 0; extra_args && extra_args[i] && n < 62; i++)
-		argv[n++] = extra_args[i];
+	for (size_t i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 
-	d->pid = fork();
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (output_fd >= 0) {
+			dup2(output_fd, STDOUT_FILENO);
+			dup2(output_fd, STDERR_FILENO);
+		}
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+int run_iobufd(const char *const *args, char *output, size_t size)
+{
+	size_t used = 0;
+	ssize_t got;
+	int pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = exec_daemon(args, pipefd[1]);
+	close(pipefd[1]);
+	while ((got = read(pipefd[0], output + used, size - 1 - used)) > 0)
+		used += (size_t)got;
+	output[used] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
 }
 
 /* Daemons a failed test left running, killed when the test program exits. */
@@ -90,15 +118,24 @@ static void track(pid_t pid, pid_t replaced)
 		}
 }
 
-void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
+static void start(struct test_daemon *d, const char *socket_path, const char *const *extra_args,
+		  bool pass_socket)
 {
+	const char *args[32] = { "--socket", d->socket };
+	size_t n = pass_socket ? 2 : 0;
 	int sock;
 
 	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
-	snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
+	if (socket_path)
+		snprintf(d->socket, sizeof(d->socket), "%s", socket_path);
+	else
+		snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
 	setenv("IOBUFD_SOCKET", d->socket, 1);
-	spawn(d, extra_args);
+	for (size_t i = 0; extra_args && extra_args[i] && n < 31; i++)
+		args[n++] = extra_args[i];
+	args[n] = NULL;
+	d->pid = exec_daemon(args, -1);
 	track(d->pid, 0);
 
 	for (int waited = 0; waited < START_DEADLINE_MS; waited += 10) {
@@ -112,6 +149,21 @@ void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
 		sleep_ms(10);
 	}
 	fail_msg("iobufd did not accept connections on %s", d->socket);
+}
+
+void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
+{
+	start(d, NULL, extra_args, true);
+}
+
+void test_daemon_start_at(struct test_daemon *d, const char *socket_path)
+{
+	start(d, socket_path, NULL, true);
+}
+
+void test_daemon_start_from_env(struct test_daemon *d)
+{
+	start(d, NULL, NULL, false);
 }
 
 int test_daemon_alive(const struct test_daemon *d)

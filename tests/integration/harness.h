@@ -23,6 +23,18 @@ struct test_daemon {
  */
 void test_daemon_start(struct test_daemon *d, const char *const *extra_args);
 
+/* The same on socket_path instead of one in the temporary directory. */
+void test_daemon_start_at(struct test_daemon *d, const char *socket_path);
+
+/* The same without --socket: the daemon finds its path in $IOBUFD_SOCKET. */
+void test_daemon_start_from_env(struct test_daemon *d);
+
+/*
+ * Runs iobufd with args (NULL-terminated; no --socket is added) to its exit
+ * and returns its exit status, with what it printed in output.
+ */
+int run_iobufd(const char *const *args, char *output, size_t size);
+
 /* SIGTERMs it and asserts a clean exit (status 0) that removed the socket. */
 void test_daemon_stop(struct test_daemon *d);
 
