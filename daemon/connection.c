@@ -180,7 +180,7 @@ int connection_new(struct server *server, int sock, unsigned id)
 	server->connections = conn;
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client);
-	log_info("client %u connected: pid %d uid %u %s", id, (int)conn->client.pid,
+	log_debug("client %u connected: pid %d uid %u %s", id, (int)conn->client.pid,
 		 (unsigned)conn->client.uid, conn->client.comm);
 	return 0;
 }
@@ -189,8 +189,14 @@ void connection_free(struct connection *conn)
 {
 	struct server *server = conn->server;
 
-	log_info("client %u disconnected: released %" PRIu64 " buffers (%" PRIu64 " bytes)",
-		 conn->client.id, conn->client.buffer_count, conn->client.bytes);
+	/* Worth a line only when the client left buffers behind. */
+	if (conn->client.buffer_count)
+		log_info("client %u (pid %d, %s) disconnected: released %" PRIu64
+			 " buffers (%" PRIu64 " bytes)",
+			 conn->client.id, (int)conn->client.pid, conn->client.comm,
+			 conn->client.buffer_count, conn->client.bytes);
+	else
+		log_debug("client %u disconnected", conn->client.id);
 	allocator_remove_client(server->allocator, &conn->client);
 	if (conn->prev)
 		conn->prev->next = conn->next;
