@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 install_packages "${build_packages[@]}"
-build "$top/build"
+build "$top/build-demo" -Dtests=false
 
 rundir=$(mktemp -d)
 daemon_pid=
@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 export IOBUFD_SOCKET=$rundir/iobufd.sock
-"$top/build/daemon/iobufd" --socket "$IOBUFD_SOCKET" &
+"$top/build-demo/daemon/iobufd" --socket "$IOBUFD_SOCKET" &
 daemon_pid=$!
 
 for _ in $(seq 100); do
@@ -25,7 +25,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 
-"$top/build/examples/iobuf-demo"
+"$top/build-demo/examples/iobuf-demo"
 
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
