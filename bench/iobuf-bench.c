@@ -186,7 +186,7 @@ static pid_t start_daemon(const char *binary, const char *socket_path)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, STDERR_FILENO);
-		execl(binary, binary, "--socket", socket_path, "--max-buffer-size=1G",
+		execl(binary, binary, "--socket", socket_path, "--heaps=memfd", "--max-buffer-size=1G",
 		      "--max-client-bytes=4G", (char *)NULL);
 		_exit(127);
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,10 @@
 
 #define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
 
-int allocator_init(struct allocator *a, const struct limits *limits)
+int allocator_init(struct allocator *a, const struct limits *limits, const char *heap_spec)
 {
 	*a = (struct allocator){ .limits = *limits, .next_id = 1 };
-	return heaps_init(&a->heaps);
+	return heaps_init(&a->heaps, heap_spec);
 }
 
 void allocator_fini(struct allocator *a)
@@ -61,8 +62,8 @@ static struct heap *match(struct allocator *a, const struct wire_allocate *req, 
 	*error = request_check(req, a->limits.max_buffer_size, why, WHY_SIZE);
 	if (*error < 0)
 		return NULL;
-	heap = heaps_match(&a->heaps, req->options, request_size(req), req->physical_mask, why,
-			   WHY_SIZE);
+	heap = heaps_match(&a->heaps, NULL, req->options, request_size(req), req->physical_mask,
+			   why, WHY_SIZE);
 	if (!heap)
 		*error = -EOPNOTSUPP;
 	return heap;
@@ -112,10 +113,44 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 	return 0;
 }
 
+/* Whether a heap's failure is its device's, so the next heap may serve instead. */
+static bool device_failed(int r)
+{
+	return r == -ENODEV || r == -EIO || r == -ENXIO || r == -ENOTTY;
+}
+
+/*
+ * Allocates on the first matching heap, going on to the next one that
+ * matches when a device fails. Returns the fd or a negative errno.
+ */
+static int allocate_on(struct allocator *a, struct heap **heap, const struct wire_allocate *req,
+		       const struct heap_request *hreq, uint64_t *size, char *why)
+{
+	int r;
+
+	for (;;) {
+		*size = hreq->size;
+		r = (*heap)->allocate(*heap, hreq, size);
+		if (r >= 0)
+			return r;
+		snprintf(why, WHY_SIZE, "heap %s cannot allocate %" PRIu64 " bytes: %s",
+			 (*heap)->name, hreq->size, strerror(-r));
+		if (!device_failed(r))
+			return r;
+		log_warning("%s; trying the next heap", why);
+		*heap = heaps_match(&a->heaps, *heap, req->options, hreq->size, req->physical_mask,
+				    why, WHY_SIZE);
+		if (!*heap)
+			return r;
+	}
+}
+
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why)
 {
+	struct heap_request hreq = { .id = a->next_id, .options = req->options,
+				     .comm = client->comm };
 	struct buffer *b;
 	struct heap *heap;
 	uint64_t size;
@@ -124,8 +159,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	heap = match(a, req, why, &r);
 	if (!heap)
 		return r;
-	size = request_size(req);
-	r = check_client_limits(a, client, size, why);
+	hreq.size = request_size(req);
+	r = check_client_limits(a, client, hreq.size, why);
 	if (r < 0)
 		return r;
 
@@ -134,11 +169,9 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		snprintf(why, WHY_SIZE, "out of memory");
 		return -ENOMEM;
 	}
-	r = heap->allocate(heap, a->next_id, size, req->options);
+	r = allocate_on(a, &heap, req, &hreq, &size, why);
 	if (r < 0) {
 		free(b);
-		snprintf(why, WHY_SIZE, "heap %s cannot allocate %" PRIu64 " bytes: %s",
-			 heap->name, size, strerror(-r));
 		return r;
 	}
 	*b = (struct buffer){

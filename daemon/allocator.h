@@ -29,7 +29,8 @@ struct allocator {
 	unsigned clients;
 };
 
-int allocator_init(struct allocator *a, const struct limits *limits);
+/* heap_spec selects and orders the heaps (see heaps_init()); NULL: all found. */
+int allocator_init(struct allocator *a, const struct limits *limits, const char *heap_spec);
 void allocator_fini(struct allocator *a);
 
 void allocator_add_client(struct allocator *a, struct client *client);

@@ -15,6 +15,7 @@ enum {
 	OPT_MAX_CLIENT_BUFFERS,
 	OPT_MAX_CLIENT_BYTES,
 	OPT_MAX_CLIENTS,
+	OPT_HEAPS,
 };
 
 static void usage(FILE *out)
@@ -23,6 +24,9 @@ static void usage(FILE *out)
 		"Usage: iobufd [OPTIONS]\n"
 		"Allocate device-shareable buffers for local tasks and charge them.\n\n"
 		"  -s, --socket=PATH            listen on PATH (default $IOBUFD_SOCKET or %s)\n"
+		"      --heaps=LIST             use only these heaps, in this order: names\n"
+		"                               separated by commas, NAME* by prefix\n"
+		"                               (default every heap found, kernel heaps first)\n"
 		"      --max-buffer-size=BYTES  largest buffer (default 512M)\n"
 		"      --max-client-buffers=N   buffers per client (default 4096)\n"
 		"      --max-client-bytes=BYTES bytes per client (default 2G)\n"
@@ -81,6 +85,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "max-client-buffers", required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
 		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "heaps", required_argument, NULL, OPT_HEAPS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -120,6 +125,9 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		case OPT_MAX_CLIENTS:
 			r = parse_limit("--max-clients", optarg, 65536, &clients);
 			config->max_clients = (unsigned)clients;
+			break;
+		case OPT_HEAPS:
+			config->heaps = optarg;
 			break;
 		case 'v':
 			config->verbose = true;

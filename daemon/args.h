@@ -9,6 +9,7 @@
 
 struct daemon_config {
 	const char *socket_path;
+	const char *heaps; /* --heaps, NULL for every heap found */
 	struct limits limits;
 	unsigned max_clients;
 	bool verbose;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 /* What a heap can do; a request is matched against this. */
 struct heap_caps {
 	bool contiguous;
@@ -19,38 +21,70 @@ struct heap_caps {
 	uint64_t max_size;    /* 0: no limit of its own */
 };
 
+/* One allocation, as a heap sees it. */
+struct heap_request {
+	uint64_t id;
+	uint64_t size;    /* page-rounded */
+	uint32_t options; /* validated */
+	const char *comm; /* the charged task's command name, for buffer names */
+};
+
 struct heap {
-	const char *name;
+	char name[WIRE_MAX_HEAP_NAME + 1];
+	char device[64]; /* the node it uses, "" for none */
 	struct heap_caps caps;
 	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
 
-	/* A new fd of size bytes (page-rounded) for buffer id, or a negative errno. */
-	int (*allocate)(struct heap *heap, uint64_t id, uint64_t size, uint32_t options);
-	/* Discards the contents of an fd it allocated; it then reads as zero. */
+	/*
+	 * A new zero-filled fd for the request, or a negative errno. *size is
+	 * the request's size and may be raised to what the heap really made.
+	 */
+	int (*allocate)(struct heap *heap, const struct heap_request *req, uint64_t *size);
+	/* Discards the contents of an fd it allocated; it then reads as zero. NULL: cannot. */
 	int (*purge)(struct heap *heap, int fd, uint64_t size);
 	void (*destroy)(struct heap *heap);
 };
 
-struct heap *heap_memfd_new(void);
-
 /* The heaps in matching order. */
-#define HEAPS_MAX 16
+#define HEAPS_MAX 32
 struct heap_list {
 	struct heap *heaps[HEAPS_MAX];
 	size_t count;
 };
 
-int heaps_init(struct heap_list *list);
+/* Appends a heap; a full list destroys it. */
+void heap_list_add(struct heap_list *list, struct heap *heap);
+
+/* Each adds the heaps of its kind found on this machine; 0 or a negative errno. */
+int heap_memfd_discover(struct heap_list *list);
+int heap_dmaheap_discover(struct heap_list *list);
+int heap_udmabuf_discover(struct heap_list *list);
+int heap_dumb_discover(struct heap_list *list);
+
+/* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
+int memfd_new(const char *name, uint64_t size, bool wired);
+
+/* dmabuf.c: names a dma-buf "iobuf:<id>:<comm>" for fdinfo and debugfs. */
+void dmabuf_set_name(int fd, const struct heap_request *req);
+
+/*
+ * Finds every heap, in the default order (kernel heaps, then memfd), and
+ * keeps those spec names, in spec's order, when spec is not NULL: a
+ * comma-separated list of heap names, where "NAME*" matches by prefix.
+ */
+int heaps_init(struct heap_list *list, const char *spec);
 void heaps_fini(struct heap_list *list);
 
 /* Logs one line per heap with its capabilities. */
 void heaps_log(const struct heap_list *list);
 
 /*
- * The first heap that can serve options (and physical_mask) at size, or
- * NULL with why saying, heap by heap, what each lacks.
+ * The first heap after `after` (NULL: from the start) that can serve
+ * options (and physical_mask) at size, or NULL. When none at all can, why
+ * says heap by heap what each lacks.
  */
-struct heap *heaps_match(const struct heap_list *list, uint32_t options, uint64_t size,
-			 uint64_t physical_mask, char *why, size_t why_size);
+struct heap *heaps_match(const struct heap_list *list, const struct heap *after,
+			 uint32_t options, uint64_t size, uint64_t physical_mask, char *why,
+			 size_t why_size);
 
 #endif

@@ -17,13 +17,83 @@ static const char *const cache_names[] = {
 	[4] = "CACHE_WRITECOMBINE",
 };
 
-int heaps_init(struct heap_list *list)
+void heap_list_add(struct heap_list *list, struct heap *heap)
 {
+	if (list->count == HEAPS_MAX) {
+		log_warning("ignoring heap %s: more than %d heaps", heap->name, HEAPS_MAX);
+		heap->destroy(heap);
+		return;
+	}
+	list->heaps[list->count++] = heap;
+}
+
+/* Kernel heaps first, whenever their device exists; memfd serves the rest. */
+static int discover(struct heap_list *list)
+{
+	int (*const kinds[])(struct heap_list *) = {
+		heap_dmaheap_discover,
+		heap_udmabuf_discover,
+		heap_dumb_discover,
+		heap_memfd_discover,
+	};
+	int r;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		r = kinds[i](list);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool name_matches(const char *name, const char *pattern, size_t len)
+{
+	if (len > 0 && pattern[len - 1] == '*')
+		return strncmp(name, pattern, len - 1) == 0;
+	return strlen(name) == len && strncmp(name, pattern, len) == 0;
+}
+
+/* Moves the heaps spec names from found to list, in spec's order. */
+static void select_heaps(struct heap_list *found, struct heap_list *list, const char *spec)
+{
+	for (const char *p = spec; *p;) {
+		size_t len = strcspn(p, ",");
+		bool any = false;
+
+		for (size_t i = 0; i < found->count; i++) {
+			if (found->heaps[i] && name_matches(found->heaps[i]->name, p, len)) {
+				heap_list_add(list, found->heaps[i]);
+				found->heaps[i] = NULL;
+				any = true;
+			}
+		}
+		if (!any && len)
+			log_warning("heap '%.*s' was asked for but is not on this machine", (int)len, p);
+		p += len + (p[len] == ',');
+	}
+	for (size_t i = 0; i < found->count; i++)
+		if (found->heaps[i])
+			found->heaps[i]->destroy(found->heaps[i]);
+}
+
+int heaps_init(struct heap_list *list, const char *spec)
+{
+	struct heap_list found = { 0 };
+	int r;
+
 	*list = (struct heap_list){ 0 };
-	list->heaps[0] = heap_memfd_new();
-	if (!list->heaps[0])
-		return -ENOMEM;
-	list->count = 1;
+	r = discover(spec ? &found : list);
+	if (r < 0) {
+		heaps_fini(spec ? &found : list);
+		return r;
+	}
+	if (spec)
+		select_heaps(&found, list, spec);
+	if (list->count == 0) {
+		log_error("no heap to serve from%s%s", spec ? ": --heaps selects none of " : "",
+			  spec ? spec : "");
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -44,7 +114,8 @@ void heaps_log(const struct heap_list *list)
 			if (h->caps.cache_modes & (1u << m))
 				snprintf(modes + strlen(modes), sizeof(modes) - strlen(modes), "%s%s",
 					 modes[0] ? "," : "", cache_names[m]);
-		log_info("heap %s: %s%s%s%s%s%s%s", h->name, modes,
+		log_info("heap %s%s%s: %s%s%s%s%s%s%s", h->name, h->device[0] ? " on " : "", h->device,
+			 modes,
 			 h->caps.contiguous ? " contiguous" : "", h->caps.wired ? " wired" : "",
 			 h->caps.pageable ? " pageable" : "", h->caps.purgeable ? " purgeable" : "",
 			 h->caps.mappable ? " mappable" : "",
@@ -79,14 +150,19 @@ static const char *first_lack(const struct heap *h, uint32_t options, uint64_t s
 	return NULL;
 }
 
-struct heap *heaps_match(const struct heap_list *list, uint32_t options, uint64_t size,
-			 uint64_t physical_mask, char *why, size_t why_size)
+struct heap *heaps_match(const struct heap_list *list, const struct heap *after,
+			 uint32_t options, uint64_t size, uint64_t physical_mask, char *why,
+			 size_t why_size)
 {
-	size_t used;
+	size_t start = 0, used;
 
-	for (size_t i = 0; i < list->count; i++)
+	while (after && start < list->count && list->heaps[start++] != after)
+		;
+	for (size_t i = start; i < list->count; i++)
 		if (!first_lack(list->heaps[i], options, size, physical_mask))
 			return list->heaps[i];
+	if (after)
+		return NULL;
 
 	used = (size_t)snprintf(why, why_size, "no heap can serve the request:");
 	for (size_t i = 0; i < list->count && used < why_size; i++)

@@ -10,7 +10,6 @@
 
 #include "heap.h"
 #include "iobuf/iobuf.h"
-#include "wire.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
@@ -34,19 +33,17 @@ static int create(const char *name)
 	return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
-static int memfd_allocate(struct heap *heap, uint64_t id, uint64_t size, uint32_t options)
+int memfd_new(const char *name, uint64_t size, bool wired)
 {
-	char name[32];
 	int fd, r;
 
-	snprintf(name, sizeof(name), "iobuf:%" PRIu64, id);
 	fd = create(name);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0)
 		goto fail;
 	/* Wired memory is allocated up front; pageable memory on first touch. */
-	if (!(options & IOBUF_PAGEABLE) && fallocate(fd, 0, 0, (off_t)size) < 0)
+	if (wired && fallocate(fd, 0, 0, (off_t)size) < 0)
 		goto fail;
 	if (fcntl(fd, F_ADD_SEALS, SEALS) < 0)
 		goto fail;
@@ -55,6 +52,14 @@ fail:
 	r = errno == ENOSPC ? -ENOMEM : -errno;
 	close(fd);
 	return r;
+}
+
+static int memfd_allocate(struct heap *heap, const struct heap_request *req, uint64_t *size)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "iobuf:%" PRIu64, req->id);
+	return memfd_new(name, req->size, !(req->options & IOBUF_PAGEABLE));
 }
 
 static int memfd_purge(struct heap *heap, int fd, uint64_t size)
@@ -69,12 +74,12 @@ static void memfd_destroy(struct heap *heap)
 	free(heap);
 }
 
-struct heap *heap_memfd_new(void)
+int heap_memfd_discover(struct heap_list *list)
 {
 	struct heap *heap = calloc(1, sizeof(*heap));
 
 	if (!heap)
-		return NULL;
+		return -ENOMEM;
 	*heap = (struct heap){
 		.name = "memfd",
 		.caps = {
@@ -89,5 +94,6 @@ struct heap *heap_memfd_new(void)
 		.purge = memfd_purge,
 		.destroy = memfd_destroy,
 	};
-	return heap;
+	heap_list_add(list, heap);
+	return 0;
 }

@@ -166,6 +166,27 @@ static void test_socket_from_environment(void **state)
 	test_daemon_stop(&d);
 }
 
+static void test_heap_selection(void **state)
+{
+	struct test_daemon d;
+	struct iobuf_task *task;
+	struct iobuf_match match;
+
+	assert_int_equal(run_iobufd((const char *[]){ "--heaps=nothing,nor-this", NULL }, output,
+				    sizeof(output)), 1);
+	assert_output_has("heap 'nothing' was asked for but is not on this machine");
+	assert_output_has("heap 'nor-this' was asked for but is not on this machine");
+	assert_output_has("no heap to serve from: --heaps selects none of nothing,nor-this");
+
+	/* A prefix selects; the heap is still memfd. */
+	test_daemon_start(&d, (const char *[]){ "--heaps=mem*", NULL });
+	task = iobuf_task_connect(d.socket);
+	assert_int_equal(iobuf_task_query(task, 0, 1, 0, &match), 0);
+	assert_string_equal(match.heap, "memfd");
+	iobuf_task_unref(task);
+	test_daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_to_replace_a_file),
 		cmocka_unit_test(test_second_daemon_refused),
 		cmocka_unit_test(test_socket_from_environment),
+		cmocka_unit_test(test_heap_selection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

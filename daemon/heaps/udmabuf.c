@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* udmabuf: a sealed memfd turned into a dma-buf that devices can import. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/udmabuf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "iobuf/iobuf.h"
+#include "log.h"
+
+#define UDMABUF_DEVICE "/dev/udmabuf"
+
+struct udmabuf {
+	struct heap heap;
+	int fd;
+};
+
+static int udmabuf_allocate(struct heap *heap, const struct heap_request *req, uint64_t *size)
+{
+	struct udmabuf *h = (struct udmabuf *)heap;
+	struct udmabuf_create create = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = req->size };
+	char name[32];
+	int memfd, fd;
+
+	snprintf(name, sizeof(name), "iobuf:%" PRIu64, req->id);
+	/* udmabuf needs F_SEAL_SHRINK, which memfd_new() always sets. */
+	memfd = memfd_new(name, req->size, false);
+	if (memfd < 0)
+		return memfd;
+	create.memfd = (uint32_t)memfd;
+	fd = ioctl(h->fd, UDMABUF_CREATE, &create);
+	if (fd < 0)
+		fd = -errno;
+	close(memfd); /* the dma-buf holds the pages */
+	if (fd >= 0)
+		dmabuf_set_name(fd, req);
+	return fd;
+}
+
+static void udmabuf_destroy(struct heap *heap)
+{
+	struct udmabuf *h = (struct udmabuf *)heap;
+
+	close(h->fd);
+	free(h);
+}
+
+int heap_udmabuf_discover(struct heap_list *list)
+{
+	struct udmabuf *h;
+	int fd = open(UDMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warning("skipping heap udmabuf: %s: %m", UDMABUF_DEVICE);
+		return 0;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*h = (struct udmabuf){
+		.heap = {
+			.name = "udmabuf",
+			.device = UDMABUF_DEVICE,
+			.caps = {
+				.cache_modes = 1u << (IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT),
+				.pageable = true,
+				.mappable = true,
+			},
+			.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE,
+			.allocate = udmabuf_allocate,
+			.destroy = udmabuf_destroy,
+		},
+		.fd = fd,
+	};
+	heap_list_add(list, &h->heap);
+	return 0;
+}
