@@ -133,12 +133,14 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_SET_PURGEABLE:
 	case WIRE_QUERY:
 	case WIRE_STATS:
+	case WIRE_ALLOCATE_IMAGE:
 	case WIRE_HELLO_REPLY:
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_FREE_REPLY:
 	case WIRE_SET_PURGEABLE_REPLY:
 	case WIRE_QUERY_REPLY:
 	case WIRE_STATS_REPLY:
+	case WIRE_ALLOCATE_IMAGE_REPLY:
 	case WIRE_ERROR:
 		return true;
 	}
@@ -154,12 +156,14 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_SET_PURGEABLE: return "set-purgeable";
 	case WIRE_QUERY: return "query";
 	case WIRE_STATS: return "stats";
+	case WIRE_ALLOCATE_IMAGE: return "allocate-image";
 	case WIRE_HELLO_REPLY: return "hello-reply";
 	case WIRE_ALLOCATE_REPLY: return "allocate-reply";
 	case WIRE_FREE_REPLY: return "free-reply";
 	case WIRE_SET_PURGEABLE_REPLY: return "set-purgeable-reply";
 	case WIRE_QUERY_REPLY: return "query-reply";
 	case WIRE_STATS_REPLY: return "stats-reply";
+	case WIRE_ALLOCATE_IMAGE_REPLY: return "allocate-image-reply";
 	case WIRE_ERROR: return "error";
 	}
 	return "unknown";
@@ -172,10 +176,50 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_QUERY_REPLY:
 		return strnlen(m->allocate_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME;
+	case WIRE_ALLOCATE_IMAGE:
+		return m->allocate_image.modifier_count <= WIRE_MAX_MODIFIERS;
+	case WIRE_ALLOCATE_IMAGE_REPLY:
+		return strnlen(m->allocate_image_reply.buffer.heap, WIRE_MAX_HEAP_NAME + 1) <=
+			       WIRE_MAX_HEAP_NAME &&
+		       m->allocate_image_reply.plane_count >= 1 &&
+		       m->allocate_image_reply.plane_count <= WIRE_MAX_PLANES;
 	case WIRE_ERROR:
 		return strnlen(m->error.message, WIRE_MAX_ERROR_MESSAGE + 1) <= WIRE_MAX_ERROR_MESSAGE;
 	}
 	return true;
+}
+
+static void put_buffer(struct writer *w, const struct wire_allocate_reply *b)
+{
+	put_u64(w, b->id);
+	put_u64(w, b->size);
+	put_u32(w, b->options);
+	put_u32(w, b->flags);
+	put_string(w, b->heap);
+}
+
+static void put_image(struct writer *w, const struct wire_allocate_image *img)
+{
+	put_u32(w, img->width);
+	put_u32(w, img->height);
+	put_u32(w, img->fourcc);
+	put_u32(w, img->usage);
+	put_u32(w, img->modifier_count);
+	put_u32(w, 0);
+	for (uint32_t i = 0; i < img->modifier_count; i++)
+		put_u64(w, img->modifiers[i]);
+}
+
+static void put_image_reply(struct writer *w, const struct wire_allocate_image_reply *img)
+{
+	put_u64(w, img->modifier);
+	put_u32(w, img->plane_count);
+	put_u32(w, 0);
+	for (size_t i = 0; i < WIRE_MAX_PLANES; i++) {
+		put_u32(w, img->planes[i].offset);
+		put_u32(w, img->planes[i].stride);
+	}
+	put_buffer(w, &img->buffer);
 }
 
 static void put_body(struct writer *w, const struct wire_message *m)
@@ -207,11 +251,13 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_QUERY_REPLY:
-		put_u64(w, m->allocate_reply.id);
-		put_u64(w, m->allocate_reply.size);
-		put_u32(w, m->allocate_reply.options);
-		put_u32(w, m->allocate_reply.flags);
-		put_string(w, m->allocate_reply.heap);
+		put_buffer(w, &m->allocate_reply);
+		break;
+	case WIRE_ALLOCATE_IMAGE:
+		put_image(w, &m->allocate_image);
+		break;
+	case WIRE_ALLOCATE_IMAGE_REPLY:
+		put_image_reply(w, &m->allocate_image_reply);
 		break;
 	case WIRE_SET_PURGEABLE_REPLY:
 		put_u32(w, m->set_purgeable_reply.old_state);
@@ -233,6 +279,47 @@ static void put_body(struct writer *w, const struct wire_message *m)
 	case WIRE_FREE_REPLY:
 		break;
 	}
+}
+
+static void get_buffer(struct reader *r, struct wire_allocate_reply *b)
+{
+	b->id = get_u64(r);
+	b->size = get_u64(r);
+	b->options = get_u32(r);
+	b->flags = get_u32(r);
+	get_string(r, b->heap, WIRE_MAX_HEAP_NAME);
+	if (!r->error && b->heap[0] == '\0')
+		fail(r, "heap name is empty");
+}
+
+static void get_image(struct reader *r, struct wire_allocate_image *img)
+{
+	img->width = get_u32(r);
+	img->height = get_u32(r);
+	img->fourcc = get_u32(r);
+	img->usage = get_u32(r);
+	img->modifier_count = get_u32(r);
+	get_reserved(r);
+	if (img->modifier_count > WIRE_MAX_MODIFIERS) {
+		fail(r, "more modifiers than a message may carry");
+		return;
+	}
+	for (uint32_t i = 0; i < img->modifier_count; i++)
+		img->modifiers[i] = get_u64(r);
+}
+
+static void get_image_reply(struct reader *r, struct wire_allocate_image_reply *img)
+{
+	img->modifier = get_u64(r);
+	img->plane_count = get_u32(r);
+	get_reserved(r);
+	if (!r->error && (img->plane_count < 1 || img->plane_count > WIRE_MAX_PLANES))
+		fail(r, "plane count is not 1 to 4");
+	for (size_t i = 0; i < WIRE_MAX_PLANES; i++) {
+		img->planes[i].offset = get_u32(r);
+		img->planes[i].stride = get_u32(r);
+	}
+	get_buffer(r, &img->buffer);
 }
 
 static void get_body(struct reader *r, struct wire_message *m)
@@ -264,13 +351,13 @@ static void get_body(struct reader *r, struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_QUERY_REPLY:
-		m->allocate_reply.id = get_u64(r);
-		m->allocate_reply.size = get_u64(r);
-		m->allocate_reply.options = get_u32(r);
-		m->allocate_reply.flags = get_u32(r);
-		get_string(r, m->allocate_reply.heap, WIRE_MAX_HEAP_NAME);
-		if (!r->error && m->allocate_reply.heap[0] == '\0')
-			fail(r, "heap name is empty");
+		get_buffer(r, &m->allocate_reply);
+		break;
+	case WIRE_ALLOCATE_IMAGE:
+		get_image(r, &m->allocate_image);
+		break;
+	case WIRE_ALLOCATE_IMAGE_REPLY:
+		get_image_reply(r, &m->allocate_image_reply);
 		break;
 	case WIRE_SET_PURGEABLE_REPLY:
 		m->set_purgeable_reply.old_state = get_u32(r);

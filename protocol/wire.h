@@ -20,6 +20,8 @@
 #define WIRE_MAX_MESSAGE 4096
 #define WIRE_MAX_HEAP_NAME 63
 #define WIRE_MAX_ERROR_MESSAGE 511
+#define WIRE_MAX_MODIFIERS 16
+#define WIRE_MAX_PLANES 4
 
 enum wire_opcode {
 	/* requests, client to daemon */
@@ -29,6 +31,7 @@ enum wire_opcode {
 	WIRE_SET_PURGEABLE = 0x0004,
 	WIRE_QUERY = 0x0005,
 	WIRE_STATS = 0x0006,
+	WIRE_ALLOCATE_IMAGE = 0x0007,
 
 	/* replies, daemon to client: the request's opcode | WIRE_REPLY */
 	WIRE_REPLY = 0x8000,
@@ -38,6 +41,7 @@ enum wire_opcode {
 	WIRE_SET_PURGEABLE_REPLY = WIRE_REPLY | WIRE_SET_PURGEABLE,
 	WIRE_QUERY_REPLY = WIRE_REPLY | WIRE_QUERY,
 	WIRE_STATS_REPLY = WIRE_REPLY | WIRE_STATS,
+	WIRE_ALLOCATE_IMAGE_REPLY = WIRE_REPLY | WIRE_ALLOCATE_IMAGE,
 	WIRE_ERROR = 0xffff,
 };
 
@@ -87,6 +91,29 @@ struct wire_allocate_reply {
 	char heap[WIRE_MAX_HEAP_NAME + 1];
 };
 
+/* WIRE_ALLOCATE_IMAGE: a GPU image; the heap picks one of the modifiers. */
+struct wire_allocate_image {
+	uint32_t width;
+	uint32_t height;
+	uint32_t fourcc; /* DRM_FORMAT_* */
+	uint32_t usage;  /* IOBUF_IMAGE_* */
+	uint32_t modifier_count; /* 0: the heap chooses */
+	uint64_t modifiers[WIRE_MAX_MODIFIERS];
+};
+
+struct wire_image_plane {
+	uint32_t offset;
+	uint32_t stride;
+};
+
+/* WIRE_ALLOCATE_IMAGE_REPLY: the buffer, as for allocate, and its layout. */
+struct wire_allocate_image_reply {
+	struct wire_allocate_reply buffer;
+	uint64_t modifier;
+	uint32_t plane_count; /* 1 to WIRE_MAX_PLANES */
+	struct wire_image_plane planes[WIRE_MAX_PLANES];
+};
+
 struct wire_set_purgeable_reply {
 	uint32_t old_state;
 };
@@ -109,10 +136,12 @@ struct wire_message {
 	union {
 		struct wire_hello hello;
 		struct wire_allocate allocate;
+		struct wire_allocate_image allocate_image;
 		struct wire_free free;
 		struct wire_set_purgeable set_purgeable;
 		struct wire_hello_reply hello_reply;
 		struct wire_allocate_reply allocate_reply;
+		struct wire_allocate_image_reply allocate_image_reply;
 		struct wire_set_purgeable_reply set_purgeable_reply;
 		struct wire_stats_reply stats_reply;
 		struct wire_error error;

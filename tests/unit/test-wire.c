@@ -206,6 +206,47 @@ static void test_decode_refuses_bad_strings(void **state)
 	expect_bad(buf, len, "errno");
 }
 
+static void test_image_messages(void **state)
+{
+	struct wire_message m = {
+		.header = { WIRE_ALLOCATE_IMAGE, 0, 9 },
+		.allocate_image = { 640, 480, 0x34325258, 3, 2, { 0, 0x0100000000000001ull } },
+	};
+	struct wire_message out = roundtrip(&m);
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	ssize_t len;
+
+	assert_memory_equal(&out.allocate_image, &m.allocate_image, sizeof(m.allocate_image));
+	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 16);
+
+	m = (struct wire_message){
+		.header = { WIRE_ALLOCATE_IMAGE_REPLY, 0, 9 },
+		.allocate_image_reply = {
+			.buffer = { 5, 1228800, 3, WIRE_BUFFER_DMABUF, "gbm/card1" },
+			.modifier = 0,
+			.plane_count = 2,
+			.planes = { { 0, 2560 }, { 1228800, 1280 } },
+		},
+	};
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate_image_reply, &m.allocate_image_reply,
+			    sizeof(m.allocate_image_reply));
+
+	/* A count the encoder cannot send, and the decoder will not take. */
+	m.allocate_image_reply.plane_count = 5;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.allocate_image_reply.plane_count = 0;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = (struct wire_message){ .header = { WIRE_ALLOCATE_IMAGE, 0, 1 },
+				   .allocate_image = { 1, 1, 1, 0, WIRE_MAX_MODIFIERS } };
+	len = wire_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	buf[WIRE_HEADER_SIZE + 16] = WIRE_MAX_MODIFIERS + 1;
+	expect_bad(buf, (size_t)len, "more modifiers");
+	m.allocate_image.modifier_count = WIRE_MAX_MODIFIERS + 1;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_decode_unknown_opcode(void **state)
 {
 	uint8_t buf[WIRE_MAX_MESSAGE];
@@ -254,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_decode_refuses_malformed),
 		cmocka_unit_test(test_decode_refuses_bad_strings),
+		cmocka_unit_test(test_image_messages),
 		cmocka_unit_test(test_decode_unknown_opcode),
 		cmocka_unit_test(test_decode_survives_garbage),
 	};
