@@ -13,6 +13,7 @@
 #include "request.h"
 
 #define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
+#define IMAGE_MAX_SIDE 16384u
 
 int allocator_init(struct allocator *a, const struct limits *limits, const char *heap_spec)
 {
@@ -145,6 +146,36 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct wir
 	}
 }
 
+/*
+ * Records a new buffer of the client around fd, which it takes (closing it
+ * on failure). NULL on failure, with why.
+ */
+static struct buffer *charge(struct allocator *a, struct client *client, struct heap *heap,
+			     uint64_t size, int fd, uint32_t options, char *why)
+{
+	struct buffer *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		close(fd);
+		snprintf(why, WHY_SIZE, "out of memory");
+		return NULL;
+	}
+	*b = (struct buffer){
+		.id = a->next_id++,
+		.size = size,
+		.fd = fd,
+		.options = options,
+		.purgeable_state = IOBUF_PURGEABLE_NON_VOLATILE,
+		.heap = heap,
+	};
+	client_add_buffer(client, b);
+	a->buffers++;
+	a->bytes += size;
+	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
+		  client->id, b->id, size, heap->name, options);
+	return b;
+}
+
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why)
@@ -164,32 +195,93 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (r < 0)
 		return r;
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		snprintf(why, WHY_SIZE, "out of memory");
-		return -ENOMEM;
-	}
 	r = allocate_on(a, &heap, req, &hreq, &size, why);
-	if (r < 0) {
-		free(b);
+	if (r < 0)
 		return r;
-	}
-	*b = (struct buffer){
-		.id = a->next_id++,
-		.size = size,
-		.fd = r,
-		.options = granted_options(req->options),
-		.purgeable_state = IOBUF_PURGEABLE_NON_VOLATILE,
-		.heap = heap,
-	};
-	client_add_buffer(client, b);
-	a->buffers++;
-	a->bytes += size;
-
+	b = charge(a, client, heap, size, r, granted_options(req->options), why);
+	if (!b)
+		return -ENOMEM;
 	fill_reply(reply, b->id, size, b->options, heap);
 	*fd = b->fd;
-	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
-		  client->id, b->id, size, heap->name, b->options);
+	return 0;
+}
+
+/* The first heap that creates images, or NULL with why naming the heaps. */
+static struct heap *image_heap(struct allocator *a, char *why)
+{
+	size_t used;
+
+	for (size_t i = 0; i < a->heaps.count; i++)
+		if (a->heaps.heaps[i]->allocate_image)
+			return a->heaps.heaps[i];
+	used = (size_t)snprintf(why, WHY_SIZE, "no heap creates images (GBM heaps do); heaps:");
+	for (size_t i = 0; i < a->heaps.count && used < WHY_SIZE; i++)
+		used += (size_t)snprintf(why + used, WHY_SIZE - used, " %s", a->heaps.heaps[i]->name);
+	return NULL;
+}
+
+static int check_image(const struct wire_allocate_image *req, char *why)
+{
+	if (req->width == 0 || req->height == 0 || req->width > IMAGE_MAX_SIDE ||
+	    req->height > IMAGE_MAX_SIDE) {
+		snprintf(why, WHY_SIZE, "image size %ux%u is not within 1x1 to %ux%u", req->width,
+			 req->height, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
+		return -EINVAL;
+	}
+	if (req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN) {
+		snprintf(why, WHY_SIZE, "unknown image usage bits 0x%x",
+			 req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The cache mode a heap maps with, as granted options. */
+static uint32_t heap_cache_mode(const struct heap *heap)
+{
+	for (uint32_t mode = 1; mode <= (IOBUF_CACHE_WRITECOMBINE >> IOBUF_CACHE_SHIFT); mode++)
+		if (heap->caps.cache_modes & (1u << mode))
+			return mode << IOBUF_CACHE_SHIFT;
+	return IOBUF_CACHE_COPYBACK;
+}
+
+int allocator_allocate_image(struct allocator *a, struct client *client,
+			     const struct wire_allocate_image *req,
+			     struct wire_allocate_image_reply *reply, int *fd, char *why)
+{
+	struct heap_request hreq = { .id = a->next_id, .comm = client->comm };
+	struct heap *heap;
+	struct buffer *b;
+	int r;
+
+	r = check_image(req, why);
+	if (r < 0)
+		return r;
+	heap = image_heap(a, why);
+	if (!heap)
+		return -EOPNOTSUPP;
+	r = check_client_limits(a, client, 0, why);
+	if (r < 0)
+		return r;
+	*reply = (struct wire_allocate_image_reply){ 0 };
+	r = heap->allocate_image(heap, &hreq, req, reply);
+	if (r < 0) {
+		snprintf(why, WHY_SIZE, "heap %s cannot create a %ux%u image of format 0x%08x: %s",
+			 heap->name, req->width, req->height, req->fourcc, strerror(-r));
+		return r == -EINVAL ? -EOPNOTSUPP : r;
+	}
+	/* The size is known only now; over the limit, the image goes again. */
+	if (check_client_limits(a, client, reply->buffer.size, why) < 0) {
+		close(r);
+		return -EDQUOT;
+	}
+	b = charge(a, client, heap, reply->buffer.size, r, heap_cache_mode(heap), why);
+	if (!b)
+		return -ENOMEM;
+	reply->buffer.id = b->id;
+	reply->buffer.options = b->options;
+	snprintf(reply->buffer.heap, sizeof(reply->buffer.heap), "%s", heap->name);
+	*fd = b->fd;
 	return 0;
 }
 

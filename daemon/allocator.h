@@ -41,6 +41,10 @@ void allocator_remove_client(struct allocator *a, struct client *client);
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why);
+/* A GPU image on the first heap that creates them; *fd as for allocate. */
+int allocator_allocate_image(struct allocator *a, struct client *client,
+			     const struct wire_allocate_image *req,
+			     struct wire_allocate_image_reply *reply, int *fd, char *why);
 int allocator_query(struct allocator *a, const struct wire_allocate *req,
 		    struct wire_allocate_reply *reply, char *why);
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);

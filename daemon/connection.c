@@ -73,6 +73,10 @@ static void dispatch(struct connection *conn, const struct wire_message *req, st
 		r = allocator_allocate(a, &conn->client, &req->allocate, &ans->msg.allocate_reply,
 				       &ans->fd, why);
 		break;
+	case WIRE_ALLOCATE_IMAGE:
+		r = allocator_allocate_image(a, &conn->client, &req->allocate_image,
+					     &ans->msg.allocate_image_reply, &ans->fd, why);
+		break;
 	case WIRE_QUERY:
 		r = allocator_query(a, &req->allocate, &ans->msg.allocate_reply, why);
 		break;

@@ -21,44 +21,56 @@ static struct wire_message allocate_request(uint16_t opcode, uint32_t options, s
 	};
 }
 
+struct iobuf_task *task_or_self(struct iobuf_task *task)
+{
+	return task ? task : iobuf_task_self();
+}
+
+struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_reply *reply,
+			   int fd, size_t capacity, size_t alignment)
+{
+	struct wire_message free_request = {
+		.header.opcode = WIRE_FREE,
+		.free.id = reply->id,
+	};
+	struct wire_message free_reply;
+	struct iobuf *buf = NULL;
+	int saved;
+
+	if (fd < 0)
+		errno = -error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
+				   (unsigned long long)reply->id);
+	else
+		buf = buffer_new(task, reply, fd, capacity, alignment);
+	if (buf) {
+		error_clear();
+		return buf;
+	}
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	(void)task_call(task, &free_request, &free_reply, NULL);
+	errno = saved;
+	return NULL;
+}
+
 static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t capacity,
 			      size_t alignment, uint64_t physical_mask)
 {
 	struct wire_message request =
 		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, physical_mask);
 	struct wire_message reply;
-	struct iobuf *buf;
 	int fd, r;
 
-	if (!task)
-		task = iobuf_task_self();
+	task = task_or_self(task);
 	if (!task)
 		return NULL; /* errno and the message are set */
-
 	r = task_call(task, &request, &reply, &fd);
-	if (r >= 0 && fd < 0)
-		r = error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
-			      (unsigned long long)reply.allocate_reply.id);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-
-	buf = buffer_new(task, &reply.allocate_reply, fd, capacity, alignment);
-	if (!buf) {
-		int saved = errno;
-		struct wire_message free_request = {
-			.header.opcode = WIRE_FREE,
-			.free.id = reply.allocate_reply.id,
-		};
-
-		close(fd);
-		(void)task_call(task, &free_request, &reply, NULL);
-		errno = saved;
-		return NULL;
-	}
-	error_clear();
-	return buf;
+	return buffer_adopt(task, &reply.allocate_reply, fd, capacity, alignment);
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,

@@ -4,6 +4,7 @@
 #define IOBUF_LIBCLIENT_PRIVATE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ struct iobuf {
 	uint32_t flags;     /* WIRE_BUFFER_* */
 	uint32_t direction;
 	char heap[WIRE_MAX_HEAP_NAME + 1];
+	bool is_image;
+	struct iobuf_image image; /* when is_image */
 };
 
 /* error.c: records the message for iobuf_last_error(); returns error. */
@@ -53,6 +56,16 @@ int task_call(struct iobuf_task *task, struct wire_message *request,
 
 /* map.c: maps size bytes of fd at an address with alignment's bits zero. */
 int map_aligned(int fd, size_t size, size_t alignment, void **addr);
+
+/* alloc.c: task, or the process's own task when NULL (NULL + errno on failure). */
+struct iobuf_task *task_or_self(struct iobuf_task *task);
+/*
+ * A descriptor for an allocated buffer, taking fd (which may be -1: the
+ * daemon sent none). On failure the fd is closed, the daemon is told to
+ * free the buffer, and NULL + errno is returned.
+ */
+struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_reply *reply,
+			   int fd, size_t capacity, size_t alignment);
 
 /* buffer.c: a descriptor for an allocate reply; takes fd and a task ref. */
 struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_reply *reply,

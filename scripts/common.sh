@@ -4,7 +4,7 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages needed to build and test. Installed only when missing.
-build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev)
+build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev)
 test_packages=(libcmocka-dev valgrind)
 
 install_packages() {

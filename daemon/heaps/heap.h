@@ -40,6 +40,14 @@ struct heap {
 	 * the request's size and may be raised to what the heap really made.
 	 */
 	int (*allocate)(struct heap *heap, const struct heap_request *req, uint64_t *size);
+	/*
+	 * A new zero-filled GPU image, or a negative errno; fills layout's
+	 * modifier, planes, buffer.size and buffer.flags. NULL: the heap
+	 * creates no images.
+	 */
+	int (*allocate_image)(struct heap *heap, const struct heap_request *req,
+			      const struct wire_allocate_image *image,
+			      struct wire_allocate_image_reply *layout);
 	/* Discards the contents of an fd it allocated; it then reads as zero. NULL: cannot. */
 	int (*purge)(struct heap *heap, int fd, uint64_t size);
 	void (*destroy)(struct heap *heap);
@@ -60,6 +68,7 @@ int heap_memfd_discover(struct heap_list *list);
 int heap_dmaheap_discover(struct heap_list *list);
 int heap_udmabuf_discover(struct heap_list *list);
 int heap_dumb_discover(struct heap_list *list);
+int heap_gbm_discover(struct heap_list *list);
 
 /* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
 int memfd_new(const char *name, uint64_t size, bool wired);

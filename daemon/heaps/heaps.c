@@ -34,6 +34,7 @@ static int discover(struct heap_list *list)
 		heap_dmaheap_discover,
 		heap_udmabuf_discover,
 		heap_dumb_discover,
+		heap_gbm_discover,
 		heap_memfd_discover,
 	};
 	int r;

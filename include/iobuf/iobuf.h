@@ -168,6 +168,50 @@ struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t direction, int conti
 struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, uint32_t direction,
 			       int contiguous);
 
+/* Usage bits for iobuf_image_in_task(). */
+enum {
+	IOBUF_IMAGE_SCANOUT = 1u << 0,   /* may be shown on a display (KMS) */
+	IOBUF_IMAGE_RENDERING = 1u << 1, /* a GPU renders to it or samples it */
+	IOBUF_IMAGE_LINEAR = 1u << 2,    /* rows in memory order; CPU-mappable */
+	IOBUF_IMAGE_USAGE_KNOWN = IOBUF_IMAGE_SCANOUT | IOBUF_IMAGE_RENDERING |
+				  IOBUF_IMAGE_LINEAR,
+};
+
+#define IOBUF_IMAGE_MAX_PLANES 4
+#define IOBUF_IMAGE_MAX_MODIFIERS 16
+
+/* The layout of an image buffer, as a GPU API imports it. */
+struct iobuf_image {
+	uint32_t width;
+	uint32_t height;
+	uint32_t drm_fourcc;
+	uint64_t modifier; /* the DRM format modifier chosen */
+	unsigned plane_count;
+	struct {
+		uint32_t offset; /* in the buffer's fd */
+		uint32_t stride; /* bytes per row */
+	} planes[IOBUF_IMAGE_MAX_PLANES];
+};
+
+/*
+ * Allocates a GPU image in task (NULL: iobuf_task_self()) on a heap that
+ * creates them (GBM): width x height pixels of drm_fourcc (DRM_FORMAT_*),
+ * with one of the modifier_count modifiers (none: the heap chooses), for
+ * usage (IOBUF_IMAGE_*). The descriptor works as any other: its capacity
+ * and length are the fd's size, and it is mapped only when the modifier is
+ * linear (iobuf_get_bytes_no_copy() fails with EOPNOTSUPP otherwise).
+ * NULL + errno: EINVAL for a size of 0 or over 16384, unknown usage bits or
+ * more than IOBUF_IMAGE_MAX_MODIFIERS modifiers; EOPNOTSUPP when no heap
+ * creates images, or the heap refuses the format or modifiers; as
+ * iobuf_in_task_with_options() otherwise.
+ */
+struct iobuf *iobuf_image_in_task(struct iobuf_task *task, uint32_t width, uint32_t height,
+				  uint32_t drm_fourcc, const uint64_t *modifiers,
+				  unsigned modifier_count, uint32_t usage);
+
+/* Fills *image for a buffer from iobuf_image_in_task(); -EINVAL for others. */
+int iobuf_get_image(const struct iobuf *buf, struct iobuf_image *image);
+
 /* Adds a reference. Returns buf. */
 struct iobuf *iobuf_retain(struct iobuf *buf);
 

@@ -199,6 +199,36 @@ static void test_set_purgeable_without_the_flag_changes_nothing(void **state)
 	iobuf_release(buf);
 }
 
+static void test_images_without_an_image_heap(void **state)
+{
+	struct limited *l = *state;
+	struct iobuf_usage before = usage_of(l->task);
+	uint64_t modifiers[IOBUF_IMAGE_MAX_MODIFIERS + 1] = { 0 };
+	struct iobuf_image image;
+	struct iobuf *buf;
+	size_t fds = count_open_fds();
+
+	assert_refused(iobuf_image_in_task(l->task, 64, 64, 0x34325258, NULL, 0, 0), EOPNOTSUPP,
+		       "no heap creates images (GBM heaps do); heaps: memfd");
+	assert_refused(iobuf_image_in_task(l->task, 0, 64, 0x34325258, NULL, 0, 0), EINVAL,
+		       "image size 0x64 is not within 1x1 to 16384x16384");
+	assert_refused(iobuf_image_in_task(l->task, 64, 16385, 0x34325258, NULL, 0, 0), EINVAL,
+		       "image size 64x16385");
+	assert_refused(iobuf_image_in_task(l->task, 64, 64, 0x34325258, NULL, 0, 8), EINVAL,
+		       "unknown image usage bits 0x8");
+	assert_refused(iobuf_image_in_task(l->task, 64, 64, 0x34325258, modifiers,
+					   IOBUF_IMAGE_MAX_MODIFIERS + 1, 0),
+		       EINVAL, "17 modifiers: at most 16 may be offered");
+	assert_refused(iobuf_image_in_task(l->task, 64, 64, 0x34325258, NULL, 2, 0), EINVAL,
+		       "modifiers must not be NULL");
+	assert_int_equal(count_open_fds(), fds);
+	assert_int_equal(usage_of(l->task).buffers, before.buffers);
+
+	buf = iobuf_in_task_with_options(l->task, 0, 4096, 0);
+	assert_refused_r(iobuf_get_image(buf, &image), EINVAL, "is not an image");
+	iobuf_release(buf);
+}
+
 static void test_max_clients(void **state)
 {
 	static const char *const args[] = { "--max-clients=2", NULL };
@@ -268,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_client_byte_limit),
 		cmocka_unit_test(test_other_clients_unaffected_by_limits),
 		cmocka_unit_test(test_set_purgeable_without_the_flag_changes_nothing),
+		cmocka_unit_test(test_images_without_an_image_heap),
 	};
 	const struct CMUnitTest own_daemon[] = {
 		cmocka_unit_test(test_max_clients),
