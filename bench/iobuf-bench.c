@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,61 +27,21 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "iobuf/iobuf.h"
+#include "common.h"
 #include "wire.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
 
-#define MAX_SAMPLES 4000
-
 struct bench_case {
 	size_t size;
 	bool pageable;
 	unsigned iterations;
 };
-
-struct stats {
-	double median_us;
-	double p99_us;
-};
-
-/* ---- timing ---- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static struct stats summarize(uint64_t *samples, unsigned n)
-{
-	qsort(samples, n, sizeof(*samples), compare_u64);
-	return (struct stats){
-		.median_us = (double)samples[n / 2] / 1000.0,
-		.p99_us = (double)samples[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1000.0,
-	};
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "iobuf-bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 /* ---- direct: what the memfd heap does, in process ---- */
 
@@ -93,11 +52,11 @@ static int make_memfd(size_t size, bool pageable)
 	if (fd < 0 && errno == EINVAL)
 		fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		die("memfd");
+		bench_die("memfd");
 	if (!pageable && fallocate(fd, 0, 0, (off_t)size) < 0)
-		die("fallocate");
+		bench_die("fallocate");
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		die("F_ADD_SEALS");
+		bench_die("F_ADD_SEALS");
 	return fd;
 }
 
@@ -106,13 +65,14 @@ static void map_touch_unmap(int fd, size_t size)
 	volatile char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		bench_die("mmap");
 	p[0] = 1;
 	munmap((void *)p, size);
 }
 
-static void run_direct(const struct bench_case *c)
+static void run_direct(const void *arg)
 {
+	const struct bench_case *c = arg;
 	int fd = make_memfd(c->size, c->pageable);
 
 	map_touch_unmap(fd, c->size);
@@ -140,8 +100,9 @@ static void *memfd_server(void *arg)
 	return NULL;
 }
 
-static void run_floor(const struct bench_case *c)
+static void run_floor(const void *arg)
 {
+	const struct bench_case *c = arg;
 	struct wire_message req = {
 		.header.opcode = WIRE_ALLOCATE,
 		.allocate = { c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0, 0 },
@@ -152,19 +113,20 @@ static void run_floor(const struct bench_case *c)
 
 	if (wire_send(floor_socks[0], &req, -1, 0) < 0 ||
 	    wire_recv(floor_socks[0], &reply, &fd, 0, &reason) < 0 || fd < 0)
-		die("floor round trip");
+		bench_die("floor round trip");
 	map_touch_unmap(fd, c->size);
 	close(fd);
 }
 
 /* ---- iobuf: the real thing ---- */
 
-static struct iobuf_task *task;
+static struct bench_daemon iobufd;
 
-static void run_iobuf(const struct bench_case *c)
+static void run_iobuf(const void *arg)
 {
-	struct iobuf *buf = iobuf_in_task_with_options(task, c->pageable ? IOBUF_PAGEABLE : 0,
-						       c->size, 0);
+	const struct bench_case *c = arg;
+	struct iobuf *buf = iobuf_in_task_with_options(iobufd.task,
+						       c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0);
 	volatile char *p;
 
 	if (!buf) {
@@ -176,58 +138,7 @@ static void run_iobuf(const struct bench_case *c)
 	iobuf_release(buf);
 }
 
-static pid_t start_daemon(const char *binary, const char *socket_path)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, STDERR_FILENO);
-		execl(binary, binary, "--socket", socket_path, "--heaps=memfd", "--max-buffer-size=1G",
-		      "--max-client-bytes=4G", (char *)NULL);
-		_exit(127);
-	}
-	for (int tries = 0; tries < 1000; tries++) {
-		task = iobuf_task_connect(socket_path);
-		if (task)
-			return pid;
-		usleep(10000);
-	}
-	fprintf(stderr, "iobuf-bench: %s did not start: %s\n", binary, iobuf_last_error());
-	exit(1);
-}
-
 /* ---- the run ---- */
-
-typedef void subject_fn(const struct bench_case *c);
-
-/*
- * Times the subjects in turn within each iteration, so drift in the machine
- * (frequency, other load) hits all of them alike.
- */
-static void measure(subject_fn *const *subjects, size_t n, const struct bench_case *c,
-		    struct stats *out)
-{
-	static uint64_t samples[3][MAX_SAMPLES];
-	unsigned warmup = c->iterations / 10 + 1;
-
-	for (unsigned i = 0; i < warmup; i++)
-		for (size_t s = 0; s < n; s++)
-			subjects[s](c);
-	for (unsigned i = 0; i < c->iterations; i++) {
-		for (size_t s = 0; s < n; s++) {
-			uint64_t start = now_ns();
-
-			subjects[s](c);
-			samples[s][i] = now_ns() - start;
-		}
-	}
-	for (size_t s = 0; s < n; s++)
-		out[s] = summarize(samples[s], c->iterations);
-}
 
 static void print_size(char *out, size_t n, size_t size)
 {
@@ -239,12 +150,12 @@ static void print_size(char *out, size_t n, size_t size)
 
 static void run_case(const struct bench_case *c)
 {
-	static subject_fn *const subjects[] = { run_direct, run_floor, run_iobuf };
+	static bench_fn *const subjects[] = { run_direct, run_floor, run_iobuf };
 	const char *mode = c->pageable ? "pageable" : "wired";
 	struct stats results[3], direct, floor, iobuf;
 	char size[16];
 
-	measure(subjects, 3, c, results);
+	bench_measure(subjects, 3, c, c->iterations, results);
 	direct = results[0];
 	floor = results[1];
 	iobuf = results[2];
@@ -269,22 +180,15 @@ int main(int argc, char **argv)
 	static const struct { size_t size; unsigned iterations; } sizes[] = {
 		{ 4096, 2000 }, { 1u << 20, 500 }, { 64u << 20, 40 },
 	};
-	char dir[] = "/tmp/iobuf-bench.XXXXXX";
-	char socket_path[64];
 	pthread_t server;
-	pid_t daemon;
-	int status;
 
 	if (!binary || scale <= 0) {
 		fprintf(stderr, "usage: iobuf-bench [IOBUFD] [SCALE]\n");
 		return 2;
 	}
-	if (!mkdtemp(dir))
-		die("mkdtemp");
-	snprintf(socket_path, sizeof(socket_path), "%s/iobufd.sock", dir);
-	daemon = start_daemon(binary, socket_path);
+	bench_daemon_start(&iobufd, binary, "memfd");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, floor_socks) < 0)
-		die("socketpair");
+		bench_die("socketpair");
 	pthread_create(&server, NULL, memfd_server, NULL);
 
 	printf("latency in microseconds; ratios are iobuf median over direct and over floor\n");
@@ -296,7 +200,7 @@ int main(int argc, char **argv)
 			struct bench_case c = {
 				.size = sizes[i].size,
 				.pageable = pageable,
-				.iterations = n < 5 ? 5 : n > MAX_SAMPLES ? MAX_SAMPLES : n,
+				.iterations = n < 5 ? 5 : n,
 			};
 
 			run_case(&c);
@@ -305,9 +209,6 @@ int main(int argc, char **argv)
 
 	shutdown(floor_socks[0], SHUT_RDWR);
 	pthread_join(server, NULL);
-	iobuf_task_unref(task);
-	kill(daemon, SIGTERM);
-	waitpid(daemon, &status, 0);
-	rmdir(dir);
+	bench_daemon_stop(&iobufd);
 	return 0;
 }

@@ -5,7 +5,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages needed to build and test. Installed only when missing.
 build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev)
-test_packages=(libcmocka-dev valgrind)
+# The vm suite's guest runs the host's own binaries, GBM's software driver
+# included; tests/vm/guest-run.sh installs qemu and what it boots with.
+test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux)
 
 install_packages() {
 	local missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test suite: once in a
-# plain build, once under AddressSanitizer and UndefinedBehaviorSanitizer, and
-# the unit and integration suites once more under valgrind.
+# plain build (the vm suite boots a qemu guest with real kernel heaps), once
+# under AddressSanitizer and UndefinedBehaviorSanitizer, and the unit and
+# integration suites once more under valgrind.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -14,7 +15,7 @@ meson test -C "$top/build" --print-errorlogs
 echo "== ASan + UBSan =="
 build "$top/build-sanitize" -Db_sanitize=address,undefined -Db_lundef=false
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C "$top/build-sanitize" --print-errorlogs
+	meson test -C "$top/build-sanitize" --print-errorlogs --no-suite vm
 
 echo "== valgrind =="
 IOBUFD_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \

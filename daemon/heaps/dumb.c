@@ -76,69 +76,47 @@ static void dumb_destroy(struct heap *heap)
 	free(h);
 }
 
+/*
+ * Whether the device creates dumb buffers and exports them. Asked by doing
+ * it: DRM_CAP_DUMB_BUFFER is unanswered by drivers without modesetting
+ * (vgem), which create them all the same.
+ */
 static bool serves_dumb_dmabufs(int fd)
 {
-	uint64_t dumb = 0, prime = 0;
+	struct drm_mode_create_dumb create = { .width = 64, .height = 64, .bpp = BPP };
+	uint64_t prime = 0;
 
-	return drmGetCap(fd, DRM_CAP_DUMB_BUFFER, &dumb) == 0 && dumb &&
-	       drmGetCap(fd, DRM_CAP_PRIME, &prime) == 0 && (prime & DRM_PRIME_CAP_EXPORT);
-}
-
-/* Whether the driver maps dumb buffers cached (shmem) rather than write-combined. */
-static bool maps_cached(const char *driver)
-{
-	return strcmp(driver, "vgem") == 0;
+	if (drmGetCap(fd, DRM_CAP_PRIME, &prime) < 0 || !(prime & DRM_PRIME_CAP_EXPORT) ||
+	    drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
+		return false;
+	drmCloseBufferHandle(fd, create.handle);
+	return true;
 }
 
 static void add(struct heap_list *list, const char *node)
 {
-	struct dumb *h;
-	drmVersionPtr version;
-	int fd = open(node, O_RDWR | O_CLOEXEC);
+	struct dumb *h = calloc(1, sizeof(*h));
 
-	if (fd < 0) {
-		log_warning("skipping DRM device %s: %m", node);
+	if (!h)
+		return;
+	h->fd = drm_heap_open(&h->heap, "dumb", node);
+	if (h->fd < 0 || !serves_dumb_dmabufs(h->fd)) {
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
 		return;
 	}
-	/* Opening a primary node first makes us DRM master; a compositor needs it. */
-	if (drmIsMaster(fd))
-		drmDropMaster(fd);
-	version = drmGetVersion(fd);
-	if (!version || !serves_dumb_dmabufs(fd) || !(h = calloc(1, sizeof(*h)))) {
-		drmFreeVersion(version);
-		close(fd);
-		return;
-	}
-	snprintf(h->heap.name, sizeof(h->heap.name), "dumb/%s", strrchr(node, '/') + 1);
-	snprintf(h->heap.device, sizeof(h->heap.device), "%s (%s)", node, version->name);
-	h->heap.caps = (struct heap_caps){
-		.cache_modes = 1u << ((maps_cached(version->name) ? IOBUF_CACHE_COPYBACK
-								  : IOBUF_CACHE_WRITECOMBINE) >>
-				      IOBUF_CACHE_SHIFT),
-		.wired = true,
-		.mappable = true,
-	};
-	h->heap.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
 	h->heap.allocate = dumb_allocate;
 	h->heap.destroy = dumb_destroy;
-	h->fd = fd;
-	drmFreeVersion(version);
 	heap_list_add(list, &h->heap);
 }
 
 int heap_dumb_discover(struct heap_list *list)
 {
-	drmDevicePtr devices[16];
-	int n = drmGetDevices2(0, devices, 16);
+	char nodes[DRM_DEVICES_MAX][DRM_NODE_PATH_MAX];
+	int n = drm_primary_nodes(nodes, DRM_DEVICES_MAX);
 
-	if (n < 0) {
-		if (n != -ENOENT && n != -ENODEV)
-			log_warning("cannot list DRM devices: %s", strerror(-n));
-		return 0;
-	}
 	for (int i = 0; i < n; i++)
-		if (devices[i]->available_nodes & (1 << DRM_NODE_PRIMARY))
-			add(list, devices[i]->nodes[DRM_NODE_PRIMARY]);
-	drmFreeDevices(devices, n);
+		add(list, nodes[i]);
 	return 0;
 }

@@ -47,16 +47,19 @@ static uint64_t fd_size(int fd)
 	return end < 0 ? 0 : (uint64_t)end;
 }
 
-/* The bo's dma-buf, cleared and named, or a negative errno. Destroys the bo. */
-static int export(struct gbm_bo *bo, const struct heap_request *req, uint64_t *size)
+/*
+ * The bo's dma-buf, writable (gbm_bo_get_fd() exports read-only), cleared
+ * and named; or a negative errno. Destroys the bo.
+ */
+static int export(struct gbm_heap *h, struct gbm_bo *bo, const struct heap_request *req,
+		  uint64_t *size)
 {
-	int fd = gbm_bo_get_fd(bo);
-	int r;
+	int fd = -1, r;
 
+	r = drmPrimeHandleToFD(h->fd, gbm_bo_get_handle(bo).u32, DRM_RDWR | DRM_CLOEXEC, &fd);
 	gbm_bo_destroy(bo);
-	if (fd < 0)
-		return -EIO;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (r < 0)
+		return -errno;
 	*size = fd_size(fd);
 	r = *size ? zero_fill(fd, *size) : -EIO;
 	if (r < 0) {
@@ -79,7 +82,7 @@ static int gbm_allocate(struct heap *heap, const struct heap_request *req, uint6
 			   GBM_BO_USE_LINEAR);
 	if (!bo)
 		return errno ? -errno : -ENOMEM;
-	return export(bo, req, size);
+	return export(h, bo, req, size);
 }
 
 static uint32_t gbm_usage(uint32_t usage)
@@ -89,22 +92,46 @@ static uint32_t gbm_usage(uint32_t usage)
 	       (usage & IOBUF_IMAGE_LINEAR ? GBM_BO_USE_LINEAR : 0);
 }
 
+static bool offers(const struct wire_allocate_image *image, uint64_t modifier)
+{
+	for (uint32_t i = 0; i < image->modifier_count; i++)
+		if (image->modifiers[i] == modifier)
+			return true;
+	return false;
+}
+
+/*
+ * A bo with one of the modifiers offered. A backend that knows no modifiers
+ * (kms_swrast) can still honour a client that accepts linear.
+ */
+static struct gbm_bo *create_image(struct gbm_heap *h, const struct wire_allocate_image *image,
+				   uint32_t *flags)
+{
+	struct gbm_bo *bo;
+
+	*flags = gbm_usage(image->usage);
+	if (image->modifier_count) {
+		bo = gbm_bo_create_with_modifiers2(h->device, image->width, image->height,
+						   image->fourcc, image->modifiers,
+						   image->modifier_count, *flags);
+		if (bo || !offers(image, DRM_FORMAT_MOD_LINEAR))
+			return bo;
+		*flags |= GBM_BO_USE_LINEAR;
+	}
+	return gbm_bo_create(h->device, image->width, image->height, image->fourcc, *flags);
+}
+
 static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 			      const struct wire_allocate_image *image,
 			      struct wire_allocate_image_reply *layout)
 {
 	struct gbm_heap *h = (struct gbm_heap *)heap;
 	struct gbm_bo *bo;
-	int planes, fd;
+	uint32_t flags;
+	int planes;
 
 	errno = 0;
-	if (image->modifier_count)
-		bo = gbm_bo_create_with_modifiers2(h->device, image->width, image->height,
-						   image->fourcc, image->modifiers,
-						   image->modifier_count, gbm_usage(image->usage));
-	else
-		bo = gbm_bo_create(h->device, image->width, image->height, image->fourcc,
-				   gbm_usage(image->usage));
+	bo = create_image(h, image, &flags);
 	if (!bo)
 		return errno ? -errno : -EINVAL;
 	planes = gbm_bo_get_plane_count(bo);
@@ -113,17 +140,17 @@ static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 		return -EOPNOTSUPP;
 	}
 	layout->modifier = gbm_bo_get_modifier(bo);
+	if (layout->modifier == DRM_FORMAT_MOD_INVALID && (flags & GBM_BO_USE_LINEAR))
+		layout->modifier = DRM_FORMAT_MOD_LINEAR;
 	layout->plane_count = (uint32_t)planes;
 	for (int i = 0; i < planes; i++) {
 		layout->planes[i].offset = gbm_bo_get_offset(bo, i);
 		layout->planes[i].stride = gbm_bo_get_stride_for_plane(bo, i);
 	}
-	fd = export(bo, req, &layout->buffer.size);
 	layout->buffer.flags = WIRE_BUFFER_DMABUF;
-	if (layout->modifier == DRM_FORMAT_MOD_LINEAR ||
-	    (layout->modifier == DRM_FORMAT_MOD_INVALID && (image->usage & IOBUF_IMAGE_LINEAR)))
+	if (layout->modifier == DRM_FORMAT_MOD_LINEAR)
 		layout->buffer.flags |= WIRE_BUFFER_MAPPABLE;
-	return fd;
+	return export(h, bo, req, &layout->buffer.size);
 }
 
 static void gbm_heap_destroy(struct heap *heap)
@@ -152,9 +179,7 @@ static void add(struct heap_list *list, const char *node)
 
 	if (!h)
 		return;
-	h->fd = open(node, O_RDWR | O_CLOEXEC);
-	if (h->fd >= 0 && drmIsMaster(h->fd))
-		drmDropMaster(h->fd);
+	h->fd = drm_heap_open(&h->heap, "gbm", node);
 	h->device = h->fd >= 0 ? gbm_create_device(h->fd) : NULL;
 	if (!h->device || !creates_buffers(h->device)) {
 		if (h->device)
@@ -164,15 +189,6 @@ static void add(struct heap_list *list, const char *node)
 		free(h);
 		return;
 	}
-	snprintf(h->heap.name, sizeof(h->heap.name), "gbm/%s", strrchr(node, '/') + 1);
-	snprintf(h->heap.device, sizeof(h->heap.device), "%s (%s)", node,
-		 gbm_device_get_backend_name(h->device));
-	h->heap.caps = (struct heap_caps){
-		.cache_modes = 1u << (IOBUF_CACHE_WRITECOMBINE >> IOBUF_CACHE_SHIFT),
-		.wired = true,
-		.mappable = true,
-	};
-	h->heap.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
 	h->heap.allocate = gbm_allocate;
 	h->heap.allocate_image = gbm_allocate_image;
 	h->heap.destroy = gbm_heap_destroy;
@@ -181,14 +197,10 @@ static void add(struct heap_list *list, const char *node)
 
 int heap_gbm_discover(struct heap_list *list)
 {
-	drmDevicePtr devices[16];
-	int n = drmGetDevices2(0, devices, 16);
+	char nodes[DRM_DEVICES_MAX][DRM_NODE_PATH_MAX];
+	int n = drm_primary_nodes(nodes, DRM_DEVICES_MAX);
 
-	if (n < 0)
-		return 0; /* no DRM devices: dumb.c says why when it matters */
 	for (int i = 0; i < n; i++)
-		if (devices[i]->available_nodes & (1 << DRM_NODE_PRIMARY))
-			add(list, devices[i]->nodes[DRM_NODE_PRIMARY]);
-	drmFreeDevices(devices, n);
+		add(list, nodes[i]);
 	return 0;
 }

@@ -73,6 +73,17 @@ int heap_gbm_discover(struct heap_list *list);
 /* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
 int memfd_new(const char *name, uint64_t size, bool wired);
 
+/* drm.c: the primary nodes of the DRM devices, in path order; how many. */
+#define DRM_DEVICES_MAX 16
+#define DRM_NODE_PATH_MAX 32
+int drm_primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max);
+/*
+ * Opens a DRM node for a heap of kind ("dumb", "gbm"), gives up DRM master,
+ * and fills the heap's name ("<kind>/card0"), device, capabilities and fd
+ * flags. Returns the fd or a negative errno.
+ */
+int drm_heap_open(struct heap *heap, const char *kind, const char *node);
+
 /* dmabuf.c: names a dma-buf "iobuf:<id>:<comm>" for fdinfo and debugfs. */
 void dmabuf_set_name(int fd, const struct heap_request *req);
 

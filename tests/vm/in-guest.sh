@@ -1,0 +1,84 @@
+#!/bin/sh
+# Runs inside the qemu guest, as root, from the host's root shared read-only:
+# the unit and integration suites against the guest's kernel; an iobufd with
+# every heap and test-selection as an unprivileged client; then, for each
+# kernel heap, an iobufd serving only that heap and test-heaps. With
+# "bench", runs iobuf-bench-heaps instead. Usage: in-guest.sh BUILDDIR [bench]
+set -u
+build=$1
+nobody=65534
+failed=0
+
+note() { echo "== $*"; }
+
+# The driver that must import a heap's dma-bufs: the heap's own device for
+# DRM heaps (VRAM is imported by no other driver), vgem otherwise. The client
+# gets access to that node as udev (render group) or logind (seat ACL) would
+# give it; the dma-heap nodes and /dev/udmabuf stay root-only.
+importer_of() {
+	case $1 in
+	dumb/* | gbm/*) echo "/dev/dri/${1#*/}" ;;
+	*) echo /dev/dri/renderD128 ;;
+	esac
+}
+
+note "unit and integration suites on $(uname -r)"
+for t in "$build"/tests/test-* "$build"/tests/integration/test-*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	IOBUFD_BINARY=$build/daemon/iobufd "$t" >"/tmp/$(basename "$t").log" 2>&1 ||
+		{ echo "FAILED: $t"; cat "/tmp/$(basename "$t").log"; failed=1; }
+done
+
+start_daemon() { # HEAPS
+	mkdir -p /run/iobufd
+	"$build/daemon/iobufd" --socket /run/iobufd/iobufd.sock --heaps="$1" 2>/tmp/iobufd.log &
+	daemon=$!
+	for _ in $(seq 200); do
+		[ -S /run/iobufd/iobufd.sock ] && return 0
+		sleep 0.05
+	done
+	echo "iobufd --heaps=$1 did not start"; cat /tmp/iobufd.log
+	return 1
+}
+
+stop_daemon() {
+	kill -TERM "$daemon" && wait "$daemon"
+}
+
+as_client() {
+	IOBUFD_SOCKET=/run/iobufd/iobufd.sock setpriv --reuid=$nobody --regid=$nobody --clear-groups "$@"
+}
+
+note "heaps the daemon finds, and which serves what"
+start_daemon '*' || exit 1
+heaps=$(sed -n 's/^iobufd: heap \([^ :]*\)[ :].*/\1/p' /tmp/iobufd.log | grep -v '^memfd$')
+cat /tmp/iobufd.log
+if [ "${2:-}" != bench ]; then
+	as_client "$build/tests/vm/test-selection" || failed=1
+fi
+stop_daemon
+
+# What the guest has and every heap kind must find: vgem and bochs-drm give
+# both a dumb and a GBM heap.
+for expected in dma-heap/system udmabuf dumb/card0 gbm/card0 dumb/card1 gbm/card1; do
+	echo "$heaps" | grep -qx "$expected" || { echo "FAILED: no heap $expected"; failed=1; }
+done
+
+if [ "${2:-}" = bench ]; then
+	note "kernel heaps: direct calls against iobufd"
+	# shellcheck disable=SC2086
+	"$build/bench/iobuf-bench-heaps" "$build/daemon/iobufd" $heaps
+	exit $?
+fi
+
+for heap in $heaps; do
+	note "heap $heap, client uid $nobody"
+	start_daemon "$heap" || { failed=1; continue; }
+	importer=$(importer_of "$heap")
+	chmod 0666 "$importer"
+	IOBUF_HEAP=$heap IOBUF_IMPORTER=$importer as_client "$build/tests/vm/test-heaps" || failed=1
+	stop_daemon || failed=1
+	chmod 0600 "$importer"
+done
+
+exit $failed
