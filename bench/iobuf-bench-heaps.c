@@ -6,7 +6,7 @@
  *
  *   direct  dma-heap: DMA_HEAP_IOCTL_ALLOC; udmabuf: sealed memfd +
  *           UDMABUF_CREATE; dumb: CREATE_DUMB + PRIME export + GEM close;
- *           gbm: gbm_bo_create + gbm_bo_get_fd + destroy. Then, as the
+ *           gbm: gbm_bo_create + PRIME export + destroy. Then, as the
  *           library does, map the dma-buf, touch it, unmap and close.
  *   iobuf   iobuf_in_task_with_options() + iobuf_release() through an
  *           iobufd serving only that heap (it also clears dumb and GBM
@@ -88,7 +88,9 @@ static int gbm_direct(const struct subject *s)
 
 	if (!bo)
 		bench_die("gbm_bo_create");
-	fd = gbm_bo_get_fd(bo);
+	/* gbm_bo_get_fd() exports read-only; a writable mapping needs DRM_RDWR. */
+	if (drmPrimeHandleToFD(s->fd, gbm_bo_get_handle(bo).u32, DRM_RDWR | DRM_CLOEXEC, &fd) < 0)
+		bench_die("drmPrimeHandleToFD");
 	gbm_bo_destroy(bo);
 	return fd;
 }
