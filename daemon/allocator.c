@@ -120,6 +120,18 @@ static bool device_failed(int r)
 	return r == -ENODEV || r == -EIO || r == -ENXIO || r == -ENOTTY;
 }
 
+/* A device that is gone stays gone: its heap leaves the matching for good. */
+static void note_device_failure(struct heap *heap, int r, const char *why)
+{
+	if (r == -ENODEV || r == -ENXIO) {
+		heap->gone = true;
+		log_warning("%s; heap %s serves no more, the next heap that matches will", why,
+			    heap->name);
+	} else {
+		log_warning("%s; trying the next heap", why);
+	}
+}
+
 /*
  * Allocates on the first matching heap, going on to the next one that
  * matches when a device fails. Returns the fd or a negative errno.
@@ -138,7 +150,7 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct wir
 			 (*heap)->name, hreq->size, strerror(-r));
 		if (!device_failed(r))
 			return r;
-		log_warning("%s; trying the next heap", why);
+		note_device_failure(*heap, r, why);
 		*heap = heaps_match(&a->heaps, *heap, req->options, hreq->size, req->physical_mask,
 				    why, WHY_SIZE);
 		if (!*heap)

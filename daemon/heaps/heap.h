@@ -34,6 +34,7 @@ struct heap {
 	char device[64]; /* the node it uses, "" for none */
 	struct heap_caps caps;
 	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
+	bool gone;         /* its device went away: it serves no more */
 
 	/*
 	 * A new zero-filled fd for the request, or a negative errno. *size is

@@ -132,6 +132,8 @@ static const char *first_lack(const struct heap *h, uint32_t options, uint64_t s
 
 	if (mode == 0)
 		mode = IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT;
+	if (h->gone)
+		return "a device (it went away)";
 	if ((options & IOBUF_PHYSICALLY_CONTIGUOUS) && !h->caps.contiguous)
 		return "PHYSICALLY_CONTIGUOUS";
 	if (!(h->caps.cache_modes & (1u << mode)))

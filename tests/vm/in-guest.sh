@@ -2,7 +2,8 @@
 # Runs inside the qemu guest, as root, from the host's root shared read-only:
 # the unit and integration suites against the guest's kernel; an iobufd with
 # every heap and test-selection as an unprivileged client; then, for each
-# kernel heap, an iobufd serving only that heap and test-heaps. With
+# kernel heap, an iobufd serving only that heap and test-heaps; last, a heap
+# whose device goes away while iobufd serves. With
 # "bench", runs iobuf-bench-heaps instead. Usage: in-guest.sh BUILDDIR [bench]
 set -u
 build=$1
@@ -80,5 +81,16 @@ for heap in $heaps; do
 	stop_daemon || failed=1
 	chmod 0600 "$importer"
 done
+
+# Last, as it takes a device away: the first of two bochs heaps loses its
+# device while iobufd serves; the second must serve instead.
+note "a heap whose device goes away"
+start_daemon dumb/card1,dumb/card2 || exit 1
+pci=$(basename "$(readlink -f /sys/class/drm/card1/device)")
+echo "$pci" >"/sys/bus/pci/drivers/bochs-drm/unbind"
+IOBUF_HEAP=dumb/card2 as_client "$build/tests/vm/test-failover" || failed=1
+[ "$(grep -c 'heap dumb/card1 serves no more' /tmp/iobufd.log)" = 1 ] ||
+	{ echo "FAILED: not one warning that dumb/card1 is gone"; cat /tmp/iobufd.log; failed=1; }
+stop_daemon
 
 exit $failed
