@@ -15,10 +15,11 @@
 #define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
 #define IMAGE_MAX_SIDE 16384u
 
-int allocator_init(struct allocator *a, const struct limits *limits, const char *heap_spec)
+int allocator_init(struct allocator *a, const struct limits *limits,
+		   const struct heap_config *heaps)
 {
 	*a = (struct allocator){ .limits = *limits, .next_id = 1 };
-	return heaps_init(&a->heaps, heap_spec);
+	return heaps_init(&a->heaps, heaps);
 }
 
 void allocator_fini(struct allocator *a)

@@ -29,8 +29,9 @@ struct allocator {
 	unsigned clients;
 };
 
-/* heap_spec selects and orders the heaps (see heaps_init()); NULL: all found. */
-int allocator_init(struct allocator *a, const struct limits *limits, const char *heap_spec);
+/* heaps selects, orders and marks the heaps (see heaps_init()). */
+int allocator_init(struct allocator *a, const struct limits *limits,
+		   const struct heap_config *heaps);
 void allocator_fini(struct allocator *a);
 
 void allocator_add_client(struct allocator *a, struct client *client);

@@ -16,6 +16,7 @@ enum {
 	OPT_MAX_CLIENT_BYTES,
 	OPT_MAX_CLIENTS,
 	OPT_HEAPS,
+	OPT_CONTIGUOUS_HEAPS,
 };
 
 static void usage(FILE *out)
@@ -27,6 +28,8 @@ static void usage(FILE *out)
 		"      --heaps=LIST             use only these heaps, in this order: names\n"
 		"                               separated by commas, NAME* by prefix\n"
 		"                               (default every heap found, kernel heaps first)\n"
+		"      --contiguous-heaps=LIST  dma-buf heaps known to be physically contiguous\n"
+		"                               (linux,cma and reserved always are)\n"
 		"      --max-buffer-size=BYTES  largest buffer (default 512M)\n"
 		"      --max-client-buffers=N   buffers per client (default 4096)\n"
 		"      --max-client-bytes=BYTES bytes per client (default 2G)\n"
@@ -86,6 +89,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "heaps", required_argument, NULL, OPT_HEAPS },
+		{ "contiguous-heaps", required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -127,7 +131,10 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 			config->max_clients = (unsigned)clients;
 			break;
 		case OPT_HEAPS:
-			config->heaps = optarg;
+			config->heaps.select = optarg;
+			break;
+		case OPT_CONTIGUOUS_HEAPS:
+			config->heaps.contiguous = optarg;
 			break;
 		case 'v':
 			config->verbose = true;

@@ -6,10 +6,11 @@
 #include <stdint.h>
 
 #include "allocator.h"
+#include "heaps/heap.h"
 
 struct daemon_config {
 	const char *socket_path;
-	const char *heaps; /* --heaps, NULL for every heap found */
+	struct heap_config heaps; /* --heaps, --contiguous-heaps */
 	struct limits limits;
 	unsigned max_clients;
 	bool verbose;

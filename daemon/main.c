@@ -48,7 +48,7 @@ static int run(const struct daemon_config *config)
 	sd_event *event = NULL;
 	int r;
 
-	r = allocator_init(&allocator, &config->limits, config->heaps);
+	r = allocator_init(&allocator, &config->limits, &config->heaps);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the heaps");
 	r = sd_event_default(&event);

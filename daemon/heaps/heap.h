@@ -89,11 +89,19 @@ int drm_heap_open(struct heap *heap, const char *kind, const char *node);
 void dmabuf_set_name(int fd, const struct heap_request *req);
 
 /*
- * Finds every heap, in the default order (kernel heaps, then memfd), and
- * keeps those spec names, in spec's order, when spec is not NULL: a
- * comma-separated list of heap names, where "NAME*" matches by prefix.
+ * Lists of heap names separated by commas, where "NAME*" matches by prefix.
+ * NULL: none given.
  */
-int heaps_init(struct heap_list *list, const char *spec);
+struct heap_config {
+	const char *select;     /* keep only these, in this order */
+	const char *contiguous; /* dma-buf heaps known to be physically contiguous */
+};
+
+/*
+ * Finds every heap, in the default order (kernel heaps, then memfd), and
+ * applies config.
+ */
+int heaps_init(struct heap_list *list, const struct heap_config *config);
 void heaps_fini(struct heap_list *list);
 
 /* Logs one line per heap with its capabilities. */

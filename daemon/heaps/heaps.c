@@ -77,22 +77,54 @@ static void select_heaps(struct heap_list *found, struct heap_list *list, const 
 			found->heaps[i]->destroy(found->heaps[i]);
 }
 
-int heaps_init(struct heap_list *list, const char *spec)
+/* Whether a comma-separated list of names and NAME* prefixes names name. */
+static bool listed(const char *list, const char *name)
+{
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len && name_matches(name, p, len))
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/* Some platforms' dma-buf heaps are contiguous under names we cannot know. */
+static void mark_contiguous(struct heap_list *list, const char *names)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		struct heap *h = list->heaps[i];
+
+		if (!listed(names, h->name) || h->caps.contiguous)
+			continue;
+		if (strncmp(h->name, "dma-heap/", 9) != 0) {
+			log_warning("only dma-buf heaps can be marked contiguous, not %s", h->name);
+			continue;
+		}
+		h->caps.contiguous = true;
+	}
+}
+
+int heaps_init(struct heap_list *list, const struct heap_config *config)
 {
 	struct heap_list found = { 0 };
+	const char *select = config->select;
 	int r;
 
 	*list = (struct heap_list){ 0 };
-	r = discover(spec ? &found : list);
+	r = discover(select ? &found : list);
 	if (r < 0) {
-		heaps_fini(spec ? &found : list);
+		heaps_fini(select ? &found : list);
 		return r;
 	}
-	if (spec)
-		select_heaps(&found, list, spec);
+	if (select)
+		select_heaps(&found, list, select);
+	if (config->contiguous)
+		mark_contiguous(list, config->contiguous);
 	if (list->count == 0) {
-		log_error("no heap to serve from%s%s", spec ? ": --heaps selects none of " : "",
-			  spec ? spec : "");
+		log_error("no heap to serve from%s%s", select ? ": --heaps selects none of " : "",
+			  select ? select : "");
 		return -ENODEV;
 	}
 	return 0;

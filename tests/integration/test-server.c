@@ -178,6 +178,14 @@ static void test_heap_selection(void **state)
 	assert_output_has("heap 'nor-this' was asked for but is not on this machine");
 	assert_output_has("no heap to serve from: --heaps selects none of nothing,nor-this");
 
+	/* Only dma-buf heaps may be declared contiguous. */
+	test_daemon_start(&d, (const char *[]){ "--contiguous-heaps=memfd", NULL });
+	task = iobuf_task_connect(d.socket);
+	assert_int_equal(iobuf_task_query(task, IOBUF_PHYSICALLY_CONTIGUOUS, 1, 0, &match),
+			 -EOPNOTSUPP);
+	iobuf_task_unref(task);
+	test_daemon_stop(&d);
+
 	/* A prefix selects; the heap is still memfd. */
 	test_daemon_start(&d, (const char *[]){ "--heaps=mem*", NULL });
 	task = iobuf_task_connect(d.socket);

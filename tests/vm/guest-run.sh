@@ -63,12 +63,13 @@ for m in $(cat /modules.order); do insmod "/modules/$m"; done
 mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 hostroot /host
 run=$(sed -n 's/.*iobuf_run=\([^ ]*\).*/\1/p' /proc/cmdline)
+cp "/host$run/command.sh" /command.sh
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
-cp "/host$run/command.sh" /host/run/guest-command.sh
+cp /command.sh /host/run/guest-command.sh
 echo IOBUF-VM-BEGIN
 chroot /host /bin/sh /run/guest-command.sh
 echo "IOBUF-VM-EXIT=$?"

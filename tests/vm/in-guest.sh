@@ -30,15 +30,17 @@ for t in "$build"/tests/test-* "$build"/tests/integration/test-*; do
 		{ echo "FAILED: $t"; cat "/tmp/$(basename "$t").log"; failed=1; }
 done
 
-start_daemon() { # HEAPS
+start_daemon() { # HEAPS [ARGS...]
+	local heaps=$1
+	shift
 	mkdir -p /run/iobufd
-	"$build/daemon/iobufd" --socket /run/iobufd/iobufd.sock --heaps="$1" 2>/tmp/iobufd.log &
+	"$build/daemon/iobufd" --socket /run/iobufd/iobufd.sock --heaps="$heaps" "$@" 2>/tmp/iobufd.log &
 	daemon=$!
 	for _ in $(seq 200); do
 		[ -S /run/iobufd/iobufd.sock ] && return 0
 		sleep 0.05
 	done
-	echo "iobufd --heaps=$1 did not start"; cat /tmp/iobufd.log
+	echo "iobufd --heaps=$heaps did not start"; cat /tmp/iobufd.log
 	return 1
 }
 
@@ -82,13 +84,18 @@ for heap in $heaps; do
 	chmod 0600 "$importer"
 done
 
+note "a dma-buf heap marked contiguous"
+start_daemon '*' --contiguous-heaps=dma-heap/system || exit 1
+IOBUF_HEAP=dma-heap/system IOBUF_OPTIONS=0x4 as_client "$build/tests/vm/test-serves" || failed=1
+stop_daemon
+
 # Last, as it takes a device away: the first of two bochs heaps loses its
 # device while iobufd serves; the second must serve instead.
 note "a heap whose device goes away"
 start_daemon dumb/card1,dumb/card2 || exit 1
 pci=$(basename "$(readlink -f /sys/class/drm/card1/device)")
 echo "$pci" >"/sys/bus/pci/drivers/bochs-drm/unbind"
-IOBUF_HEAP=dumb/card2 as_client "$build/tests/vm/test-failover" || failed=1
+IOBUF_HEAP=dumb/card2 IOBUF_OPTIONS=0x400 as_client "$build/tests/vm/test-serves" || failed=1
 [ "$(grep -c 'heap dumb/card1 serves no more' /tmp/iobufd.log)" = 1 ] ||
 	{ echo "FAILED: not one warning that dumb/card1 is gone"; cat /tmp/iobufd.log; failed=1; }
 stop_daemon
