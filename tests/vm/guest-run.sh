@@ -3,7 +3,7 @@
 # has the drivers this machine's kernel lacks: the dma-buf system heap and
 # udmabuf (built in), vgem and bochs-drm (loaded at boot). The host's root
 # is shared read-only over 9p and the command runs chrooted into it, in the
-# same working directory, with tmpfs on /tmp and /run.
+# same working directory, with /tmp writable over the host's and tmpfs on /run.
 #
 # Usage: guest-run.sh [--timeout SECONDS] -- COMMAND [ARGS...]
 # Exits with the command's status; 124 when the guest times out, 125 when
@@ -22,7 +22,7 @@ done
 [ $# -gt 0 ] || { echo "usage: $0 [--timeout SECONDS] -- COMMAND [ARGS...]" >&2; exit 2; }
 
 cache=${IOBUF_VM_CACHE:-/var/cache/iobufd-vm}
-modules=(virtio_pci 9pnet_virtio 9p vgem bochs)
+modules=(virtio_pci 9pnet_virtio 9p overlay vgem bochs)
 
 install_missing() {
 	local missing=() p
@@ -67,7 +67,11 @@ cp "/host$run/command.sh" /command.sh
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
-mount -t tmpfs tmp /host/tmp
+# A writable /tmp that still shows the host's (a checkout may live there).
+mkdir -p /scratch
+mount -t tmpfs scratch /scratch
+mkdir -p /scratch/upper /scratch/work
+mount -t overlay overlay -o lowerdir=/host/tmp,upperdir=/scratch/upper,workdir=/scratch/work /host/tmp
 mount -t tmpfs run /host/run
 cp /command.sh /host/run/guest-command.sh
 echo IOBUF-VM-BEGIN
