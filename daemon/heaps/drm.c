@@ -10,6 +10,9 @@
 #include <xf86drm.h>
 
 #include "heap.h"
+
+#define DRM_DEVICES_MAX 16
+#define DRM_NODE_PATH_MAX 32
 #include "iobuf/iobuf.h"
 #include "log.h"
 
@@ -21,7 +24,7 @@ static bool listed(char (*nodes)[DRM_NODE_PATH_MAX], int n, const char *path)
 	return false;
 }
 
-int drm_primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max)
+static int primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max)
 {
 	drmDevicePtr devices[DRM_DEVICES_MAX];
 	struct dirent **entries;
@@ -48,6 +51,15 @@ int drm_primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max)
 	if (count >= 0)
 		free(entries);
 	return n;
+}
+
+void drm_add_heaps(struct heap_list *list, void (*add)(struct heap_list *, const char *node))
+{
+	char nodes[DRM_DEVICES_MAX][DRM_NODE_PATH_MAX];
+	int n = primary_nodes(nodes, DRM_DEVICES_MAX);
+
+	for (int i = 0; i < n; i++)
+		add(list, nodes[i]);
 }
 
 /* The cache mode a driver maps its buffers with: shmem (vgem) is cached, VRAM not. */

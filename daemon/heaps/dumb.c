@@ -113,10 +113,6 @@ static void add(struct heap_list *list, const char *node)
 
 int heap_dumb_discover(struct heap_list *list)
 {
-	char nodes[DRM_DEVICES_MAX][DRM_NODE_PATH_MAX];
-	int n = drm_primary_nodes(nodes, DRM_DEVICES_MAX);
-
-	for (int i = 0; i < n; i++)
-		add(list, nodes[i]);
+	drm_add_heaps(list, add);
 	return 0;
 }

@@ -74,10 +74,11 @@ int heap_gbm_discover(struct heap_list *list);
 /* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
 int memfd_new(const char *name, uint64_t size, bool wired);
 
-/* drm.c: the primary nodes of the DRM devices, in path order; how many. */
-#define DRM_DEVICES_MAX 16
-#define DRM_NODE_PATH_MAX 32
-int drm_primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max);
+/*
+ * drm.c: calls add with the primary node of every DRM device: those libdrm
+ * enumerates, then virtual ones (vgem) it skips.
+ */
+void drm_add_heaps(struct heap_list *list, void (*add)(struct heap_list *, const char *node));
 /*
  * Opens a DRM node for a heap of kind ("dumb", "gbm"), gives up DRM master,
  * and fills the heap's name ("<kind>/card0"), device, capabilities and fd
