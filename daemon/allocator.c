@@ -29,6 +29,7 @@ void allocator_fini(struct allocator *a)
 
 void allocator_add_client(struct allocator *a, struct client *client)
 {
+	client->id = ++a->next_client_id;
 	a->clients++;
 }
 
@@ -37,6 +38,8 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	client_remove_buffer(client, b);
 	a->buffers--;
 	a->bytes -= b->size;
+	b->heap->buffers--;
+	b->heap->bytes -= b->size;
 	close(b->fd);
 	free(b);
 }
@@ -184,6 +187,8 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 	client_add_buffer(client, b);
 	a->buffers++;
 	a->bytes += size;
+	heap->buffers++;
+	heap->bytes += size;
 	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
 		  client->id, b->id, size, heap->name, options);
 	return b;

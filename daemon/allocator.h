@@ -27,6 +27,7 @@ struct allocator {
 	uint64_t buffers; /* over every client */
 	uint64_t bytes;
 	unsigned clients;
+	unsigned next_client_id;
 };
 
 /* heaps selects, orders and marks the heaps (see heaps_init()). */
@@ -34,6 +35,7 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 		   const struct heap_config *heaps);
 void allocator_fini(struct allocator *a);
 
+/* Counts the client and gives it its id. */
 void allocator_add_client(struct allocator *a, struct client *client);
 /* Frees every buffer of the client and forgets it. */
 void allocator_remove_client(struct allocator *a, struct client *client);

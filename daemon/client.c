@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -31,13 +32,13 @@ static void read_comm(pid_t pid, char comm[16])
 	comm[strcspn(comm, "\n")] = '\0';
 }
 
-int client_init(struct client *client, unsigned id, int sock)
+int client_init(struct client *client, int sock)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int pidfd = -1;
 
-	*client = (struct client){ .id = id, .pidfd = -1 };
+	*client = (struct client){ .pidfd = -1 };
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	client->uid = cred.uid;
@@ -47,6 +48,14 @@ int client_init(struct client *client, unsigned id, int sock)
 		client->pidfd = pidfd;
 	read_comm(cred.pid, client->comm);
 	return 0;
+}
+
+void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
+{
+	*client = (struct client){ .uid = uid, .pid = pid };
+	/* The bus gave a pid: pin the process now, as close to the call as we can. */
+	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	read_comm(pid, client->comm);
 }
 
 void client_fini(struct client *client)

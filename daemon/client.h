@@ -29,8 +29,10 @@ struct client {
 	uint64_t bytes;
 };
 
-/* Fills identity from a connected socket's peer. */
-int client_init(struct client *client, unsigned id, int sock);
+/* Fills identity from a connected socket's peer. The allocator assigns the id. */
+int client_init(struct client *client, int sock);
+/* Fills identity from credentials a bus vouched for. */
+void client_init_from_creds(struct client *client, uid_t uid, pid_t pid);
 void client_fini(struct client *client);
 
 void client_add_buffer(struct client *client, struct buffer *buffer);

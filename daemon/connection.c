@@ -157,7 +157,7 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	return 0;
 }
 
-int connection_new(struct server *server, int sock, unsigned id)
+int connection_new(struct server *server, int sock)
 {
 	struct connection *conn;
 	int r;
@@ -169,7 +169,7 @@ int connection_new(struct server *server, int sock, unsigned id)
 	}
 	conn->server = server;
 	conn->sock = sock;
-	r = client_init(&conn->client, id, sock);
+	r = client_init(&conn->client, sock);
 	if (r >= 0)
 		r = sd_event_add_io(server->event, &conn->source, sock, EPOLLIN, on_readable, conn);
 	if (r < 0) {
@@ -184,7 +184,7 @@ int connection_new(struct server *server, int sock, unsigned id)
 	server->connections = conn;
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client);
-	log_debug("client %u connected: pid %d uid %u %s", id, (int)conn->client.pid,
+	log_debug("client %u connected: pid %d uid %u %s", conn->client.id, (int)conn->client.pid,
 		 (unsigned)conn->client.uid, conn->client.comm);
 	return 0;
 }

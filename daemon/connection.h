@@ -20,7 +20,7 @@ struct connection {
 };
 
 /* Takes ownership of sock (a connected, non-blocking socket). */
-int connection_new(struct server *server, int sock, unsigned id);
+int connection_new(struct server *server, int sock);
 /* Closes the connection and releases everything charged to it. */
 void connection_free(struct connection *conn);
 

@@ -159,9 +159,9 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 		turn_away(sock, server->max_clients);
 		return 0;
 	}
-	r = connection_new(server, sock, ++server->next_client_id);
+	r = connection_new(server, sock);
 	if (r < 0)
-		log_error_errno(r, "cannot set up client %u", server->next_client_id);
+		log_error_errno(r, "cannot set up a client");
 	return 0;
 }
 

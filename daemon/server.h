@@ -20,7 +20,6 @@ struct server {
 	struct connection *connections;
 	unsigned connection_count;
 	unsigned max_clients;
-	unsigned next_client_id;
 };
 
 /*

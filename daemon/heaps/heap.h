@@ -35,6 +35,8 @@ struct heap {
 	struct heap_caps caps;
 	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
 	bool gone;         /* its device went away: it serves no more */
+	uint64_t buffers;  /* live buffers it served, and their bytes */
+	uint64_t bytes;
 
 	/*
 	 * A new zero-filled fd for the request, or a negative errno. *size is
