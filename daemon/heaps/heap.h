@@ -107,6 +107,10 @@ struct heap_config {
 int heaps_init(struct heap_list *list, const struct heap_config *config);
 void heaps_fini(struct heap_list *list);
 
+/* The heap's capabilities in words: "CACHE_COPYBACK wired mappable". */
+#define HEAP_DESCRIPTION_MAX 160
+void heap_describe(const struct heap *heap, char *out, size_t size);
+
 /* Logs one line per heap with its capabilities. */
 void heaps_log(const struct heap_list *list);
 

@@ -137,22 +137,29 @@ void heaps_fini(struct heap_list *list)
 	list->count = 0;
 }
 
+void heap_describe(const struct heap *h, char *out, size_t size)
+{
+	char modes[96] = "";
+
+	for (unsigned m = 1; m < sizeof(cache_names) / sizeof(*cache_names); m++)
+		if (h->caps.cache_modes & (1u << m))
+			snprintf(modes + strlen(modes), sizeof(modes) - strlen(modes), "%s%s",
+				 modes[0] ? "," : "", cache_names[m]);
+	snprintf(out, size, "%s%s%s%s%s%s%s%s", modes, h->caps.contiguous ? " contiguous" : "",
+		 h->caps.wired ? " wired" : "", h->caps.pageable ? " pageable" : "",
+		 h->caps.purgeable ? " purgeable" : "", h->caps.mappable ? " mappable" : "",
+		 h->caps.address_limit ? " address-limit" : "", h->gone ? " gone" : "");
+}
+
 void heaps_log(const struct heap_list *list)
 {
+	char caps[HEAP_DESCRIPTION_MAX];
+
 	for (size_t i = 0; i < list->count; i++) {
 		const struct heap *h = list->heaps[i];
-		char modes[96] = "";
 
-		for (unsigned m = 1; m < sizeof(cache_names) / sizeof(*cache_names); m++)
-			if (h->caps.cache_modes & (1u << m))
-				snprintf(modes + strlen(modes), sizeof(modes) - strlen(modes), "%s%s",
-					 modes[0] ? "," : "", cache_names[m]);
-		log_info("heap %s%s%s: %s%s%s%s%s%s%s", h->name, h->device[0] ? " on " : "", h->device,
-			 modes,
-			 h->caps.contiguous ? " contiguous" : "", h->caps.wired ? " wired" : "",
-			 h->caps.pageable ? " pageable" : "", h->caps.purgeable ? " purgeable" : "",
-			 h->caps.mappable ? " mappable" : "",
-			 h->caps.address_limit ? " address-limit" : "");
+		heap_describe(h, caps, sizeof(caps));
+		log_info("heap %s%s%s: %s", h->name, h->device[0] ? " on " : "", h->device, caps);
 	}
 }
 
