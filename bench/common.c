@@ -85,8 +85,8 @@ void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, STDERR_FILENO);
-		execl(binary, binary, "--socket", d->socket, heaps_arg, "--max-buffer-size=1G",
-		      "--max-client-bytes=4G", (char *)NULL);
+		execl(binary, binary, "--no-dbus", "--socket", d->socket, heaps_arg,
+		      "--max-buffer-size=1G", "--max-client-bytes=4G", (char *)NULL);
 		_exit(127);
 	}
 	for (int tries = 0; tries < 1000; tries++) {

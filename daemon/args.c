@@ -17,6 +17,8 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_HEAPS,
 	OPT_CONTIGUOUS_HEAPS,
+	OPT_BUS,
+	OPT_NO_DBUS,
 };
 
 static void usage(FILE *out)
@@ -25,6 +27,9 @@ static void usage(FILE *out)
 		"Usage: iobufd [OPTIONS]\n"
 		"Allocate device-shareable buffers for local tasks and charge them.\n\n"
 		"  -s, --socket=PATH            listen on PATH (default $IOBUFD_SOCKET or %s)\n"
+		"      --bus=BUS                serve D-Bus on system, session or an address\n"
+		"                               (default the system bus, when there is one)\n"
+		"      --no-dbus                serve the socket only\n"
 		"      --heaps=LIST             use only these heaps, in this order: names\n"
 		"                               separated by commas, NAME* by prefix\n"
 		"                               (default every heap found, kernel heaps first)\n"
@@ -90,6 +95,8 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "heaps", required_argument, NULL, OPT_HEAPS },
 		{ "contiguous-heaps", required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
+		{ "bus", required_argument, NULL, OPT_BUS },
+		{ "no-dbus", no_argument, NULL, OPT_NO_DBUS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -107,6 +114,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 			.max_client_bytes = 2ull << 30,
 		},
 		.max_clients = 256,
+		.bus = "system",
 	};
 
 	while ((c = getopt_long(argc, argv, "s:vhV", options, NULL)) >= 0) {
@@ -135,6 +143,14 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 			break;
 		case OPT_CONTIGUOUS_HEAPS:
 			config->heaps.contiguous = optarg;
+			break;
+		case OPT_BUS:
+			config->bus = optarg;
+			config->bus_required = true;
+			break;
+		case OPT_NO_DBUS:
+			config->bus = NULL;
+			config->bus_required = false;
 			break;
 		case 'v':
 			config->verbose = true;

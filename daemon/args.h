@@ -11,6 +11,8 @@
 struct daemon_config {
 	const char *socket_path;
 	struct heap_config heaps; /* --heaps, --contiguous-heaps */
+	const char *bus;          /* --bus: "system", "session" or an address; NULL: --no-dbus */
+	bool bus_required;        /* --bus was given: failing to serve on it is fatal */
 	struct limits limits;
 	unsigned max_clients;
 	bool verbose;

@@ -10,6 +10,7 @@
 
 #include "allocator.h"
 #include "args.h"
+#include "bus.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -41,10 +42,27 @@ static int watch_signals(sd_event *event)
 	return r;
 }
 
+/* D-Bus as configured; the default system bus is optional, a --bus is not. */
+static int serve_bus(struct bus_service *bus, sd_event *event, struct allocator *allocator,
+		     const struct daemon_config *config)
+{
+	int r;
+
+	if (!config->bus)
+		return 0;
+	r = bus_service_init(bus, event, allocator, config->bus);
+	if (r < 0 && !config->bus_required) {
+		log_warning("serving the socket only");
+		return 0;
+	}
+	return r;
+}
+
 static int run(const struct daemon_config *config)
 {
 	struct allocator allocator;
 	struct server server;
+	struct bus_service bus = { 0 };
 	sd_event *event = NULL;
 	int r;
 
@@ -64,6 +82,9 @@ static int run(const struct daemon_config *config)
 	r = server_init(&server, event, &allocator, config->socket_path, config->max_clients);
 	if (r < 0)
 		goto out_server;
+	r = serve_bus(&bus, event, &allocator, config);
+	if (r < 0)
+		goto out_bus;
 
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
 		 " buffers and %" PRIu64 " bytes, %u clients",
@@ -78,6 +99,8 @@ static int run(const struct daemon_config *config)
 		log_error_errno(r, "event loop failed");
 	else
 		log_info("stopping");
+out_bus:
+	bus_service_fini(&bus);
 out_server:
 	server_fini(&server);
 out_event:

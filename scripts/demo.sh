@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 export IOBUFD_SOCKET=$rundir/iobufd.sock
-"$top/build-demo/daemon/iobufd" --socket "$IOBUFD_SOCKET" &
+"$top/build-demo/daemon/iobufd" --no-dbus --socket "$IOBUFD_SOCKET" &
 daemon_pid=$!
 
 for _ in $(seq 100); do

@@ -121,9 +121,9 @@ static void track(pid_t pid, pid_t replaced)
 static void start(struct test_daemon *d, const char *socket_path, const char *const *extra_args,
 		  bool pass_socket)
 {
-	/* These suites test the memfd heap, whatever else the machine has. */
-	const char *args[32] = { "--heaps=memfd", "--socket", d->socket };
-	size_t n = pass_socket ? 3 : 1;
+	/* These suites test the socket and the memfd heap, whatever else the machine has. */
+	const char *args[32] = { "--no-dbus", "--heaps=memfd", "--socket", d->socket };
+	size_t n = pass_socket ? 4 : 2;
 	int sock;
 
 	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");

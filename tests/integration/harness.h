@@ -17,7 +17,7 @@ struct test_daemon {
 
 /*
  * Starts $IOBUFD_BINARY (under $IOBUFD_WRAPPER, split on spaces, when set)
- * with --heaps=memfd on a socket in a fresh temporary directory, with extra arguments
+ * with --no-dbus --heaps=memfd on a socket in a fresh temporary directory, with extra arguments
  * (NULL-terminated, may be NULL), and waits until it accepts. Sets
  * $IOBUFD_SOCKET to its socket. Fails the test if it does not come up.
  */

@@ -34,7 +34,8 @@ start_daemon() { # HEAPS [ARGS...]
 	local heaps=$1
 	shift
 	mkdir -p /run/iobufd
-	"$build/daemon/iobufd" --socket /run/iobufd/iobufd.sock --heaps="$heaps" "$@" 2>/tmp/iobufd.log &
+	"$build/daemon/iobufd" --no-dbus --socket /run/iobufd/iobufd.sock --heaps="$heaps" "$@" \
+		2>/tmp/iobufd.log &
 	daemon=$!
 	for _ in $(seq 200); do
 		[ -S /run/iobufd/iobufd.sock ] && return 0

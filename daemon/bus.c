@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * org.iobufd.Allocator1 over D-Bus: the socket protocol's operations for
+ * callers that speak D-Bus, served by the same allocator. Each caller (a
+ * unique bus name) is a client of its own, charged to the credentials the
+ * bus vouches for, and released when it leaves the bus.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+
+#define BUS_NAME "org.iobufd.Allocator1"
+#define OBJECT_PATH "/org/iobufd/Allocator1"
+#define INTERFACE "org.iobufd.Allocator1"
+
+struct bus_client {
+	struct bus_client *next;
+	struct bus_service *service;
+	char *name; /* the caller's unique bus name */
+	sd_bus_track *track;
+	struct client client;
+};
+
+static void bus_client_free(struct bus_client *bc)
+{
+	struct bus_service *service = bc->service;
+
+	for (struct bus_client **p = &service->clients; *p; p = &(*p)->next) {
+		if (*p == bc) {
+			*p = bc->next;
+			break;
+		}
+	}
+	if (bc->client.buffer_count)
+		log_info("bus client %s (pid %d, %s) left: released %" PRIu64 " buffers", bc->name,
+			 (int)bc->client.pid, bc->client.comm, bc->client.buffer_count);
+	allocator_remove_client(service->allocator, &bc->client);
+	client_fini(&bc->client);
+	sd_bus_track_unref(bc->track);
+	free(bc->name);
+	free(bc);
+}
+
+static int on_caller_gone(sd_bus_track *track, void *userdata)
+{
+	bus_client_free(userdata);
+	return 0;
+}
+
+/* The client a call is charged to: its sender's, made on its first call. */
+static int caller(struct bus_service *service, sd_bus_message *m, struct client **out)
+{
+	const char *sender = sd_bus_message_get_sender(m);
+	sd_bus_creds *creds = NULL;
+	struct bus_client *bc;
+	uid_t uid;
+	pid_t pid;
+	int r;
+
+	if (!sender)
+		return -EPERM;
+	for (bc = service->clients; bc; bc = bc->next) {
+		if (strcmp(bc->name, sender) == 0) {
+			*out = &bc->client;
+			return 0;
+		}
+	}
+	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+	if (r >= 0)
+		r = sd_bus_creds_get_euid(creds, &uid);
+	if (r >= 0)
+		r = sd_bus_creds_get_pid(creds, &pid);
+	sd_bus_creds_unref(creds);
+	if (r < 0)
+		return r;
+
+	bc = calloc(1, sizeof(*bc));
+	if (!bc || !(bc->name = strdup(sender))) {
+		free(bc);
+		return -ENOMEM;
+	}
+	bc->service = service;
+	r = sd_bus_track_new(service->bus, &bc->track, on_caller_gone, bc);
+	if (r >= 0)
+		r = sd_bus_track_add_sender(bc->track, m);
+	if (r < 0) {
+		sd_bus_track_unref(bc->track);
+		free(bc->name);
+		free(bc);
+		return r;
+	}
+	client_init_from_creds(&bc->client, uid, pid);
+	allocator_add_client(service->allocator, &bc->client);
+	bc->next = service->clients;
+	service->clients = bc;
+	*out = &bc->client;
+	return 0;
+}
+
+/* A refusal, with the allocator's words and the errno's D-Bus error name. */
+static int refuse(sd_bus_error *error, int r, const char *why)
+{
+	return sd_bus_error_set_errnof(error, -r, "%s", why);
+}
+
+static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	struct wire_allocate req = { 0 };
+	struct wire_allocate_reply reply;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct client *client;
+	int fd, r;
+
+	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
+	if (r < 0)
+		return r;
+	r = caller(service, m, &client);
+	if (r < 0)
+		return r;
+	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, why);
+	if (r < 0)
+		return refuse(error, r, why);
+	return sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
+					  reply.heap);
+}
+
+static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	struct wire_allocate req = { 0 };
+	struct wire_allocate_reply reply;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	int r;
+
+	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
+	if (r < 0)
+		return r;
+	r = allocator_query(service->allocator, &req, &reply, why);
+	if (r < 0)
+		return refuse(error, r, why);
+	return sd_bus_reply_method_return(m, "tus", reply.size, reply.options, reply.heap);
+}
+
+static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct client *client;
+	uint64_t id;
+	int r;
+
+	r = sd_bus_message_read(m, "t", &id);
+	if (r < 0)
+		return r;
+	r = caller(service, m, &client);
+	if (r < 0)
+		return r;
+	r = allocator_free(service->allocator, client, id, why);
+	if (r < 0)
+		return refuse(error, r, why);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct client *client;
+	uint32_t state, old;
+	uint64_t id;
+	int r;
+
+	r = sd_bus_message_read(m, "tu", &id, &state);
+	if (r < 0)
+		return r;
+	r = caller(service, m, &client);
+	if (r < 0)
+		return r;
+	r = allocator_set_purgeable(service->allocator, client, id, state, &old, why);
+	if (r < 0)
+		return refuse(error, r, why);
+	return sd_bus_reply_method_return(m, "u", old);
+}
+
+static int property_version(sd_bus *bus, const char *path, const char *interface,
+			    const char *property, sd_bus_message *reply, void *userdata,
+			    sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "s", IOBUFD_VERSION);
+}
+
+static int property_totals(sd_bus *bus, const char *path, const char *interface,
+			   const char *property, sd_bus_message *reply, void *userdata,
+			   sd_bus_error *error)
+{
+	const struct allocator *a = ((struct bus_service *)userdata)->allocator;
+
+	if (strcmp(property, "Clients") == 0)
+		return sd_bus_message_append(reply, "u", a->clients);
+	if (strcmp(property, "Buffers") == 0)
+		return sd_bus_message_append(reply, "t", a->buffers);
+	return sd_bus_message_append(reply, "t", a->bytes);
+}
+
+static int property_heaps(sd_bus *bus, const char *path, const char *interface,
+			  const char *property, sd_bus_message *reply, void *userdata,
+			  sd_bus_error *error)
+{
+	const struct heap_list *heaps = &((struct bus_service *)userdata)->allocator->heaps;
+	char caps[HEAP_DESCRIPTION_MAX];
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "(sstt)");
+	for (size_t i = 0; r >= 0 && i < heaps->count; i++) {
+		const struct heap *h = heaps->heaps[i];
+
+		heap_describe(h, caps, sizeof(caps));
+		r = sd_bus_message_append(reply, "(sstt)", h->name, caps, h->buffers, h->bytes);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const sd_bus_vtable allocator_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("Clients", "u", property_totals, 0, 0),
+	SD_BUS_PROPERTY("Buffers", "t", property_totals, 0, 0),
+	SD_BUS_PROPERTY("Bytes", "t", property_totals, 0, 0),
+	SD_BUS_PROPERTY("Heaps", "a(sstt)", property_heaps, 0, 0),
+	SD_BUS_METHOD_WITH_ARGS("Allocate",
+				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options),
+				SD_BUS_RESULT("h", fd, "t", id, "t", size, "u", granted, "s", heap),
+				method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Query",
+				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options),
+				SD_BUS_RESULT("t", size, "u", granted, "s", heap),
+				method_query, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Free", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_free,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("SetPurgeable", SD_BUS_ARGS("t", id, "u", state),
+				SD_BUS_RESULT("u", old_state), method_set_purgeable,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_VTABLE_END,
+};
+
+static int open_bus(const char *which, sd_bus **bus)
+{
+	int r;
+
+	if (strcmp(which, "system") == 0)
+		return sd_bus_open_system(bus);
+	if (strcmp(which, "session") == 0)
+		return sd_bus_open_user(bus);
+	r = sd_bus_new(bus);
+	if (r >= 0)
+		r = sd_bus_set_address(*bus, which);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(*bus, 1);
+	if (r >= 0)
+		r = sd_bus_start(*bus);
+	if (r < 0)
+		*bus = sd_bus_unref(*bus);
+	return r;
+}
+
+int bus_service_init(struct bus_service *service, sd_event *event, struct allocator *allocator,
+		     const char *which)
+{
+	int r;
+
+	*service = (struct bus_service){ .allocator = allocator };
+	r = open_bus(which, &service->bus);
+	if (r < 0)
+		return log_error_errno(r, "cannot connect to the %s bus", which);
+	r = sd_bus_add_object_vtable(service->bus, NULL, OBJECT_PATH, INTERFACE, allocator_vtable,
+				     service);
+	if (r >= 0)
+		r = sd_bus_request_name(service->bus, BUS_NAME, 0);
+	if (r >= 0)
+		r = sd_bus_attach_event(service->bus, event, SD_EVENT_PRIORITY_NORMAL);
+	if (r < 0) {
+		log_error_errno(r, "cannot serve %s on the %s bus", BUS_NAME, which);
+		bus_service_fini(service);
+		return r;
+	}
+	log_info("serving %s on the %s bus", BUS_NAME, which);
+	return 0;
+}
+
+void bus_service_fini(struct bus_service *service)
+{
+	while (service->clients)
+		bus_client_free(service->clients);
+	service->bus = sd_bus_flush_close_unref(service->bus);
+}
