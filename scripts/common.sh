@@ -7,7 +7,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev)
 # The vm suite's guest runs the host's own binaries, GBM's software driver
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
-test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux)
+# The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.
+test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3)
 
 install_packages() {
 	local missing=()

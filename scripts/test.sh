@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test suite: once in a
 # plain build (the vm suite boots a qemu guest with real kernel heaps), once
-# under AddressSanitizer and UndefinedBehaviorSanitizer, and the unit and
-# integration suites once more under valgrind.
+# under AddressSanitizer and UndefinedBehaviorSanitizer, and the unit,
+# integration and dbus suites once more under valgrind.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -19,6 +19,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 echo "== valgrind =="
 IOBUFD_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	meson test -C "$top/build" --print-errorlogs --suite unit --suite integration \
+	meson test -C "$top/build" --print-errorlogs --suite unit --suite integration --suite dbus \
 	--wrap="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	--timeout-multiplier 10

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * org.iobufd.Allocator1 on a private dbus-daemon, called through sd-bus
+ * and through the tools admins use: busctl and gdbus.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "iobuf/iobuf.h"
+
+#define NAME "org.iobufd.Allocator1"
+#define PATH "/org/iobufd/Allocator1"
+
+struct fixture {
+	pid_t bus_pid;
+	char address[256];
+	struct test_daemon daemon;
+	sd_bus *bus;
+};
+
+/* Starts dbus-daemon with tests/dbus/bus.conf and reads its address. */
+static void start_bus(struct fixture *f)
+{
+	int pipefd[2];
+	char fdarg[32];
+	ssize_t n;
+
+	assert_int_equal(pipe(pipefd), 0);
+	f->bus_pid = fork();
+	assert_true(f->bus_pid >= 0);
+	if (f->bus_pid == 0) {
+		close(pipefd[0]);
+		snprintf(fdarg, sizeof(fdarg), "--print-address=%d", pipefd[1]);
+		execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nosyslog",
+		       "--config-file", getenv("IOBUF_BUS_CONFIG"), fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], f->address, sizeof(f->address) - 1);
+	close(pipefd[0]);
+	assert_true(n > 0);
+	f->address[n] = '\0';
+	f->address[strcspn(f->address, "\n")] = '\0';
+}
+
+static sd_bus *connect_bus(const char *address)
+{
+	sd_bus *bus = NULL;
+
+	assert_true(sd_bus_new(&bus) >= 0);
+	assert_true(sd_bus_set_address(bus, address) >= 0);
+	assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+	assert_true(sd_bus_start(bus) >= 0);
+	return bus;
+}
+
+static void wait_for_name(sd_bus *bus)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		sd_bus_message *reply = NULL;
+		int has = 0;
+
+		if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+				       NAME) >= 0)
+			sd_bus_message_read(reply, "b", &has);
+		sd_bus_message_unref(reply);
+		if (has)
+			return;
+		usleep(10000);
+	}
+	fail_msg("iobufd never took %s", NAME);
+}
+
+static int setup(void **state)
+{
+	static struct fixture f;
+	char busarg[300];
+
+	*state = &f; /* so that teardown cleans up after a failed setup */
+	start_bus(&f);
+	snprintf(busarg, sizeof(busarg), "--bus=%s", f.address);
+	test_daemon_start(&f.daemon, (const char *[]){ busarg, NULL });
+	f.bus = connect_bus(f.address);
+	wait_for_name(f.bus);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sd_bus_flush_close_unref(f->bus);
+	if (f->bus_pid > 0) {
+		kill(f->bus_pid, SIGTERM);
+		waitpid(f->bus_pid, NULL, 0);
+	}
+	if (f->daemon.pid > 0)
+		test_daemon_stop(&f->daemon);
+	return 0;
+}
+
+static uint64_t property_t(sd_bus *bus, const char *property)
+{
+	uint64_t value = 0;
+
+	assert_int_equal(sd_bus_get_property_trivial(bus, NAME, PATH, NAME, property, NULL, 't',
+						     &value), 0);
+	return value;
+}
+
+static uint32_t clients(sd_bus *bus)
+{
+	uint32_t value = 0;
+
+	assert_int_equal(sd_bus_get_property_trivial(bus, NAME, PATH, NAME, "Clients", NULL, 'u',
+						     &value), 0);
+	return value;
+}
+
+static void test_allocate_gives_a_usable_fd(void **state)
+{
+	struct fixture *f = *state;
+	sd_bus_message *reply = NULL;
+	const char *heap;
+	uint64_t id, size;
+	uint32_t granted;
+	char link[64], target[128], expected[64];
+	ssize_t n;
+	char *p;
+	int fd;
+
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Allocate", NULL, &reply,
+					    "ttu", (uint64_t)10000, (uint64_t)4096,
+					    (uint32_t)IOBUF_DIRECTION_OUT), 1);
+	assert_int_equal(sd_bus_message_read(reply, "httus", &fd, &id, &size, &granted, &heap), 1);
+	assert_true(id > 0);
+	assert_int_equal(size, 12288);
+	assert_int_equal(granted, IOBUF_DIRECTION_OUT | IOBUF_CACHE_COPYBACK);
+	assert_string_equal(heap, "memfd");
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	snprintf(expected, sizeof(expected), "/memfd:iobuf:%" PRIu64 " ", id);
+	assert_memory_equal(target, expected, strlen(expected));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(p[size - 1], 0);
+	memcpy(p, "over d-bus", 11);
+	munmap(p, size);
+
+	assert_int_equal(clients(f->bus), 1);
+	assert_int_equal(property_t(f->bus, "Buffers"), 1);
+	assert_int_equal(property_t(f->bus, "Bytes"), 12288);
+	sd_bus_message_unref(reply);
+
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Free", NULL, NULL, "t", id),
+			 1);
+	assert_int_equal(property_t(f->bus, "Buffers"), 0);
+}
+
+static void expect_error(sd_bus *bus, const char *method, const char *name, const char *message,
+			 const char *types, ...)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message *call = NULL;
+	va_list ap;
+
+	assert_int_equal(sd_bus_message_new_method_call(bus, &call, NAME, PATH, NAME, method), 0);
+	va_start(ap, types);
+	assert_true(sd_bus_message_appendv(call, types, ap) >= 0);
+	va_end(ap);
+	assert_true(sd_bus_call(bus, call, 0, &error, NULL) < 0);
+	assert_string_equal(error.name, name);
+	if (!strstr(error.message, message))
+		fail_msg("message \"%s\" lacks \"%s\"", error.message, message);
+	sd_bus_error_free(&error);
+	sd_bus_message_unref(call);
+}
+
+static void test_refusals_carry_the_reason(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f->bus, "Allocate", SD_BUS_ERROR_INVALID_ARGS, "capacity must not be 0", "ttu",
+		     (uint64_t)0, (uint64_t)0, (uint32_t)0);
+	expect_error(f->bus, "Allocate", SD_BUS_ERROR_INVALID_ARGS,
+		     "alignment 3 is not a power of two", "ttu", (uint64_t)4096, (uint64_t)3,
+		     (uint32_t)0);
+	expect_error(f->bus, "Allocate", SD_BUS_ERROR_NOT_SUPPORTED,
+		     "no heap can serve the request: memfd lacks PHYSICALLY_CONTIGUOUS", "ttu",
+		     (uint64_t)4096, (uint64_t)0, (uint32_t)IOBUF_PHYSICALLY_CONTIGUOUS);
+	expect_error(f->bus, "Free", SD_BUS_ERROR_FILE_NOT_FOUND, "no buffer 999 in this task", "t",
+		     (uint64_t)999);
+	assert_int_equal(property_t(f->bus, "Buffers"), 0);
+}
+
+static void test_query_and_purgeable(void **state)
+{
+	struct fixture *f = *state;
+	sd_bus_message *reply = NULL;
+	const char *heap;
+	uint64_t size, id;
+	uint32_t granted, old;
+	int fd;
+
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Query", NULL, &reply, "ttu",
+					    (uint64_t)1, (uint64_t)0, (uint32_t)IOBUF_PAGEABLE), 1);
+	assert_int_equal(sd_bus_message_read(reply, "tus", &size, &granted, &heap), 1);
+	assert_int_equal(size, 4096);
+	assert_string_equal(heap, "memfd");
+	reply = sd_bus_message_unref(reply);
+
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Allocate", NULL, &reply,
+					    "ttu", (uint64_t)4096, (uint64_t)0,
+					    (uint32_t)(IOBUF_PAGEABLE | IOBUF_PURGEABLE)), 1);
+	assert_int_equal(sd_bus_message_read(reply, "httus", &fd, &id, &size, &granted, &heap), 1);
+	reply = sd_bus_message_unref(reply);
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "SetPurgeable", NULL, &reply,
+					    "tu", id, (uint32_t)IOBUF_PURGEABLE_VOLATILE), 1);
+	assert_int_equal(sd_bus_message_read(reply, "u", &old), 1);
+	assert_int_equal(old, IOBUF_PURGEABLE_NON_VOLATILE);
+	sd_bus_message_unref(reply);
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Free", NULL, NULL, "t", id),
+			 1);
+}
+
+static void test_caller_leaving_releases(void **state)
+{
+	struct fixture *f = *state;
+	sd_bus *other = connect_bus(f->address);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sd_bus_call_method(other, NAME, PATH, NAME, "Allocate", NULL, NULL,
+						    "ttu", (uint64_t)65536, (uint64_t)0,
+						    (uint32_t)0), 1);
+	assert_int_equal(property_t(f->bus, "Buffers"), 3);
+	sd_bus_flush_close_unref(other);
+	for (int tries = 0; tries < 500 && property_t(f->bus, "Buffers") != 0; tries++)
+		usleep(10000);
+	assert_int_equal(property_t(f->bus, "Buffers"), 0);
+	assert_int_equal(property_t(f->bus, "Bytes"), 0);
+}
+
+/* Runs a shell command line and returns what it printed (static buffer). */
+static const char *run(const char *fmt, ...)
+{
+	static char out[16384];
+	char cmd[1024];
+	size_t used = 0;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	used = fread(out, 1, sizeof(out) - 1, p);
+	out[used] = '\0';
+	if (pclose(p) != 0)
+		fail_msg("`%s` failed:\n%s", cmd, out);
+	return out;
+}
+
+static void assert_has(const char *text, const char *part)
+{
+	if (!strstr(text, part))
+		fail_msg("output lacks \"%s\":\n%s", part, text);
+}
+
+static void test_busctl(void **state)
+{
+	struct fixture *f = *state;
+	const char *out;
+
+	out = run("busctl --address='%s' introspect " NAME " " PATH, f->address);
+	assert_has(out, ".Allocate");
+	assert_has(out, "ttu");
+	assert_has(out, "httus");
+	assert_has(out, ".Heaps");
+	out = run("busctl --address='%s' get-property " NAME " " PATH " " NAME " Version",
+		  f->address);
+	assert_has(out, "s \"");
+	out = run("busctl --address='%s' get-property " NAME " " PATH " " NAME " Heaps",
+		  f->address);
+	assert_has(out, "a(sstt) 1 \"memfd\" \"CACHE_COPYBACK wired pageable purgeable mappable\"");
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " Allocate ttu 8192 0 0",
+		  f->address);
+	assert_has(out, "httus ");
+	assert_has(out, " 8192 768 \"memfd\"");
+	out = run("busctl --address='%s' tree " NAME, f->address);
+	assert_has(out, PATH);
+}
+
+static void test_gdbus(void **state)
+{
+	struct fixture *f = *state;
+	const char *out;
+
+	out = run("gdbus introspect --address '%s' --dest " NAME " --object-path " PATH,
+		  f->address);
+	assert_has(out, "interface " NAME);
+	assert_has(out, "Allocate(in  t capacity,");
+	assert_has(out, "out h fd,");
+	assert_has(out, "readonly s Version");
+	out = run("gdbus call --address '%s' --dest " NAME " --object-path " PATH
+		  " --method " NAME ".Query 4096 0 8",
+		  f->address);
+	assert_has(out, "(uint64 4096, uint32 776, 'memfd')");
+}
+
+/* protocol/org.iobufd.Allocator1.xml is the contract: the daemon says the same. */
+static void test_introspection_matches_the_contract(void **state)
+{
+	struct fixture *f = *state;
+
+	run("busctl --address='%s' introspect --xml-interface " NAME " " PATH
+	    " | python3 '%s' compare '%s'",
+	    f->address, getenv("IOBUF_XML_COMPARE"), getenv("IOBUF_XML_CONTRACT"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allocate_gives_a_usable_fd),
+		cmocka_unit_test(test_refusals_carry_the_reason),
+		cmocka_unit_test(test_query_and_purgeable),
+		cmocka_unit_test(test_caller_leaving_releases),
+		cmocka_unit_test(test_busctl),
+		cmocka_unit_test(test_gdbus),
+		cmocka_unit_test(test_introspection_matches_the_contract),
+	};
+
+	return cmocka_run_group_tests_name("dbus", tests, setup, teardown);
+}
