@@ -282,8 +282,11 @@ static const char *run(const char *fmt, ...)
 
 static void assert_has(const char *text, const char *part)
 {
-	if (!strstr(text, part))
-		fail_msg("output lacks \"%s\":\n%s", part, text);
+	if (!strstr(text, part)) {
+		fprintf(stderr, "output lacks \"%s\":\n", part);
+		fputs(text, stderr);
+		fail();
+	}
 }
 
 static void test_busctl(void **state)
