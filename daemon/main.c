@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "allocator.h"
@@ -13,6 +12,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 /* Every live buffer holds an fd in the daemon: allow as many as we may. */
@@ -63,6 +63,7 @@ static int run(const struct daemon_config *config)
 	struct allocator allocator;
 	struct server server;
 	struct bus_service bus = { 0 };
+	struct notify notify;
 	sd_event *event = NULL;
 	int r;
 
@@ -91,10 +92,12 @@ static int run(const struct daemon_config *config)
 		 IOBUFD_VERSION, config->limits.max_buffer_size, config->limits.max_client_buffers,
 		 config->limits.max_client_bytes, config->max_clients);
 	heaps_log(&allocator.heaps);
-	sd_notify(0, "READY=1");
+	r = notify_ready(&notify, event, &allocator);
+	if (r < 0)
+		goto out_bus;
 
 	r = sd_event_loop(event);
-	sd_notify(0, "STOPPING=1");
+	notify_stopping(&notify);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
 	else

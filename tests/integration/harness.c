@@ -174,9 +174,14 @@ int test_daemon_alive(const struct test_daemon *d)
 
 void test_daemon_stop(struct test_daemon *d)
 {
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	test_daemon_wait_stopped(d);
+}
+
+void test_daemon_wait_stopped(struct test_daemon *d)
+{
 	int status;
 
-	assert_int_equal(kill(d->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
 	track(0, d->pid);
 	assert_true(WIFEXITED(status));

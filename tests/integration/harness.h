@@ -37,6 +37,8 @@ int run_iobufd(const char *const *args, char *output, size_t size);
 
 /* SIGTERMs it and asserts a clean exit (status 0) that removed the socket. */
 void test_daemon_stop(struct test_daemon *d);
+/* The same, for a daemon that was already sent SIGTERM. */
+void test_daemon_wait_stopped(struct test_daemon *d);
 
 /* Whether the daemon process is still running. */
 int test_daemon_alive(const struct test_daemon *d);
