@@ -69,15 +69,17 @@ void bench_die(const char *what)
 	exit(1);
 }
 
-void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *heaps)
+void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *heaps,
+			const char *bus)
 {
-	char heaps_arg[128];
+	char heaps_arg[128], bus_arg[300];
 
 	snprintf(d->dir, sizeof(d->dir), "/tmp/iobuf-bench.XXXXXX");
 	if (!mkdtemp(d->dir))
 		bench_die("mkdtemp");
 	snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
 	snprintf(heaps_arg, sizeof(heaps_arg), "--heaps=%s", heaps);
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", bus ? bus : "none");
 	d->pid = fork();
 	if (d->pid < 0)
 		bench_die("fork");
@@ -85,7 +87,7 @@ void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, STDERR_FILENO);
-		execl(binary, binary, "--no-dbus", "--socket", d->socket, heaps_arg,
+		execl(binary, binary, bus ? bus_arg : "--no-dbus", "--socket", d->socket, heaps_arg,
 		      "--max-buffer-size=1G", "--max-client-bytes=4G", (char *)NULL);
 		_exit(127);
 	}

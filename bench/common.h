@@ -37,8 +37,12 @@ struct bench_daemon {
 	struct iobuf_task *task; /* a connection to it */
 };
 
-/* Starts binary on a temporary socket serving only heaps, and connects. */
-void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *heaps);
+/*
+ * Starts binary on a temporary socket serving only heaps, and on the D-Bus
+ * bus at address bus (NULL: none), and connects to the socket.
+ */
+void bench_daemon_start(struct bench_daemon *d, const char *binary, const char *heaps,
+			const char *bus);
 void bench_daemon_stop(struct bench_daemon *d);
 
 #endif

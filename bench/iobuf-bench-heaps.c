@@ -176,7 +176,7 @@ static void run_heap(const char *binary, const char *heap)
 	struct stats r[2];
 
 	open_device(&s);
-	bench_daemon_start(&s.iobufd, binary, heap);
+	bench_daemon_start(&s.iobufd, binary, heap, NULL);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		s.size = sizes[i].size;
 		find_options(&s);

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: iobuf-bench [IOBUFD] [SCALE]\n");
 		return 2;
 	}
-	bench_daemon_start(&iobufd, binary, "memfd");
+	bench_daemon_start(&iobufd, binary, "memfd", NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, floor_socks) < 0)
 		bench_die("socketpair");
 	pthread_create(&server, NULL, memfd_server, NULL);
