@@ -27,12 +27,6 @@ void allocator_fini(struct allocator *a)
 	heaps_fini(&a->heaps);
 }
 
-void allocator_add_client(struct allocator *a, struct client *client)
-{
-	client->id = ++a->next_client_id;
-	a->clients++;
-}
-
 static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
 {
 	client_remove_buffer(client, b);
@@ -44,10 +38,41 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	free(b);
 }
 
+void allocator_add_client(struct allocator *a, struct client *client)
+{
+	client->id = ++a->next_client_id;
+	client->next = a->client_list;
+	a->client_list = client;
+	a->clients++;
+}
+
+struct client *allocator_find_client(const struct allocator *a, unsigned id)
+{
+	for (struct client *c = a->client_list; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
+{
+	size_t n = 0;
+
+	for (; client->buffers; n++)
+		buffer_destroy(a, client, client->buffers);
+	return n;
+}
+
+
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
-	while (client->buffers)
-		buffer_destroy(a, client, client->buffers);
+	allocator_free_client_buffers(a, client);
+	for (struct client **p = &a->client_list; *p; p = &(*p)->next) {
+		if (*p == client) {
+			*p = client->next;
+			break;
+		}
+	}
 	a->clients--;
 }
 
@@ -183,6 +208,7 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 		.options = options,
 		.purgeable_state = IOBUF_PURGEABLE_NON_VOLATILE,
 		.heap = heap,
+		.client_id = client->id,
 	};
 	client_add_buffer(client, b);
 	a->buffers++;
@@ -351,6 +377,22 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 	if (state != IOBUF_PURGEABLE_KEEP_CURRENT)
 		b->purgeable_state = state;
 	return 0;
+}
+
+uint64_t allocator_purge_volatile(struct allocator *a)
+{
+	uint64_t bytes = 0;
+
+	for (struct client *c = a->client_list; c; c = c->next) {
+		for (struct buffer *b = c->buffers; b; b = b->next) {
+			if (b->purgeable_state != IOBUF_PURGEABLE_VOLATILE ||
+			    b->heap->purge(b->heap, b->fd, b->size) < 0)
+				continue;
+			b->purgeable_state = IOBUF_PURGEABLE_EMPTY;
+			bytes += b->size;
+		}
+	}
+	return bytes;
 }
 
 void allocator_stats(const struct allocator *a, const struct client *client,

@@ -28,6 +28,7 @@ struct allocator {
 	uint64_t bytes;
 	unsigned clients;
 	unsigned next_client_id;
+	struct client *client_list; /* every client of either transport */
 };
 
 /* heaps selects, orders and marks the heaps (see heaps_init()). */
@@ -39,6 +40,9 @@ void allocator_fini(struct allocator *a);
 void allocator_add_client(struct allocator *a, struct client *client);
 /* Frees every buffer of the client and forgets it. */
 void allocator_remove_client(struct allocator *a, struct client *client);
+struct client *allocator_find_client(const struct allocator *a, unsigned id);
+/* Frees every buffer of the client, which stays connected; how many. */
+size_t allocator_free_client_buffers(struct allocator *a, struct client *client);
 
 /* On success *fd is the buffer's fd, still owned by the allocator. */
 int allocator_allocate(struct allocator *a, struct client *client,
@@ -53,6 +57,8 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
 			    uint32_t state, uint32_t *old_state, char *why);
+/* Empties every volatile buffer; the bytes reclaimed. */
+uint64_t allocator_purge_volatile(struct allocator *a);
 void allocator_stats(const struct allocator *a, const struct client *client,
 		     struct wire_stats_reply *stats);
 

@@ -15,9 +15,6 @@
 #include "config.h"
 #include "log.h"
 
-#define BUS_NAME "org.iobufd.Allocator1"
-#define OBJECT_PATH "/org/iobufd/Allocator1"
-#define INTERFACE "org.iobufd.Allocator1"
 
 struct bus_client {
 	struct bus_client *next;
@@ -279,8 +276,13 @@ int bus_service_init(struct bus_service *service, sd_event *event, struct alloca
 	r = open_bus(which, &service->bus);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to the %s bus", which);
-	r = sd_bus_add_object_vtable(service->bus, NULL, OBJECT_PATH, INTERFACE, allocator_vtable,
-				     service);
+	r = sd_bus_add_object_vtable(service->bus, NULL, BUS_OBJECT_PATH, BUS_INTERFACE,
+				     allocator_vtable, service);
+	if (r >= 0)
+		r = sd_bus_add_object_vtable(service->bus, NULL, BUS_OBJECT_PATH, BUS_INTERFACE,
+					     bus_admin_vtable, service);
+	if (r >= 0)
+		r = bus_objects_add(service);
 	if (r >= 0)
 		r = sd_bus_request_name(service->bus, BUS_NAME, 0);
 	if (r >= 0)

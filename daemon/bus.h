@@ -8,7 +8,17 @@
 
 #include "allocator.h"
 
+#define BUS_NAME "org.iobufd.Allocator1"
+#define BUS_OBJECT_PATH "/org/iobufd/Allocator1"
+#define BUS_INTERFACE "org.iobufd.Allocator1"
+
 struct bus_client;
+struct bus_service;
+
+/* bus-admin.c: the admin methods and the Limits property of the same interface. */
+extern const sd_bus_vtable bus_admin_vtable[];
+/* bus-objects.c: an object per client and per buffer. */
+int bus_objects_add(struct bus_service *service);
 
 struct bus_service {
 	sd_bus *bus;

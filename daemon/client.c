@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -32,6 +34,16 @@ static void read_comm(pid_t pid, char comm[16])
 	comm[strcspn(comm, "\n")] = '\0';
 }
 
+static void read_unit(pid_t pid, char unit[128])
+{
+	char *name = NULL;
+
+	unit[0] = '\0';
+	if (sd_pid_get_unit(pid, &name) >= 0 || sd_pid_get_user_unit(pid, &name) >= 0)
+		snprintf(unit, 128, "%s", name);
+	free(name);
+}
+
 int client_init(struct client *client, int sock)
 {
 	struct ucred cred;
@@ -47,6 +59,8 @@ int client_init(struct client *client, int sock)
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		client->pidfd = pidfd;
 	read_comm(cred.pid, client->comm);
+	read_unit(cred.pid, client->unit);
+	client->transport = "socket";
 	return 0;
 }
 
@@ -56,6 +70,8 @@ void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
 	/* The bus gave a pid: pin the process now, as close to the call as we can. */
 	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	read_comm(pid, client->comm);
+	read_unit(pid, client->unit);
+	client->transport = "bus";
 }
 
 void client_fini(struct client *client)

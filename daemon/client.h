@@ -16,14 +16,18 @@ struct buffer {
 	uint32_t options;
 	uint32_t purgeable_state;
 	struct heap *heap;
+	unsigned client_id; /* its owner's */
 };
 
 struct client {
+	struct client *next; /* in the allocator's list */
 	unsigned id;
 	uid_t uid;
 	pid_t pid;
 	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
 	char comm[16];
+	char unit[128];       /* its systemd unit, "" when it has none */
+	const char *transport; /* "socket" or "bus" */
 	struct buffer *buffers;
 	uint64_t buffer_count;
 	uint64_t bytes;

@@ -330,6 +330,130 @@ static void test_gdbus(void **state)
 	assert_has(out, "(uint64 4096, uint32 776, 'memfd')");
 }
 
+/* This process's command name, as the daemon reads it (a wrapper may change it). */
+static const char *own_comm(void)
+{
+	static char comm[32];
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return comm;
+}
+
+static void test_objects_per_client_and_buffer(void **state)
+{
+	struct fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
+	char path[96], expected[96];
+	const char *out;
+
+	assert_non_null(buf);
+	out = run("busctl --address='%s' tree " NAME, f->address);
+	snprintf(path, sizeof(path), PATH "/buffer/%" PRIu64, iobuf_get_id(buf));
+	assert_has(out, path);
+	assert_has(out, PATH "/client/");
+	out = run("busctl --address='%s' get-property " NAME " %s org.iobufd.Buffer1 Size Heap "
+		  "Options", f->address, path);
+	assert_has(out, "t 20480\ns \"memfd\"\nu 776");
+	out = run("busctl --address='%s' get-property " NAME " " PATH "/client/$(busctl "
+		  "--address='%s' get-property " NAME " %s org.iobufd.Buffer1 Owner | cut -d' ' -f2) "
+		  "org.iobufd.Client1 Comm Transport Buffers",
+		  f->address, f->address, path);
+	snprintf(expected, sizeof(expected), "s \"%s\"\ns \"socket\"\nt 1", own_comm());
+	assert_has(out, expected);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
+static void test_admin_methods(void **state)
+{
+	struct fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
+						       4096, 0);
+	enum iobuf_purgeable_state old;
+	struct iobuf_usage usage;
+	char expected[96];
+	const char *out;
+	char *p = iobuf_get_bytes_no_copy(buf);
+
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListClients", f->address);
+	assert_has(out, "a(uuussstt) ");
+	snprintf(expected, sizeof(expected), "\"%s\" \"\" \"socket\" 1 4096", own_comm());
+	assert_has(out, expected);
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListBuffers u 0",
+		  f->address);
+	assert_has(out, " 4096 \"memfd\" 792 ");
+
+	/* A volatile buffer is emptied by an admin purge; its owner sees EMPTY and zeros. */
+	memset(p, 0x11, 4096);
+	assert_int_equal(iobuf_set_purgeable(buf, IOBUF_PURGEABLE_VOLATILE, NULL), 0);
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " PurgeVolatile", f->address);
+	assert_has(out, "t 4096");
+	assert_int_equal(iobuf_set_purgeable(buf, IOBUF_PURGEABLE_NON_VOLATILE, &old), 0);
+	assert_int_equal(old, IOBUF_PURGEABLE_EMPTY);
+	assert_int_equal(p[0], 0);
+
+	/* A limit changed at runtime applies to the next request. */
+	run("busctl --address='%s' call " NAME " " PATH " " NAME " SetLimit st max-client-buffers 1",
+	    f->address);
+	out = run("busctl --address='%s' get-property " NAME " " PATH " " NAME " Limits",
+		  f->address);
+	assert_has(out, "\"max-client-buffers\" 1");
+	assert_null(iobuf_in_task_with_options(task, 0, 4096, 0));
+	assert_int_equal(errno, EDQUOT);
+	run("busctl --address='%s' call " NAME " " PATH " " NAME
+	    " SetLimit st max-client-buffers 4096", f->address);
+
+	/* An admin frees a client's buffers; the client stays connected. */
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " FreeClientBuffers u "
+		  "$(busctl --address='%s' call " NAME " " PATH " " NAME " ListClients | "
+		  "grep -o '[0-9]* 0 [0-9]* \"%s\" \"\" \"socket\"' | cut -d' ' -f1)",
+		  f->address, f->address, own_comm());
+	assert_has(out, "t 1");
+	assert_int_equal(iobuf_task_get_usage(task, &usage), 0);
+	assert_int_equal(usage.buffers, 0);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
+/* gdbus shows the daemon's message, where busctl prints only "Access denied". */
+static void test_admin_methods_denied_to_others(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const denied[] = {
+		"ListClients", "ListBuffers 0", "SetLimit \"'max-buffer-size'\" 1",
+		"PurgeVolatile", "FreeClientBuffers 1",
+	};
+	char cmd[512], out[1024];
+	size_t n;
+	FILE *p;
+
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call "
+			 "--address '%s' --dest " NAME " --object-path " PATH " --method " NAME
+			 ".%s 2>&1",
+			 f->address, denied[i]);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		assert_true(pclose(p) != 0);
+		assert_has(out, "org.freedesktop.DBus.Error.AccessDenied");
+		assert_has(out, "is for root and members of iobufd-admin");
+	}
+	/* What anyone may do still works for them. */
+	run("setpriv --reuid=65534 --regid=65534 --clear-groups busctl --address='%s' call " NAME
+	    " " PATH " " NAME " Query ttu 4096 0 0",
+	    f->address);
+	assert_int_equal(property_t(f->bus, "Buffers"), 0);
+}
+
 /* protocol/org.iobufd.Allocator1.xml is the contract: the daemon says the same. */
 static void test_introspection_matches_the_contract(void **state)
 {
@@ -350,6 +474,9 @@ int main(void)
 		cmocka_unit_test(test_busctl),
 		cmocka_unit_test(test_gdbus),
 		cmocka_unit_test(test_introspection_matches_the_contract),
+		cmocka_unit_test(test_objects_per_client_and_buffer),
+		cmocka_unit_test(test_admin_methods),
+		cmocka_unit_test(test_admin_methods_denied_to_others),
 	};
 
 	return cmocka_run_group_tests_name("dbus", tests, setup, teardown);

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The admin half of org.iobufd.Allocator1: list clients and buffers, change
+ * a limit, purge volatile buffers, free a client's buffers. Root and the
+ * iobufd-admin group only; anyone may read the limits.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+
+#define ADMIN_GROUP "iobufd-admin"
+
+static bool in_admin_group(sd_bus_creds *creds)
+{
+	const struct group *group = getgrnam(ADMIN_GROUP);
+	const gid_t *gids;
+	gid_t egid;
+	int n;
+
+	if (!group)
+		return false;
+	if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == group->gr_gid)
+		return true;
+	n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+	for (int i = 0; i < n; i++)
+		if (gids[i] == group->gr_gid)
+			return true;
+	return false;
+}
+
+/* 1 when the caller may administer, 0 with AccessDenied set, or a negative errno. */
+static int check_admin(sd_bus_message *m, sd_bus_error *error)
+{
+	sd_bus_creds *creds = NULL;
+	uid_t euid;
+	int r;
+
+	r = sd_bus_query_sender_creds(m,
+				      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+					      SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
+				      &creds);
+	if (r < 0)
+		return r;
+	r = sd_bus_creds_get_euid(creds, &euid);
+	if (r >= 0)
+		r = euid == 0 || in_admin_group(creds);
+	sd_bus_creds_unref(creds);
+	if (r == 0)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+					 "%s is for root and members of %s",
+					 sd_bus_message_get_member(m), ADMIN_GROUP);
+	return r;
+}
+
+static int method_list_clients(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	sd_bus_message *reply = NULL;
+	int r;
+
+	r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(uuussstt)");
+	for (struct client *c = service->allocator->client_list; r >= 0 && c; c = c->next)
+		r = sd_bus_message_append(reply, "(uuussstt)", c->id, (uint32_t)c->uid,
+					  (uint32_t)c->pid, c->comm, c->unit, c->transport,
+					  c->buffer_count, c->bytes);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+static int append_buffers(sd_bus_message *reply, const struct client *c)
+{
+	int r = 0;
+
+	for (const struct buffer *b = c->buffers; r >= 0 && b; b = b->next)
+		r = sd_bus_message_append(reply, "(ttsuuu)", b->id, b->size, b->heap->name,
+					  b->options, c->id, b->purgeable_state);
+	return r;
+}
+
+static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	sd_bus_message *reply = NULL;
+	uint32_t only;
+	int r;
+
+	r = sd_bus_message_read(m, "u", &only);
+	if (r >= 0)
+		r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	if (only && !allocator_find_client(service->allocator, only))
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no client %u", only);
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(ttsuuu)");
+	for (struct client *c = service->allocator->client_list; r >= 0 && c; c = c->next)
+		if (!only || c->id == only)
+			r = append_buffers(reply, c);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+/* The limit called name in a, or NULL. */
+static uint64_t *limit_named(struct allocator *a, const char *name)
+{
+	if (strcmp(name, "max-buffer-size") == 0)
+		return &a->limits.max_buffer_size;
+	if (strcmp(name, "max-client-buffers") == 0)
+		return &a->limits.max_client_buffers;
+	if (strcmp(name, "max-client-bytes") == 0)
+		return &a->limits.max_client_bytes;
+	return NULL;
+}
+
+static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	const char *name;
+	uint64_t value, *limit;
+	int r;
+
+	r = sd_bus_message_read(m, "st", &name, &value);
+	if (r >= 0)
+		r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	limit = limit_named(service->allocator, name);
+	if (!limit)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+					 "unknown limit '%s': max-buffer-size, max-client-buffers "
+					 "or max-client-bytes", name);
+	if (value == 0)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+					 "limit %s must not be 0", name);
+	log_info("limit %s changed from %" PRIu64 " to %" PRIu64 " over D-Bus", name, *limit,
+		 value);
+	*limit = value;
+	(void)sd_bus_emit_properties_changed(sd_bus_message_get_bus(m), BUS_OBJECT_PATH,
+					     BUS_INTERFACE, "Limits", NULL);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_purge_volatile(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	uint64_t bytes;
+	int r;
+
+	r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	bytes = allocator_purge_volatile(service->allocator);
+	log_info("purged %" PRIu64 " bytes of volatile buffers over D-Bus", bytes);
+	return sd_bus_reply_method_return(m, "t", bytes);
+}
+
+static int method_free_client_buffers(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	struct client *client;
+	uint32_t id;
+	size_t n;
+	int r;
+
+	r = sd_bus_message_read(m, "u", &id);
+	if (r >= 0)
+		r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	client = allocator_find_client(service->allocator, id);
+	if (!client)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no client %u", id);
+	n = allocator_free_client_buffers(service->allocator, client);
+	log_info("freed %zu buffers of client %u (pid %d, %s) over D-Bus", n, id, (int)client->pid,
+		 client->comm);
+	return sd_bus_reply_method_return(m, "t", (uint64_t)n);
+}
+
+static int property_limits(sd_bus *bus, const char *path, const char *interface,
+			   const char *property, sd_bus_message *reply, void *userdata,
+			   sd_bus_error *error)
+{
+	const struct limits *l = &((struct bus_service *)userdata)->allocator->limits;
+
+	return sd_bus_message_append(reply, "a{st}", 3, "max-buffer-size", l->max_buffer_size,
+				     "max-client-buffers", l->max_client_buffers,
+				     "max-client-bytes", l->max_client_bytes);
+}
+
+const sd_bus_vtable bus_admin_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Limits", "a{st}", property_limits, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_METHOD_WITH_ARGS("ListClients", SD_BUS_NO_ARGS,
+				SD_BUS_RESULT("a(uuussstt)", clients), method_list_clients,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ListBuffers", SD_BUS_ARGS("u", client),
+				SD_BUS_RESULT("a(ttsuuu)", buffers), method_list_buffers,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("s", name, "t", value), SD_BUS_NO_RESULT,
+				method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("PurgeVolatile", SD_BUS_NO_ARGS, SD_BUS_RESULT("t", bytes),
+				method_purge_volatile, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("FreeClientBuffers", SD_BUS_ARGS("u", client),
+				SD_BUS_RESULT("t", buffers), method_free_client_buffers,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_VTABLE_END,
+};
