@@ -57,6 +57,28 @@ static int check_admin(sd_bus_message *m, sd_bus_error *error)
 	return r;
 }
 
+/*
+ * Reads a client id argument of an admin method and finds that client (0
+ * means every client when any is true). 1 on success, 0 with an error set,
+ * or a negative errno.
+ */
+static int admin_client_arg(struct bus_service *service, sd_bus_message *m, bool any,
+			    sd_bus_error *error, struct client **client)
+{
+	uint32_t id;
+	int r;
+
+	r = sd_bus_message_read(m, "u", &id);
+	if (r >= 0)
+		r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	*client = id ? allocator_find_client(service->allocator, id) : NULL;
+	if (!*client && !(any && id == 0))
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no client %u", id);
+	return 1;
+}
+
 static int method_list_clients(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
@@ -95,21 +117,17 @@ static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *
 {
 	struct bus_service *service = userdata;
 	sd_bus_message *reply = NULL;
-	uint32_t only;
+	struct client *only;
 	int r;
 
-	r = sd_bus_message_read(m, "u", &only);
-	if (r >= 0)
-		r = check_admin(m, error);
+	r = admin_client_arg(service, m, true, error, &only);
 	if (r <= 0)
 		return r;
-	if (only && !allocator_find_client(service->allocator, only))
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no client %u", only);
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
 		r = sd_bus_message_open_container(reply, 'a', "(ttsuuu)");
 	for (struct client *c = service->allocator->client_list; r >= 0 && c; c = c->next)
-		if (!only || c->id == only)
+		if (!only || c == only)
 			r = append_buffers(reply, c);
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
@@ -177,21 +195,15 @@ static int method_free_client_buffers(sd_bus_message *m, void *userdata, sd_bus_
 {
 	struct bus_service *service = userdata;
 	struct client *client;
-	uint32_t id;
 	size_t n;
 	int r;
 
-	r = sd_bus_message_read(m, "u", &id);
-	if (r >= 0)
-		r = check_admin(m, error);
+	r = admin_client_arg(service, m, false, error, &client);
 	if (r <= 0)
 		return r;
-	client = allocator_find_client(service->allocator, id);
-	if (!client)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no client %u", id);
 	n = allocator_free_client_buffers(service->allocator, client);
-	log_info("freed %zu buffers of client %u (pid %d, %s) over D-Bus", n, id, (int)client->pid,
-		 client->comm);
+	log_info("freed %zu buffers of client %u (pid %d, %s) over D-Bus", n, client->id,
+		 (int)client->pid, client->comm);
 	return sd_bus_reply_method_return(m, "t", (uint64_t)n);
 }
 

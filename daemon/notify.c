@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
@@ -38,6 +39,9 @@ int notify_ready(struct notify *n, sd_event *event, const struct allocator *allo
 	r = sd_event_set_watchdog(event, true);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the watchdog");
+	/* Without a manager listening, status updates would only wake us up. */
+	if (!getenv("NOTIFY_SOCKET"))
+		return 0;
 	r = sd_event_add_time_relative(event, &n->timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
 				       on_status_timer, n);
 	if (r < 0)
