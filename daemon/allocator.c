@@ -19,6 +19,7 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 		   const struct heap_config *heaps)
 {
 	*a = (struct allocator){ .limits = *limits, .next_id = 1 };
+	fdstore_init(&a->store);
 	return heaps_init(&a->heaps, heaps);
 }
 
@@ -29,6 +30,7 @@ void allocator_fini(struct allocator *a)
 
 static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
 {
+	fdstore_forget_buffer(&a->store, b, client);
 	client_remove_buffer(client, b);
 	a->buffers--;
 	a->bytes -= b->size;
@@ -38,9 +40,13 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	free(b);
 }
 
-void allocator_add_client(struct allocator *a, struct client *client)
+void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
-	client->id = ++a->next_client_id;
+	if (!id)
+		id = a->last_client_id + 1;
+	if (id > a->last_client_id)
+		a->last_client_id = id;
+	client->id = id;
 	client->next = a->client_list;
 	a->client_list = client;
 	a->clients++;
@@ -187,6 +193,16 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct wir
 	}
 }
 
+/* Counts b (filled in) as the client's, in every total. */
+static void account(struct allocator *a, struct client *client, struct buffer *b)
+{
+	client_add_buffer(client, b);
+	a->buffers++;
+	a->bytes += b->size;
+	b->heap->buffers++;
+	b->heap->bytes += b->size;
+}
+
 /*
  * Records a new buffer of the client around fd, which it takes (closing it
  * on failure). NULL on failure, with why.
@@ -210,14 +226,45 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 		.heap = heap,
 		.client_id = client->id,
 	};
-	client_add_buffer(client, b);
-	a->buffers++;
-	a->bytes += size;
-	heap->buffers++;
-	heap->bytes += size;
+	account(a, client, b);
+	fdstore_keep_buffer(&a->store, b, client);
 	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
 		  client->id, b->id, size, heap->name, options);
 	return b;
+}
+
+int allocator_adopt_buffer(struct allocator *a, struct client *client,
+			   const struct stored_buffer *stored, char *why)
+{
+	struct heap *heap = heaps_find(&a->heaps, stored->heap);
+	struct buffer *b;
+
+	if (!heap) {
+		snprintf(why, WHY_SIZE, "its heap %s is not in use any more", stored->heap);
+		return -ENODEV;
+	}
+	if (stored->state < IOBUF_PURGEABLE_NON_VOLATILE || stored->state > IOBUF_PURGEABLE_EMPTY) {
+		snprintf(why, WHY_SIZE, "unknown purgeable state %u", stored->state);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(why, WHY_SIZE, "out of memory");
+		return -ENOMEM;
+	}
+	*b = (struct buffer){
+		.id = stored->id,
+		.size = stored->size,
+		.fd = stored->fd,
+		.options = stored->options,
+		.purgeable_state = stored->state,
+		.heap = heap,
+		.client_id = client->id,
+	};
+	account(a, client, b);
+	if (stored->id >= a->next_id)
+		a->next_id = stored->id + 1;
+	return 0;
 }
 
 int allocator_allocate(struct allocator *a, struct client *client,
@@ -349,6 +396,17 @@ int allocator_free(struct allocator *a, struct client *client, uint64_t id, char
 	return 0;
 }
 
+/* The state is part of the buffer's name in the fd store, so it is stored again. */
+static void set_state(struct allocator *a, struct client *client, struct buffer *b,
+		      uint32_t state)
+{
+	if (b->purgeable_state == state)
+		return;
+	fdstore_forget_buffer(&a->store, b, client);
+	b->purgeable_state = state;
+	fdstore_keep_buffer(&a->store, b, client);
+}
+
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
 			    uint32_t state, uint32_t *old_state, char *why)
 {
@@ -375,7 +433,7 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 	}
 	*old_state = b->purgeable_state;
 	if (state != IOBUF_PURGEABLE_KEEP_CURRENT)
-		b->purgeable_state = state;
+		set_state(a, client, b, state);
 	return 0;
 }
 
@@ -388,7 +446,7 @@ uint64_t allocator_purge_volatile(struct allocator *a)
 			if (b->purgeable_state != IOBUF_PURGEABLE_VOLATILE ||
 			    b->heap->purge(b->heap, b->fd, b->size) < 0)
 				continue;
-			b->purgeable_state = IOBUF_PURGEABLE_EMPTY;
+			set_state(a, c, b, IOBUF_PURGEABLE_EMPTY);
 			bytes += b->size;
 		}
 	}

@@ -11,6 +11,7 @@
 #define IOBUFD_ALLOCATOR_H
 
 #include "client.h"
+#include "fdstore.h"
 #include "heaps/heap.h"
 #include "wire.h"
 
@@ -27,8 +28,9 @@ struct allocator {
 	uint64_t buffers; /* over every client */
 	uint64_t bytes;
 	unsigned clients;
-	unsigned next_client_id;
+	unsigned last_client_id;
 	struct client *client_list; /* every client of either transport */
+	struct fdstore store;        /* keeps buffers across a restart */
 };
 
 /* heaps selects, orders and marks the heaps (see heaps_init()). */
@@ -36,8 +38,11 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 		   const struct heap_config *heaps);
 void allocator_fini(struct allocator *a);
 
-/* Counts the client and gives it its id. */
-void allocator_add_client(struct allocator *a, struct client *client);
+/*
+ * Counts the client and gives it an id: a new one, or id when it is one
+ * the previous iobufd gave (not 0).
+ */
+void allocator_add_client(struct allocator *a, struct client *client, unsigned id);
 /* Frees every buffer of the client and forgets it. */
 void allocator_remove_client(struct allocator *a, struct client *client);
 struct client *allocator_find_client(const struct allocator *a, unsigned id);
@@ -57,6 +62,12 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
 			    uint32_t state, uint32_t *old_state, char *why);
+/*
+ * Charges a buffer the previous iobufd stored to client, taking its fd. On
+ * failure (its heap is no more) the caller still owns the fd.
+ */
+int allocator_adopt_buffer(struct allocator *a, struct client *client,
+			   const struct stored_buffer *stored, char *why);
 /* Empties every volatile buffer; the bytes reclaimed. */
 uint64_t allocator_purge_volatile(struct allocator *a);
 void allocator_stats(const struct allocator *a, const struct client *client,

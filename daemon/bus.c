@@ -34,7 +34,7 @@ static void bus_client_free(struct bus_client *bc)
 			break;
 		}
 	}
-	if (bc->client.buffer_count)
+	if (bc->client.buffer_count && !service->allocator->store.stopping)
 		log_info("bus client %s (pid %d, %s) left: released %" PRIu64 " buffers", bc->name,
 			 (int)bc->client.pid, bc->client.comm, bc->client.buffer_count);
 	allocator_remove_client(service->allocator, &bc->client);
@@ -50,42 +50,46 @@ static int on_caller_gone(sd_bus_track *track, void *userdata)
 	return 0;
 }
 
-/* The client a call is charged to: its sender's, made on its first call. */
-static int caller(struct bus_service *service, sd_bus_message *m, struct client **out)
+static struct bus_client *find_bus_client(struct bus_service *service, const char *name)
 {
-	const char *sender = sd_bus_message_get_sender(m);
+	for (struct bus_client *bc = service->clients; bc; bc = bc->next)
+		if (strcmp(bc->name, name) == 0)
+			return bc;
+	return NULL;
+}
+
+/*
+ * A client for the unique name, released when the name leaves the bus;
+ * -ENXIO (or another negative errno) when it has left already. id as for
+ * allocator_add_client().
+ */
+static int bus_client_new(struct bus_service *service, const char *name, unsigned id,
+			  struct bus_client **out)
+{
 	sd_bus_creds *creds = NULL;
 	struct bus_client *bc;
 	uid_t uid;
 	pid_t pid;
 	int r;
 
-	if (!sender)
-		return -EPERM;
-	for (bc = service->clients; bc; bc = bc->next) {
-		if (strcmp(bc->name, sender) == 0) {
-			*out = &bc->client;
-			return 0;
-		}
+	bc = calloc(1, sizeof(*bc));
+	if (!bc || !(bc->name = strdup(name))) {
+		free(bc);
+		return -ENOMEM;
 	}
-	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+	bc->service = service;
+	/* Watch first, then ask: a caller leaving in between is still noticed. */
+	r = sd_bus_track_new(service->bus, &bc->track, on_caller_gone, bc);
+	if (r >= 0)
+		r = sd_bus_track_add_name(bc->track, name);
+	if (r >= 0)
+		r = sd_bus_get_name_creds(service->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID,
+					  &creds);
 	if (r >= 0)
 		r = sd_bus_creds_get_euid(creds, &uid);
 	if (r >= 0)
 		r = sd_bus_creds_get_pid(creds, &pid);
 	sd_bus_creds_unref(creds);
-	if (r < 0)
-		return r;
-
-	bc = calloc(1, sizeof(*bc));
-	if (!bc || !(bc->name = strdup(sender))) {
-		free(bc);
-		return -ENOMEM;
-	}
-	bc->service = service;
-	r = sd_bus_track_new(service->bus, &bc->track, on_caller_gone, bc);
-	if (r >= 0)
-		r = sd_bus_track_add_sender(bc->track, m);
 	if (r < 0) {
 		sd_bus_track_unref(bc->track);
 		free(bc->name);
@@ -93,9 +97,47 @@ static int caller(struct bus_service *service, sd_bus_message *m, struct client 
 		return r;
 	}
 	client_init_from_creds(&bc->client, uid, pid);
-	allocator_add_client(service->allocator, &bc->client);
+	bc->client.bus_name = bc->name;
+	allocator_add_client(service->allocator, &bc->client, id);
 	bc->next = service->clients;
 	service->clients = bc;
+	*out = bc;
+	return 0;
+}
+
+/* The client a call is charged to: its sender's, made on its first call. */
+static int caller(struct bus_service *service, sd_bus_message *m, struct client **out)
+{
+	const char *sender = sd_bus_message_get_sender(m);
+	struct bus_client *bc;
+	int r;
+
+	if (!sender)
+		return -EPERM;
+	bc = find_bus_client(service, sender);
+	if (!bc) {
+		r = bus_client_new(service, sender, 0, &bc);
+		if (r < 0)
+			return r;
+	}
+	*out = &bc->client;
+	return 0;
+}
+
+int bus_service_adopt_client(struct bus_service *service, const char *name, unsigned id,
+			     struct client **out)
+{
+	struct bus_client *bc;
+	int r;
+
+	if (!service->bus)
+		return -ENOTCONN;
+	bc = find_bus_client(service, name);
+	if (!bc) {
+		r = bus_client_new(service, name, id, &bc);
+		if (r < 0)
+			return r;
+	}
 	*out = &bc->client;
 	return 0;
 }

@@ -32,6 +32,12 @@ struct bus_service {
  */
 int bus_service_init(struct bus_service *service, sd_event *event, struct allocator *allocator,
 		     const char *which);
+/*
+ * The client of a caller the previous iobufd served, as client id, if its
+ * unique name is still on the bus; -ENXIO (or another negative errno) if not.
+ */
+int bus_service_adopt_client(struct bus_service *service, const char *name, unsigned id,
+			     struct client **out);
 /* Releases every bus client's buffers and leaves the bus. Safe after a failed init. */
 void bus_service_fini(struct bus_service *service);
 

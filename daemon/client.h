@@ -28,6 +28,7 @@ struct client {
 	char comm[16];
 	char unit[128];       /* its systemd unit, "" when it has none */
 	const char *transport; /* "socket" or "bus" */
+	const char *bus_name;  /* a bus client's unique name, else NULL */
 	struct buffer *buffers;
 	uint64_t buffer_count;
 	uint64_t bytes;

@@ -51,6 +51,7 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 	}
 	conn->greeted = true;
 	ans->msg.hello_reply.version = WIRE_VERSION;
+	fdstore_keep_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
 
 /* Answers a decoded request; ans->msg.header.opcode is preset to its reply. */
@@ -157,7 +158,7 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	return 0;
 }
 
-int connection_new(struct server *server, int sock)
+static int connection_add(struct server *server, int sock, unsigned id, bool greeted)
 {
 	struct connection *conn;
 	int r;
@@ -169,6 +170,7 @@ int connection_new(struct server *server, int sock)
 	}
 	conn->server = server;
 	conn->sock = sock;
+	conn->greeted = greeted;
 	r = client_init(&conn->client, sock);
 	if (r >= 0)
 		r = sd_event_add_io(server->event, &conn->source, sock, EPOLLIN, on_readable, conn);
@@ -183,24 +185,37 @@ int connection_new(struct server *server, int sock)
 		conn->next->prev = conn;
 	server->connections = conn;
 	server->connection_count++;
-	allocator_add_client(server->allocator, &conn->client);
-	log_debug("client %u connected: pid %d uid %u %s", conn->client.id, (int)conn->client.pid,
-		 (unsigned)conn->client.uid, conn->client.comm);
+	allocator_add_client(server->allocator, &conn->client, id);
+	log_debug("client %u %s: pid %d uid %u %s", conn->client.id,
+		  greeted ? "taken over" : "connected", (int)conn->client.pid,
+		  (unsigned)conn->client.uid, conn->client.comm);
 	return 0;
+}
+
+int connection_new(struct server *server, int sock)
+{
+	return connection_add(server, sock, 0, false);
+}
+
+int connection_adopt(struct server *server, int sock, unsigned client_id)
+{
+	return connection_add(server, sock, client_id, true);
 }
 
 void connection_free(struct connection *conn)
 {
 	struct server *server = conn->server;
 
-	/* Worth a line only when the client left buffers behind. */
-	if (conn->client.buffer_count)
+	/* Worth a line only when the client left buffers behind, not when they are handed over. */
+	if (conn->client.buffer_count && !server->allocator->store.stopping)
 		log_info("client %u (pid %d, %s) disconnected: released %" PRIu64
 			 " buffers (%" PRIu64 " bytes)",
 			 conn->client.id, (int)conn->client.pid, conn->client.comm,
 			 conn->client.buffer_count, conn->client.bytes);
 	else
 		log_debug("client %u disconnected", conn->client.id);
+	if (conn->greeted)
+		fdstore_forget_connection(&server->allocator->store, &conn->client);
 	allocator_remove_client(server->allocator, &conn->client);
 	if (conn->prev)
 		conn->prev->next = conn->next;

@@ -21,6 +21,11 @@ struct connection {
 
 /* Takes ownership of sock (a connected, non-blocking socket). */
 int connection_new(struct server *server, int sock);
+/*
+ * Takes over a connection the previous iobufd stored: greeted already, its
+ * client keeps client_id. Takes sock, as connection_new().
+ */
+int connection_adopt(struct server *server, int sock, unsigned client_id);
 /* Closes the connection and releases everything charged to it. */
 void connection_free(struct connection *conn);
 

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "restore.h"
 #include "server.h"
 
 /* Every live buffer holds an fd in the daemon: allow as many as we may. */
@@ -63,6 +64,7 @@ static int run(const struct daemon_config *config)
 	struct allocator allocator;
 	struct server server;
 	struct bus_service bus = { 0 };
+	struct handover handover;
 	struct notify notify;
 	sd_event *event = NULL;
 	int r;
@@ -70,6 +72,9 @@ static int run(const struct daemon_config *config)
 	r = allocator_init(&allocator, &config->limits, &config->heaps);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the heaps");
+	r = handover_take(&handover, &allocator.store);
+	if (r < 0)
+		goto out_allocator;
 	r = sd_event_default(&event);
 	if (r < 0) {
 		log_error_errno(r, "cannot create the event loop");
@@ -80,12 +85,15 @@ static int run(const struct daemon_config *config)
 		log_error_errno(r, "cannot watch signals");
 		goto out_event;
 	}
-	r = server_init(&server, event, &allocator, config->socket_path, config->max_clients);
+	r = server_init(&server, event, &allocator, handover.listen_fd, config->socket_path,
+			config->max_clients);
+	handover.listen_fd = -1;
 	if (r < 0)
 		goto out_server;
 	r = serve_bus(&bus, event, &allocator, config);
 	if (r < 0)
 		goto out_bus;
+	restore_registry(&handover, &server, &bus);
 
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
 		 " buffers and %" PRIu64 " bytes, %u clients",
@@ -100,14 +108,21 @@ static int run(const struct daemon_config *config)
 	notify_stopping(&notify);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
+	else if (allocator.store.max)
+		log_info("stopping: %u clients and %" PRIu64 " buffers (%" PRIu64 " bytes) stay in "
+			 "the fd store for the next iobufd", allocator.clients, allocator.buffers,
+			 allocator.bytes);
 	else
 		log_info("stopping");
 out_bus:
+	/* Closing our fds from here on leaves them with the manager, for the next iobufd. */
+	fdstore_stop(&allocator.store);
 	bus_service_fini(&bus);
 out_server:
 	server_fini(&server);
 out_event:
 	sd_event_unref(event);
+	handover_fini(&handover);
 out_allocator:
 	allocator_fini(&allocator);
 	return r;

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "connection.h"
@@ -96,23 +95,6 @@ fail:
 	return r;
 }
 
-/* The socket systemd passed, if any: 1 and *sock, 0 when none was passed. */
-static int activated_socket(int *sock)
-{
-	int n = sd_listen_fds(1);
-
-	if (n < 0)
-		return log_error_errno(n, "cannot take the sockets systemd passed");
-	if (n == 0)
-		return 0;
-	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-		log_error("systemd must pass exactly one listening SOCK_SEQPACKET unix socket");
-		return -EINVAL;
-	}
-	*sock = SD_LISTEN_FDS_START;
-	return 1;
-}
-
 static void turn_away(int sock, unsigned max_clients)
 {
 	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
@@ -166,7 +148,7 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 }
 
 int server_init(struct server *server, sd_event *event, struct allocator *allocator,
-		const char *path, unsigned max_clients)
+		int listen_fd, const char *path, unsigned max_clients)
 {
 	int r;
 
@@ -176,10 +158,8 @@ int server_init(struct server *server, sd_event *event, struct allocator *alloca
 		.max_clients = max_clients,
 		.sock = -1,
 	};
-	r = activated_socket(&server->sock);
-	if (r < 0)
-		return r;
-	if (r > 0) {
+	if (listen_fd >= 0) {
+		server->sock = listen_fd;
 		log_info("listening on the socket systemd passed");
 	} else {
 		server->sock = create_socket(server, path);

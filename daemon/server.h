@@ -23,11 +23,12 @@ struct server {
 };
 
 /*
- * Listens on the socket systemd passed, or creates one at path. Refuses a
- * path where another daemon answers or that is not a socket.
+ * Listens on listen_fd, the socket systemd passed (taking it), or when it
+ * is -1 creates one at path. Refuses a path where another daemon answers
+ * or that is not a socket.
  */
 int server_init(struct server *server, sd_event *event, struct allocator *allocator,
-		const char *path, unsigned max_clients);
+		int listen_fd, const char *path, unsigned max_clients);
 void server_fini(struct server *server);
 
 #endif

@@ -2,7 +2,7 @@
 # Installs what the tests need, builds, and runs every test suite: once in a
 # plain build (the vm suite boots a qemu guest with real kernel heaps), once
 # under AddressSanitizer and UndefinedBehaviorSanitizer, and the unit,
-# integration and dbus suites once more under valgrind.
+# integration, dbus and service-manager tests once more under valgrind.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -18,7 +18,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	meson test -C "$top/build-sanitize" --print-errorlogs --no-suite vm
 
 echo "== valgrind =="
-IOBUFD_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	meson test -C "$top/build" --print-errorlogs --suite unit --suite integration --suite dbus \
-	--wrap="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	--timeout-multiplier 10
+valgrind="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
+	--suite unit --suite integration --suite dbus --wrap="$valgrind" --timeout-multiplier 10
+# The service-manager tests, without the shell-driven unit checks.
+IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
+	manager restart --wrap="$valgrind" --timeout-multiplier 10

@@ -65,6 +65,8 @@ struct heap_list {
 
 /* Appends a heap; a full list destroys it. */
 void heap_list_add(struct heap_list *list, struct heap *heap);
+/* The heap called name, or NULL. */
+struct heap *heaps_find(const struct heap_list *list, const char *name);
 
 /* Each adds the heaps of its kind found on this machine; 0 or a negative errno. */
 int heap_memfd_discover(struct heap_list *list);

@@ -27,6 +27,14 @@ void heap_list_add(struct heap_list *list, struct heap *heap)
 	list->heaps[list->count++] = heap;
 }
 
+struct heap *heaps_find(const struct heap_list *list, const char *name)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->heaps[i]->name, name) == 0)
+			return list->heaps[i];
+	return NULL;
+}
+
 /* Kernel heaps first, whenever their device exists; memfd serves the rest. */
 static int discover(struct heap_list *list)
 {

@@ -40,11 +40,8 @@ static size_t split_words(char *text, const char **argv, size_t max)
 	return n;
 }
 
-/*
- * Forks $IOBUFD_BINARY (under $IOBUFD_WRAPPER, split on spaces, when set)
- * with args. Its stdout and stderr go to output_fd unless it is -1.
- */
-static pid_t exec_daemon(const char *const *args, int output_fd)
+pid_t spawn_iobufd(const char *const *args, int output_fd, void (*in_child)(void *),
+		   void *data)
 {
 	static char wrapper[512];
 	const char *binary = getenv("IOBUFD_BINARY");
@@ -69,6 +66,8 @@ static pid_t exec_daemon(const char *const *args, int output_fd)
 			dup2(output_fd, STDOUT_FILENO);
 			dup2(output_fd, STDERR_FILENO);
 		}
+		if (in_child)
+			in_child(data);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -83,7 +82,7 @@ int run_iobufd(const char *const *args, char *output, size_t size)
 	pid_t pid;
 
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = exec_daemon(args, pipefd[1]);
+	pid = spawn_iobufd(args, pipefd[1], NULL, NULL);
 	close(pipefd[1]);
 	while ((got = read(pipefd[0], output + used, size - 1 - used)) > 0)
 		used += (size_t)got;
@@ -136,7 +135,7 @@ static void start(struct test_daemon *d, const char *socket_path, const char *co
 	for (size_t i = 0; extra_args && extra_args[i] && n < 31; i++)
 		args[n++] = extra_args[i];
 	args[n] = NULL;
-	d->pid = exec_daemon(args, -1);
+	d->pid = spawn_iobufd(args, -1, NULL, NULL);
 	track(d->pid, 0);
 
 	for (int waited = 0; waited < START_DEADLINE_MS; waited += 10) {

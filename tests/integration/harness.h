@@ -30,6 +30,15 @@ void test_daemon_start_at(struct test_daemon *d, const char *socket_path);
 void test_daemon_start_from_env(struct test_daemon *d);
 
 /*
+ * Forks $IOBUFD_BINARY (under $IOBUFD_WRAPPER, split on spaces, when set)
+ * with args (NULL-terminated, nothing added). Its stdout and stderr go to
+ * output_fd unless it is -1; in_child, unless NULL, runs in the child just
+ * before the exec.
+ */
+pid_t spawn_iobufd(const char *const *args, int output_fd, void (*in_child)(void *),
+		   void *data);
+
+/*
  * Runs iobufd with args (NULL-terminated; no --socket is added) to its exit
  * and returns its exit status, with what it printed in output.
  */

@@ -22,71 +22,33 @@
 
 #include "harness.h"
 #include "iobuf/iobuf.h"
-
-/* A datagram socket for $NOTIFY_SOCKET, in a fresh directory. */
-static int notify_socket(char *path, size_t size)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/iobufd-notify.XXXXXX";
-	int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/notify", dir);
-	snprintf(path, size, "%s", addr.sun_path);
-	assert_int_equal(bind(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	return sock;
-}
-
-/* Reads notifications until one contains text; fails after timeout_ms. */
-static void expect_notification(int sock, const char *text, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
-	char msg[4096];
-
-	while (poll(&pfd, 1, timeout_ms) == 1) {
-		ssize_t n = recv(sock, msg, sizeof(msg) - 1, 0);
-
-		assert_true(n >= 0);
-		msg[n] = '\0';
-		if (strstr(msg, text))
-			return;
-	}
-	fail_msg("no notification with \"%s\" within %d ms", text, timeout_ms);
-}
+#include "service-manager.h"
 
 static void test_ready_status_watchdog_stopping(void **state)
 {
-	char path[128];
-	int sock = notify_socket(path, sizeof(path));
-	struct test_daemon d;
+	struct service_manager m;
 	struct iobuf_task *task;
 	struct iobuf *buf;
 
-	setenv("NOTIFY_SOCKET", path, 1);
+	manager_init(&m);
 	setenv("WATCHDOG_USEC", "200000", 1);
-	test_daemon_start(&d, NULL);
-	unsetenv("NOTIFY_SOCKET");
+	manager_spawn(&m, NULL);
 	unsetenv("WATCHDOG_USEC");
 
-	expect_notification(sock, "READY=1\nSTATUS=0 clients, 0 buffers, 0 bytes", 5000);
-	expect_notification(sock, "WATCHDOG=1", 2000);
-	expect_notification(sock, "WATCHDOG=1", 2000);
+	manager_expect(&m, "READY=1\nSTATUS=0 clients, 0 buffers, 0 bytes", 5000);
+	manager_expect(&m, "WATCHDOG=1", 2000);
+	manager_expect(&m, "WATCHDOG=1", 2000);
 
-	task = iobuf_task_connect(d.socket);
+	task = iobuf_task_connect(m.socket_path);
 	buf = iobuf_in_task_with_options(task, 0, 8192, 0);
 	assert_non_null(buf);
 	iobuf_task_unref(task);
-	expect_notification(sock, "STATUS=1 clients, 1 buffers, 8192 bytes", 5000);
+	manager_expect(&m, "STATUS=1 clients, 1 buffers, 8192 bytes", 5000);
 	iobuf_release(buf);
-	expect_notification(sock, "STATUS=0 clients, 0 buffers, 0 bytes", 5000);
+	manager_expect(&m, "STATUS=0 clients, 0 buffers, 0 bytes", 5000);
 
-	assert_int_equal(kill(d.pid, SIGTERM), 0);
-	expect_notification(sock, "STOPPING=1", 5000);
-	test_daemon_wait_stopped(&d);
-	close(sock);
-	unlink(path);
-	*strrchr(path, '/') = '\0';
-	rmdir(path);
+	manager_stop(&m);
+	manager_fini(&m);
 }
 
 static void test_socket_activation(void **state)

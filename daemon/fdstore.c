@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "fdstore.h"
+#include "heaps/heap.h"
+#include "log.h"
+
+void fdstore_init(struct fdstore *store)
+{
+	const char *max = getenv("FDSTORE");
+	unsigned long n = 0;
+	char *end;
+
+	*store = (struct fdstore){ 0 };
+	if (!max || !getenv("NOTIFY_SOCKET"))
+		return;
+	errno = 0;
+	n = strtoul(max, &end, 10);
+	if (errno || *end || end == max || n > UINT32_MAX) {
+		log_warning("ignoring FDSTORE=%s: not a count of fds", max);
+		return;
+	}
+	store->max = (unsigned)n;
+}
+
+/* Whether the manager's $LISTEN_FDNAMES can carry name. */
+static bool name_fits(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > FDSTORE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e || name[i] == ':')
+			return false;
+	return true;
+}
+
+static void keep(struct fdstore *store, int fd, const char *name, bool poll)
+{
+	char message[FDSTORE_NAME_MAX + 64];
+	int r;
+
+	if (!store->max || store->stopping)
+		return;
+	if (store->stored >= store->max) {
+		if (!store->full_warned)
+			log_warning("the fd store is full (%u fds): newer buffers and clients will "
+				    "not survive a restart", store->max);
+		store->full_warned = true;
+		return;
+	}
+	if (!name_fits(name)) {
+		log_warning("cannot store \"%s\": not a valid fd name; it will not survive a restart",
+			    name);
+		return;
+	}
+	/* The manager drops a stored connection that hangs up; buffers never do. */
+	snprintf(message, sizeof(message), "FDSTORE=1\nFDNAME=%s%s", name,
+		 poll ? "" : "\nFDPOLL=0");
+	r = sd_pid_notify_with_fds(0, false, message, &fd, 1);
+	if (r <= 0) {
+		log_warning("cannot store %s with the service manager: %s", name,
+			    r < 0 ? strerror(-r) : "no manager");
+		return;
+	}
+	store->stored++;
+}
+
+void fdstore_forget_name(struct fdstore *store, const char *name)
+{
+	if (!store->max || store->stopping)
+		return;
+	if (sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name) > 0 && store->stored > 0)
+		store->stored--;
+}
+
+static void connection_name(const struct client *client, char *out, size_t size)
+{
+	snprintf(out, size, "conn;client=%u", client->id);
+}
+
+/* The unique name without its leading ':', which fd names cannot hold. */
+static const char *bus_name_field(const struct client *owner)
+{
+	return owner->bus_name && owner->bus_name[0] == ':' ? owner->bus_name + 1 : NULL;
+}
+
+static void buffer_name(const struct buffer *b, const struct client *owner, char *out,
+			size_t size)
+{
+	const char *bus = bus_name_field(owner);
+
+	snprintf(out, size,
+		 "buf;id=%" PRIu64 ";client=%u;size=%" PRIu64 ";options=0x%x;state=%u;heap=%s%s%s",
+		 b->id, b->client_id, b->size, b->options, b->purgeable_state, b->heap->name,
+		 bus ? ";bus=" : "", bus ? bus : "");
+}
+
+void fdstore_keep_connection(struct fdstore *store, const struct client *client, int sock)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	connection_name(client, name, sizeof(name));
+	keep(store, sock, name, true);
+}
+
+void fdstore_forget_connection(struct fdstore *store, const struct client *client)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	connection_name(client, name, sizeof(name));
+	fdstore_forget_name(store, name);
+}
+
+void fdstore_keep_buffer(struct fdstore *store, const struct buffer *buffer,
+			 const struct client *owner)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	buffer_name(buffer, owner, name, sizeof(name));
+	keep(store, buffer->fd, name, false);
+}
+
+void fdstore_forget_buffer(struct fdstore *store, const struct buffer *buffer,
+			   const struct client *owner)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	buffer_name(buffer, owner, name, sizeof(name));
+	fdstore_forget_name(store, name);
+}
+
+void fdstore_stop(struct fdstore *store)
+{
+	store->stopping = true;
+}
+
+/* Parses one "key=value" field of a buffer's name into out. */
+static int parse_field(const char *key, const char *value, struct stored_buffer *out)
+{
+	unsigned long long n;
+	char *end;
+
+	if (strcmp(key, "heap") == 0)
+		return snprintf(out->heap, sizeof(out->heap), "%s", value) <
+				       (int)sizeof(out->heap) ? 0 : -EINVAL;
+	if (strcmp(key, "bus") == 0)
+		return snprintf(out->bus_name, sizeof(out->bus_name), ":%s", value) <
+				       (int)sizeof(out->bus_name) ? 0 : -EINVAL;
+	if (value[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(value, &end, 0);
+	if (errno || *end || end == value)
+		return -EINVAL;
+	if (strcmp(key, "id") == 0)
+		out->id = n;
+	else if (strcmp(key, "size") == 0)
+		out->size = n;
+	else if (strcmp(key, "client") == 0 && n <= UINT32_MAX)
+		out->client_id = (unsigned)n;
+	else if (strcmp(key, "options") == 0 && n <= UINT32_MAX)
+		out->options = (uint32_t)n;
+	else if (strcmp(key, "state") == 0 && n <= UINT32_MAX)
+		out->state = (uint32_t)n;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int fdstore_parse_buffer(const char *name, struct stored_buffer *out)
+{
+	char copy[FDSTORE_NAME_MAX + 1];
+	char *save = NULL, *field;
+	int r;
+
+	*out = (struct stored_buffer){ .fd = -1 };
+	if (strncmp(name, "buf;", 4) != 0 ||
+	    snprintf(copy, sizeof(copy), "%s", name + 4) >= (int)sizeof(copy))
+		return -EINVAL;
+	for (field = strtok_r(copy, ";", &save); field; field = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(field, '=');
+
+		if (!eq)
+			return -EINVAL;
+		*eq = '\0';
+		r = parse_field(field, eq + 1, out);
+		if (r < 0)
+			return r;
+	}
+	if (!out->id || !out->client_id || !out->size || !out->heap[0])
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_connection(const char *name, struct stored_connection *out)
+{
+	unsigned long n;
+	char *end;
+
+	if (strncmp(name, "conn;client=", 12) != 0)
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(name + 12, &end, 10);
+	if (errno || *end || end == name + 12 || n == 0 || n > UINT32_MAX)
+		return -EINVAL;
+	*out = (struct stored_connection){ .client_id = (unsigned)n, .fd = -1 };
+	return 0;
+}
+
+/* Sorts one passed fd into h, taking it; anything unknown is closed. */
+static void take_one(struct handover *h, struct fdstore *store, int fd, const char *name)
+{
+	struct stored_connection conn;
+	struct stored_buffer buf;
+
+	if (fdstore_parse_buffer(name, &buf) == 0) {
+		buf.fd = fd;
+		snprintf(buf.name, sizeof(buf.name), "%s", name);
+		h->buffers[h->buffer_count++] = buf;
+	} else if (parse_connection(name, &conn) == 0) {
+		conn.fd = fd;
+		snprintf(conn.name, sizeof(conn.name), "%s", name);
+		h->connections[h->connection_count++] = conn;
+	} else if (h->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) > 0) {
+		h->listen_fd = fd;
+	} else {
+		/* Dropped from the store too, or every restart would meet it again. */
+		log_warning("dropping an fd named \"%s\": neither a listening SOCK_SEQPACKET unix "
+			    "socket nor one this daemon stored", name);
+		fdstore_forget_name(store, name);
+		close(fd);
+	}
+}
+
+int handover_take(struct handover *h, struct fdstore *store)
+{
+	char **names = NULL;
+	int n, r = 0;
+
+	*h = (struct handover){ .listen_fd = -1 };
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0)
+		return log_error_errno(n, "cannot take the fds the service manager passed");
+	if (n > 0) {
+		h->connections = calloc((size_t)n, sizeof(*h->connections));
+		h->buffers = calloc((size_t)n, sizeof(*h->buffers));
+		if (!h->connections || !h->buffers)
+			r = log_error_errno(-ENOMEM, "cannot take %d fds", n);
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (r < 0)
+			close(fd);
+		else
+			take_one(h, store, fd, names && names[i] ? names[i] : "");
+	}
+	store->stored = (unsigned)(h->connection_count + h->buffer_count);
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0)
+		handover_fini(h);
+	return r;
+}
+
+void handover_fini(struct handover *h)
+{
+	if (h->listen_fd >= 0)
+		close(h->listen_fd);
+	for (size_t i = 0; i < h->connection_count; i++)
+		if (h->connections[i].fd >= 0)
+			close(h->connections[i].fd);
+	for (size_t i = 0; i < h->buffer_count; i++)
+		if (h->buffers[i].fd >= 0)
+			close(h->buffers[i].fd);
+	free(h->connections);
+	free(h->buffers);
+	*h = (struct handover){ .listen_fd = -1 };
+}

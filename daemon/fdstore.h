@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The service manager's fd store. Every buffer fd and every greeted
+ * connection is handed to the manager (FDSTORE=1) under a name that says
+ * what it is:
+ *
+ *   conn;client=3
+ *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42]
+ *
+ * so that the next iobufd, after a restart or an upgrade, gets them back in
+ * $LISTEN_FDS/$LISTEN_FDNAMES and rebuilds its registry (restore.c): no
+ * buffer and no charge is lost, and clients keep their connections.
+ *
+ * In use only when the manager keeps fds for this service: $FDSTORE holds
+ * how many (systemd 254 sets it from FileDescriptorStoreMax=; the unit sets
+ * it too for older managers).
+ */
+#ifndef IOBUFD_FDSTORE_H
+#define IOBUFD_FDSTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "wire.h"
+
+struct fdstore {
+	unsigned max;    /* 0: no store */
+	unsigned stored; /* fds handed over and not taken back */
+	bool stopping;   /* from now on what is stored stays for the next iobufd */
+	bool full_warned;
+};
+
+/* Reads $FDSTORE. */
+void fdstore_init(struct fdstore *store);
+
+/* systemd's limit for a name in $LISTEN_FDNAMES. */
+#define FDSTORE_NAME_MAX 255
+
+void fdstore_keep_connection(struct fdstore *store, const struct client *client, int sock);
+void fdstore_forget_connection(struct fdstore *store, const struct client *client);
+/* owner is the buffer's client. */
+void fdstore_keep_buffer(struct fdstore *store, const struct buffer *buffer,
+			 const struct client *owner);
+void fdstore_forget_buffer(struct fdstore *store, const struct buffer *buffer,
+			   const struct client *owner);
+/* Takes back whatever was stored as name. */
+void fdstore_forget_name(struct fdstore *store, const char *name);
+/*
+ * The daemon is going away: what it closes from now on stays stored,
+ * for the next iobufd to take back.
+ */
+void fdstore_stop(struct fdstore *store);
+
+/* What the previous iobufd stored, as this one was given it. */
+struct stored_connection {
+	unsigned client_id;
+	int fd;
+	char name[FDSTORE_NAME_MAX + 1];
+};
+
+struct stored_buffer {
+	uint64_t id;
+	unsigned client_id;
+	uint64_t size;
+	uint32_t options;
+	uint32_t state;
+	char heap[WIRE_MAX_HEAP_NAME + 1];
+	char bus_name[256]; /* the owner's unique bus name, "" for a socket client */
+	int fd;
+	char name[FDSTORE_NAME_MAX + 1];
+};
+
+struct handover {
+	int listen_fd; /* the socket unit's listening socket, -1 if none */
+	struct stored_connection *connections;
+	size_t connection_count;
+	struct stored_buffer *buffers;
+	size_t buffer_count;
+};
+
+/*
+ * Takes the fds in $LISTEN_FDS by their names: the listening socket, the
+ * connections and the buffers, which are still in store. 0 or a negative
+ * errno (logged).
+ */
+int handover_take(struct handover *h, struct fdstore *store);
+/* Closes every fd of h still >= 0 and frees it. */
+void handover_fini(struct handover *h);
+
+/* Parses a buffer's name; for tests. */
+int fdstore_parse_buffer(const char *name, struct stored_buffer *out);
+
+#endif

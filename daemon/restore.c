@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "log.h"
+#include "restore.h"
+
+/* Takes the fd out of the handover: whoever gets it now owns it. */
+static int take_fd(int *fd)
+{
+	int taken = *fd;
+
+	*fd = -1;
+	return taken;
+}
+
+static void restore_connections(struct handover *h, struct server *server)
+{
+	struct fdstore *store = &server->allocator->store;
+	int r;
+
+	for (size_t i = 0; i < h->connection_count; i++) {
+		struct stored_connection *c = &h->connections[i];
+
+		r = connection_adopt(server, take_fd(&c->fd), c->client_id);
+		if (r < 0) {
+			log_error_errno(r, "cannot take over client %u", c->client_id);
+			fdstore_forget_name(store, c->name);
+		}
+	}
+}
+
+/* The buffer's owner: a connection taken over, or a bus caller still on the bus. */
+static struct client *owner_of(const struct stored_buffer *b, struct allocator *a,
+			       struct bus_service *bus)
+{
+	struct client *client = allocator_find_client(a, b->client_id);
+
+	if (!b->bus_name[0])
+		return client && !client->bus_name ? client : NULL;
+	if (client)
+		return client->bus_name && strcmp(client->bus_name, b->bus_name) == 0 ? client
+										       : NULL;
+	return bus_service_adopt_client(bus, b->bus_name, b->client_id, &client) >= 0 ? client
+										       : NULL;
+}
+
+/* Adopts one buffer; the bytes it charges, 0 when it was released instead. */
+static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
+			       struct bus_service *bus)
+{
+	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "its owner has gone";
+	struct client *owner = owner_of(b, a, bus);
+
+	if (owner && allocator_adopt_buffer(a, owner, b, why) == 0) {
+		b->fd = -1;
+		return b->size;
+	}
+	log_info("buffer %" PRIu64 " of client %u (%" PRIu64 " bytes on %s) released: %s", b->id,
+		 b->client_id, b->size, b->heap, why);
+	fdstore_forget_name(&a->store, b->name);
+	close(take_fd(&b->fd));
+	return 0;
+}
+
+void restore_registry(struct handover *h, struct server *server, struct bus_service *bus)
+{
+	struct allocator *a = server->allocator;
+	uint64_t buffers = 0, bytes = 0;
+
+	if (!h->connection_count && !h->buffer_count)
+		return;
+	restore_connections(h, server);
+	for (size_t i = 0; i < h->buffer_count; i++) {
+		uint64_t charged = restore_buffer(&h->buffers[i], a, bus);
+
+		buffers += charged > 0;
+		bytes += charged;
+	}
+	log_info("took over %u clients and %" PRIu64 " buffers (%" PRIu64
+		 " bytes) from the previous iobufd", a->clients, buffers, bytes);
+}

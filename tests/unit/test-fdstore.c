@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading back the names buffers are stored under with the service manager. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fdstore.h"
+
+static void test_socket_client_buffer(void **state)
+{
+	struct stored_buffer b;
+
+	assert_int_equal(fdstore_parse_buffer("buf;id=7;client=3;size=4096;options=0x308;state=2;"
+					      "heap=dma-heap/system", &b), 0);
+	assert_int_equal(b.id, 7);
+	assert_int_equal(b.client_id, 3);
+	assert_int_equal(b.size, 4096);
+	assert_int_equal(b.options, 0x308);
+	assert_int_equal(b.state, 2);
+	assert_string_equal(b.heap, "dma-heap/system");
+	assert_string_equal(b.bus_name, "");
+	assert_int_equal(b.fd, -1);
+}
+
+static void test_bus_client_buffer_gets_its_colon_back(void **state)
+{
+	struct stored_buffer b;
+
+	assert_int_equal(fdstore_parse_buffer("buf;id=18446744073709551615;client=4294967295;"
+					      "size=1;options=0;state=4;heap=memfd;bus=1.42", &b), 0);
+	assert_int_equal(b.id, UINT64_MAX);
+	assert_int_equal(b.client_id, UINT32_MAX);
+	assert_string_equal(b.bus_name, ":1.42");
+}
+
+static void test_unreadable_names(void **state)
+{
+	static const char *const names[] = {
+		"",
+		"buf;",
+		"conn;client=3",
+		"buf;id=7;client=3;size=4096;options=0;state=2",           /* no heap */
+		"buf;client=3;size=4096;options=0;state=2;heap=memfd",      /* no id */
+		"buf;id=7;size=4096;options=0;state=2;heap=memfd",          /* no client */
+		"buf;id=7;client=3;options=0;state=2;heap=memfd",           /* no size */
+		"buf;id=0;client=3;size=4096;options=0;state=2;heap=memfd", /* id 0 */
+		"buf;id=-1;client=3;size=4096;options=0;state=2;heap=memfd",
+		"buf;id=7x;client=3;size=4096;options=0;state=2;heap=memfd",
+		"buf;id=7;client=4294967296;size=4096;options=0;state=2;heap=memfd",
+		"buf;id=18446744073709551616;client=3;size=4096;heap=memfd",
+		"buf;id=7;client=3;size=4096;options=0x100000000;heap=memfd",
+		"buf;id=7;client=3;size=4096;colour=red;heap=memfd",
+		"buf;id=7;client=3;size=4096;heap",
+		"buf;id=7;client=3;size=4096;heap=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	struct stored_buffer b;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (fdstore_parse_buffer(names[i], &b) != -EINVAL)
+			fail_msg("accepted \"%s\"", names[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_socket_client_buffer),
+		cmocka_unit_test(test_bus_client_buffer_gets_its_colon_back),
+		cmocka_unit_test(test_unreadable_names),
+	};
+
+	return cmocka_run_group_tests_name("fdstore", tests, NULL, NULL);
+}
