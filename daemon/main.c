@@ -109,9 +109,9 @@ static int run(const struct daemon_config *config)
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
 	else if (allocator.store.max)
-		log_info("stopping: %u clients and %" PRIu64 " buffers (%" PRIu64 " bytes) stay in "
-			 "the fd store for the next iobufd", allocator.clients, allocator.buffers,
-			 allocator.bytes);
+		log_info("stopping; on a restart the fd store hands %u clients and %" PRIu64
+			 " buffers (%" PRIu64 " bytes) to the next iobufd", allocator.clients,
+			 allocator.buffers, allocator.bytes);
 	else
 		log_info("stopping");
 out_bus:

@@ -1,0 +1,99 @@
+#!/bin/bash
+# `systemctl restart iobufd.service` under a real systemd while a client
+# holds buffers: the client's connection, buffers, contents, purgeable
+# states and charges all survive, through systemd's fd store.
+#
+# systemd runs as a user manager in a private mount namespace (it wants
+# /run/systemd/system, which only a system booted with systemd has), with
+# the shipped iobufd.socket and iobufd.service. Of the service's settings
+# it keeps those that make the restart what it is (Type, ExecStart,
+# WatchdogSec, Restart, FileDescriptorStoreMax, Environment): sandboxing
+# needs namespaces a container may not grant, and is checked by
+# check-units.sh instead.
+#
+# Usage: check-restart.sh SOURCE_SYSTEMD_DIR BUILD_SYSTEMD_DIR IOBUFD RESTART_CLIENT
+set -euo pipefail
+
+if [ "${1:-}" != --inside ]; then
+	exec unshare --mount --propagation private "$0" --inside "$@"
+fi
+shift
+src=$1 built=$2 iobufd=$3 client=$4
+dir=$(mktemp -d /tmp/iobufd-restart.XXXXXX)
+export XDG_RUNTIME_DIR=$dir/run XDG_CONFIG_HOME=$dir/config
+units=$XDG_CONFIG_HOME/systemd/user
+manager=
+
+cleanup() {
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "--- iobufd's log"; cat "$dir/iobufd.log" 2>/dev/null || true
+		echo "--- client"; cat "$dir/client.out" 2>/dev/null || true
+	fi
+	[ -n "$manager" ] && kill "$manager" 2>/dev/null && wait "$manager" 2>/dev/null
+	rm -rf "$dir"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Only this namespace sees the tmpfs.
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/system "$XDG_RUNTIME_DIR" "$units"
+
+sed "s|^ListenSequentialPacket=.*|ListenSequentialPacket=$dir/iobufd.sock|" \
+	"$src/iobufd.socket" >"$units/iobufd.socket"
+awk '/^\[Service\]/ { service = 1; print; next } /^\[/ { service = 0 }
+	!service || /^(Type|ExecStart|WatchdogSec|Restart|FileDescriptorStoreMax|Environment)=/' \
+	"$built/iobufd.service" |
+	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --no-dbus --heaps=memfd -v|" \
+	    -e "s|^\[Service\]|[Service]\nStandardError=append:$dir/iobufd.log|" \
+	    >"$units/iobufd.service"
+grep -qx 'FileDescriptorStoreMax=[1-9][0-9]*' "$units/iobufd.service" ||
+	fail "the shipped service keeps no fds across a restart"
+
+/lib/systemd/systemd --user </dev/null >"$dir/manager.log" 2>&1 &
+manager=$!
+for _ in $(seq 100); do
+	case $(systemctl --user is-system-running 2>/dev/null) in running | degraded) break ;; esac
+	sleep 0.1
+done
+systemctl --user start iobufd.socket
+
+show() { systemctl --user show -p "$1" --value iobufd.service; }
+
+mkfifo "$dir/go"
+"$client" "$dir/iobufd.sock" <"$dir/go" >"$dir/client.out" &
+client_pid=$!
+exec 7>"$dir/go"
+for _ in $(seq 100); do
+	grep -q '^ready' "$dir/client.out" && break
+	kill -0 $client_pid 2>/dev/null || fail "the client died: $(cat "$dir/client.out")"
+	sleep 0.1
+done
+grep -q '^ready 2 buffers 73728 bytes' "$dir/client.out" || fail "the client is not ready"
+
+# The connection and both buffers are in the store.
+for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 3 ] && break; sleep 0.1; done
+[ "$(show NFileDescriptorStore)" = 3 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 3"
+before=$(show MainPID)
+
+systemctl --user restart iobufd.service
+after=$(show MainPID)
+[ "$before" != "$after" ] || fail "iobufd was not restarted (pid $before)"
+[ "$(show ActiveState)" = active ] || fail "iobufd is $(show ActiveState) after the restart"
+grep -q 'took over 1 clients and 2 buffers (73728 bytes)' "$dir/iobufd.log" ||
+	fail "the restarted iobufd took nothing over"
+echo "restarted iobufd (pid $before -> $after) with 3 stored fds"
+
+echo go >&7
+exec 7>&-
+wait $client_pid || fail "the client failed after the restart: $(cat "$dir/client.out")"
+grep -qx ok "$dir/client.out" || fail "the client said: $(cat "$dir/client.out")"
+
+# What the client freed and its connection leave the store again.
+for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 0 ] && break; sleep 0.1; done
+[ "$(show NFileDescriptorStore)" = 0 ] || fail "$(show NFileDescriptorStore) fds still stored"
+echo "the client kept its buffers, contents, states and charges; the store is empty again"
+systemctl --user stop iobufd.service iobufd.socket
