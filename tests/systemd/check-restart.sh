@@ -1,7 +1,8 @@
 #!/bin/bash
 # `systemctl restart iobufd.service` under a real systemd while a client
-# holds buffers: the client's connection, buffers, contents, purgeable
-# states and charges all survive, through systemd's fd store.
+# holds buffers from the socket and from D-Bus (on a private dbus-daemon):
+# the client's connection, buffers, contents, purgeable states and charges
+# all survive, through systemd's fd store.
 #
 # systemd runs as a user manager in a private mount namespace (it wants
 # /run/systemd/system, which only a system booted with systemd has), with
@@ -22,7 +23,7 @@ src=$1 built=$2 iobufd=$3 client=$4
 dir=$(mktemp -d /tmp/iobufd-restart.XXXXXX)
 export XDG_RUNTIME_DIR=$dir/run XDG_CONFIG_HOME=$dir/config
 units=$XDG_CONFIG_HOME/systemd/user
-manager=
+manager= bus=
 
 cleanup() {
 	local rc=$?
@@ -31,6 +32,7 @@ cleanup() {
 		echo "--- client"; cat "$dir/client.out" 2>/dev/null || true
 	fi
 	[ -n "$manager" ] && kill "$manager" 2>/dev/null && wait "$manager" 2>/dev/null
+	[ -n "$bus" ] && kill "$bus" 2>/dev/null
 	rm -rf "$dir"
 	exit $rc
 }
@@ -42,12 +44,17 @@ fail() { echo "FAIL: $*"; exit 1; }
 mount -t tmpfs tmpfs /run
 mkdir -p /run/systemd/system "$XDG_RUNTIME_DIR" "$units"
 
+dbus-daemon --session --fork --nosyslog --print-address=3 --print-pid=4 \
+	3>"$dir/bus.address" 4>"$dir/bus.pid"
+bus=$(cat "$dir/bus.pid")
+address=$(head -n1 "$dir/bus.address")
+
 sed "s|^ListenSequentialPacket=.*|ListenSequentialPacket=$dir/iobufd.sock|" \
 	"$src/iobufd.socket" >"$units/iobufd.socket"
 awk '/^\[Service\]/ { service = 1; print; next } /^\[/ { service = 0 }
 	!service || /^(Type|ExecStart|WatchdogSec|Restart|FileDescriptorStoreMax|Environment)=/' \
 	"$built/iobufd.service" |
-	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --no-dbus --heaps=memfd -v|" \
+	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --bus=$address --heaps=memfd -v|" \
 	    -e "s|^\[Service\]|[Service]\nStandardError=append:$dir/iobufd.log|" \
 	    >"$units/iobufd.service"
 grep -qx 'FileDescriptorStoreMax=[1-9][0-9]*' "$units/iobufd.service" ||
@@ -59,12 +66,12 @@ for _ in $(seq 100); do
 	case $(systemctl --user is-system-running 2>/dev/null) in running | degraded) break ;; esac
 	sleep 0.1
 done
-systemctl --user start iobufd.socket
+systemctl --user start iobufd.socket iobufd.service
 
 show() { systemctl --user show -p "$1" --value iobufd.service; }
 
 mkfifo "$dir/go"
-"$client" "$dir/iobufd.sock" <"$dir/go" >"$dir/client.out" &
+"$client" "$dir/iobufd.sock" "$address" <"$dir/go" >"$dir/client.out" &
 client_pid=$!
 exec 7>"$dir/go"
 for _ in $(seq 100); do
@@ -74,18 +81,18 @@ for _ in $(seq 100); do
 done
 grep -q '^ready 2 buffers 73728 bytes' "$dir/client.out" || fail "the client is not ready"
 
-# The connection and both buffers are in the store.
-for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 3 ] && break; sleep 0.1; done
-[ "$(show NFileDescriptorStore)" = 3 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 3"
+# The connection and the three buffers are in the store.
+for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 4 ] && break; sleep 0.1; done
+[ "$(show NFileDescriptorStore)" = 4 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 4"
 before=$(show MainPID)
 
 systemctl --user restart iobufd.service
 after=$(show MainPID)
 [ "$before" != "$after" ] || fail "iobufd was not restarted (pid $before)"
 [ "$(show ActiveState)" = active ] || fail "iobufd is $(show ActiveState) after the restart"
-grep -q 'took over 1 clients and 2 buffers (73728 bytes)' "$dir/iobufd.log" ||
-	fail "the restarted iobufd took nothing over"
-echo "restarted iobufd (pid $before -> $after) with 3 stored fds"
+grep -q 'took over 2 clients and 3 buffers (77824 bytes)' "$dir/iobufd.log" ||
+	fail "the restarted iobufd did not take everything over"
+echo "restarted iobufd (pid $before -> $after) with 4 stored fds"
 
 echo go >&7
 exec 7>&-

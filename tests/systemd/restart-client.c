@@ -4,13 +4,22 @@
  * buffers, says "ready", waits for a line on stdin (sent once iobufd has
  * been restarted) and then checks that its connection, buffers, contents,
  * states and charges are all still there. Prints "ok" or what went wrong.
- * Usage: restart-client SOCKET
+ * With a bus address it also holds a buffer from the D-Bus Allocate, which
+ * must still be its own to free afterwards.
+ * Usage: restart-client SOCKET [BUS_ADDRESS]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
 
 #include "iobuf/iobuf.h"
+
+#define BUS_NAME "org.iobufd.Allocator1"
+#define BUS_PATH "/org/iobufd/Allocator1"
+#define BUS_SIZE 4096
 
 #define WIRED_SIZE 65536
 #define VOLATILE_SIZE 8192
@@ -39,18 +48,76 @@ static int filled(struct iobuf *buf, unsigned char seed)
 	return 1;
 }
 
+/* A caller on the bus holding one buffer from Allocate, mapped and filled. */
+struct bus_buffer {
+	sd_bus *bus;
+	uint64_t id;
+	unsigned char *map;
+};
+
+static int bus_allocate(const char *address, struct bus_buffer *b)
+{
+	sd_bus_message *reply = NULL;
+	uint64_t size;
+	uint32_t granted;
+	const char *heap;
+	int fd, r;
+
+	r = sd_bus_new(&b->bus);
+	if (r >= 0)
+		r = sd_bus_set_address(b->bus, address);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(b->bus, 1);
+	if (r >= 0)
+		r = sd_bus_start(b->bus);
+	if (r >= 0)
+		r = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Allocate", NULL, &reply,
+				       "ttu", (uint64_t)BUS_SIZE, (uint64_t)0, IOBUF_PAGEABLE);
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "httus", &fd, &b->id, &size, &granted, &heap);
+	if (r >= 0) {
+		b->map = mmap(NULL, BUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		r = b->map == MAP_FAILED ? -1 : 0;
+	}
+	sd_bus_message_unref(reply);
+	if (r < 0)
+		return r;
+	memset(b->map, 0x5a, BUS_SIZE);
+	return 0;
+}
+
+/* Frees the buffer, which must work once and only once. */
+static int bus_free_twice(struct bus_buffer *b)
+{
+	int first, second;
+
+	for (size_t i = 0; i < BUS_SIZE; i++)
+		if (b->map[i] != 0x5a)
+			return -1;
+	first = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Free", NULL, NULL, "t",
+				   b->id);
+	second = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Free", NULL, NULL, "t",
+				    b->id);
+	munmap(b->map, BUS_SIZE);
+	sd_bus_flush_close_unref(b->bus);
+	return first >= 0 && second < 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
+	struct bus_buffer bus_buffer = { 0 };
 	struct iobuf_task *task;
 	struct iobuf *wired, *purgeable, *later;
 	struct iobuf_usage before, after;
 	enum iobuf_purgeable_state old;
 	char line[16];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: restart-client SOCKET\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: restart-client SOCKET [BUS_ADDRESS]\n");
 		return 2;
 	}
+	if (argc == 3 && bus_allocate(argv[2], &bus_buffer) < 0)
+		return failed("allocate on the bus");
 	task = iobuf_task_connect(argv[1]);
 	if (!task)
 		return failed("connect");
@@ -77,6 +144,8 @@ int main(int argc, char **argv)
 		return failed("the charge changed");
 	if (!filled(wired, 3) || !filled(purgeable, 5))
 		return failed("the contents changed");
+	if (argc == 3 && bus_free_twice(&bus_buffer) < 0)
+		return failed("the bus buffer is not the caller's any more");
 	if (iobuf_set_purgeable(purgeable, IOBUF_PURGEABLE_NON_VOLATILE, &old) < 0 ||
 	    old != IOBUF_PURGEABLE_VOLATILE)
 		return failed("the purgeable state was lost");
