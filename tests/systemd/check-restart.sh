@@ -6,13 +6,16 @@
 #
 # systemd runs as a user manager in a private mount namespace (it wants
 # /run/systemd/system, which only a system booted with systemd has), with
-# the shipped iobufd.socket and iobufd.service. Of the service's settings
+# the shipped iobufd.socket and iobufd.service. A manager that finds itself
+# in the root cgroup moves every process of the machine into init.scope, so
+# this runs in the vm suite's guest, not on the host. Of the service's settings
 # it keeps those that make the restart what it is (Type, ExecStart,
 # WatchdogSec, Restart, FileDescriptorStoreMax, Environment): sandboxing
 # needs namespaces a container may not grant, and is checked by
 # check-units.sh instead.
 #
 # Usage: check-restart.sh SOURCE_SYSTEMD_DIR BUILD_SYSTEMD_DIR IOBUFD RESTART_CLIENT
+# $IOBUF_RESTART_HEAPS: the daemon's --heaps (default memfd).
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
@@ -22,6 +25,8 @@ shift
 src=$1 built=$2 iobufd=$3 client=$4
 dir=$(mktemp -d /tmp/iobufd-restart.XXXXXX)
 export XDG_RUNTIME_DIR=$dir/run XDG_CONFIG_HOME=$dir/config
+# The vm guest runs its commands chrooted into the host's root.
+export SYSTEMD_IGNORE_CHROOT=1
 units=$XDG_CONFIG_HOME/systemd/user
 manager= bus=
 
@@ -30,6 +35,7 @@ cleanup() {
 	if [ $rc -ne 0 ]; then
 		echo "--- iobufd's log"; cat "$dir/iobufd.log" 2>/dev/null || true
 		echo "--- client"; cat "$dir/client.out" 2>/dev/null || true
+		echo "--- systemd"; cat "$dir/manager.log" 2>/dev/null || true
 	fi
 	[ -n "$manager" ] && kill "$manager" 2>/dev/null && wait "$manager" 2>/dev/null
 	[ -n "$bus" ] && kill "$bus" 2>/dev/null
@@ -54,13 +60,13 @@ sed "s|^ListenSequentialPacket=.*|ListenSequentialPacket=$dir/iobufd.sock|" \
 awk '/^\[Service\]/ { service = 1; print; next } /^\[/ { service = 0 }
 	!service || /^(Type|ExecStart|WatchdogSec|Restart|FileDescriptorStoreMax|Environment)=/' \
 	"$built/iobufd.service" |
-	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --bus=$address --heaps=memfd -v|" \
-	    -e "s|^\[Service\]|[Service]\nStandardError=append:$dir/iobufd.log|" \
+	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --bus=$address --heaps=${IOBUF_RESTART_HEAPS:-memfd} -v|" \
+	    -e "s|^\[Service\]|[Service]\nStandardOutput=append:$dir/iobufd.log\nStandardError=append:$dir/iobufd.log|" \
 	    >"$units/iobufd.service"
 grep -qx 'FileDescriptorStoreMax=[1-9][0-9]*' "$units/iobufd.service" ||
 	fail "the shipped service keeps no fds across a restart"
 
-/lib/systemd/systemd --user </dev/null >"$dir/manager.log" 2>&1 &
+SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=err /lib/systemd/systemd --user </dev/null >"$dir/manager.log" 2>&1 &
 manager=$!
 for _ in $(seq 100); do
 	case $(systemctl --user is-system-running 2>/dev/null) in running | degraded) break ;; esac
@@ -92,6 +98,10 @@ after=$(show MainPID)
 [ "$(show ActiveState)" = active ] || fail "iobufd is $(show ActiveState) after the restart"
 grep -q 'took over 2 clients and 3 buffers (77824 bytes)' "$dir/iobufd.log" ||
 	fail "the restarted iobufd did not take everything over"
+case ${IOBUF_RESTART_HEAPS:-} in
+*dma-heap/system*)
+	grep -q 'bytes on dma-heap/system' "$dir/iobufd.log" || fail "no buffer came from dma-heap/system" ;;
+esac
 echo "restarted iobufd (pid $before -> $after) with 4 stored fds"
 
 echo go >&7

@@ -2,8 +2,8 @@
 # Runs inside the qemu guest, as root, from the host's root shared read-only:
 # the unit and integration suites against the guest's kernel; an iobufd with
 # every heap and test-selection as an unprivileged client; then, for each
-# kernel heap, an iobufd serving only that heap and test-heaps; last, a heap
-# whose device goes away while iobufd serves. With
+# kernel heap, an iobufd serving only that heap and test-heaps; a restart
+# under systemd; last, a heap whose device goes away while iobufd serves. With
 # "bench", runs iobuf-bench-heaps instead. Usage: in-guest.sh BUILDDIR [bench]
 set -u
 build=$1
@@ -89,6 +89,15 @@ note "a dma-buf heap marked contiguous"
 start_daemon '*' --contiguous-heaps=dma-heap/system || exit 1
 IOBUF_HEAP=dma-heap/system IOBUF_OPTIONS=0x4 as_client "$build/tests/vm/test-serves" || failed=1
 stop_daemon
+
+# A real systemd (a user manager) restarts iobufd while a client holds a
+# dma-heap buffer, a memfd one and one from D-Bus. The guest's processes are
+# the manager's to move into its cgroups; the host's are not.
+note "systemctl restart keeps every buffer"
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+IOBUF_RESTART_HEAPS=dma-heap/system,memfd "$(dirname "$0")/../systemd/check-restart.sh" \
+	"$(dirname "$0")/../../systemd" "$build/systemd" "$build/daemon/iobufd" \
+	"$build/tests/systemd/restart-client" || failed=1
 
 # Last, as it takes a device away: the first of two bochs heaps loses its
 # device while iobufd serves; the second must serve instead.
