@@ -260,6 +260,7 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.purgeable_state = stored->state,
 		.heap = heap,
 		.client_id = client->id,
+		.stored = true,
 	};
 	account(a, client, b);
 	if (stored->id >= a->next_id)

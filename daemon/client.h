@@ -3,6 +3,7 @@
 #ifndef IOBUFD_CLIENT_H
 #define IOBUFD_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@ struct buffer {
 	uint32_t purgeable_state;
 	struct heap *heap;
 	unsigned client_id; /* its owner's */
+	bool stored;        /* in the service manager's fd store */
 };
 
 struct client {
@@ -29,6 +31,7 @@ struct client {
 	char unit[128];       /* its systemd unit, "" when it has none */
 	const char *transport; /* "socket" or "bus" */
 	const char *bus_name;  /* a bus client's unique name, else NULL */
+	bool stored;           /* its connection is in the service manager's fd store */
 	struct buffer *buffers;
 	uint64_t buffer_count;
 	uint64_t bytes;

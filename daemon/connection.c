@@ -186,6 +186,7 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	server->connections = conn;
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client, id);
+	conn->client.stored = greeted; /* a connection taken over is in the store */
 	log_debug("client %u %s: pid %d uid %u %s", conn->client.id,
 		  greeted ? "taken over" : "connected", (int)conn->client.pid,
 		  (unsigned)conn->client.uid, conn->client.comm);
@@ -214,8 +215,7 @@ void connection_free(struct connection *conn)
 			 conn->client.buffer_count, conn->client.bytes);
 	else
 		log_debug("client %u disconnected", conn->client.id);
-	if (conn->greeted)
-		fdstore_forget_connection(&server->allocator->store, &conn->client);
+	fdstore_forget_connection(&server->allocator->store, &conn->client);
 	allocator_remove_client(server->allocator, &conn->client);
 	if (conn->prev)
 		conn->prev->next = conn->next;

@@ -42,24 +42,25 @@ static bool name_fits(const char *name)
 	return true;
 }
 
-static void keep(struct fdstore *store, int fd, const char *name, bool poll)
+/* Whether the fd is now stored as name. */
+static bool keep(struct fdstore *store, int fd, const char *name, bool poll)
 {
 	char message[FDSTORE_NAME_MAX + 64];
 	int r;
 
 	if (!store->max || store->stopping)
-		return;
+		return false;
 	if (store->stored >= store->max) {
 		if (!store->full_warned)
 			log_warning("the fd store is full (%u fds): newer buffers and clients will "
 				    "not survive a restart", store->max);
 		store->full_warned = true;
-		return;
+		return false;
 	}
 	if (!name_fits(name)) {
 		log_warning("cannot store \"%s\": not a valid fd name; it will not survive a restart",
 			    name);
-		return;
+		return false;
 	}
 	/* The manager drops a stored connection that hangs up; buffers never do. */
 	snprintf(message, sizeof(message), "FDSTORE=1\nFDNAME=%s%s", name,
@@ -68,16 +69,18 @@ static void keep(struct fdstore *store, int fd, const char *name, bool poll)
 	if (r <= 0) {
 		log_warning("cannot store %s with the service manager: %s", name,
 			    r < 0 ? strerror(-r) : "no manager");
-		return;
+		return false;
 	}
 	store->stored++;
+	return true;
 }
 
 void fdstore_forget_name(struct fdstore *store, const char *name)
 {
-	if (!store->max || store->stopping)
+	if (store->stopping)
 		return;
-	if (sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name) > 0 && store->stored > 0)
+	(void)sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	if (store->stored > 0)
 		store->stored--;
 }
 
@@ -103,38 +106,44 @@ static void buffer_name(const struct buffer *b, const struct client *owner, char
 		 bus ? ";bus=" : "", bus ? bus : "");
 }
 
-void fdstore_keep_connection(struct fdstore *store, const struct client *client, int sock)
+void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
 	connection_name(client, name, sizeof(name));
-	keep(store, sock, name, true);
+	client->stored = keep(store, sock, name, true);
 }
 
-void fdstore_forget_connection(struct fdstore *store, const struct client *client)
+void fdstore_forget_connection(struct fdstore *store, struct client *client)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
+	if (!client->stored || store->stopping)
+		return;
 	connection_name(client, name, sizeof(name));
 	fdstore_forget_name(store, name);
+	client->stored = false;
 }
 
-void fdstore_keep_buffer(struct fdstore *store, const struct buffer *buffer,
+void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 			 const struct client *owner)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
 	buffer_name(buffer, owner, name, sizeof(name));
-	keep(store, buffer->fd, name, false);
+	buffer->stored = keep(store, buffer->fd, name, false);
 }
 
-void fdstore_forget_buffer(struct fdstore *store, const struct buffer *buffer,
+void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
 			   const struct client *owner)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
+	if (!buffer->stored || store->stopping)
+		return;
 	buffer_name(buffer, owner, name, sizeof(name));
 	fdstore_forget_name(store, name);
+	buffer->stored = false;
 }
 
 void fdstore_stop(struct fdstore *store)
@@ -263,7 +272,8 @@ int handover_take(struct handover *h, struct fdstore *store)
 		else
 			take_one(h, store, fd, names && names[i] ? names[i] : "");
 	}
-	store->stored = (unsigned)(h->connection_count + h->buffer_count);
+	/* All that the manager passed is in its store, but for the socket unit's socket. */
+	store->stored = (unsigned)(n - (h->listen_fd >= 0));
 	for (int i = 0; names && names[i]; i++)
 		free(names[i]);
 	free(names);

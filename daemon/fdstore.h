@@ -37,14 +37,18 @@ void fdstore_init(struct fdstore *store);
 /* systemd's limit for a name in $LISTEN_FDNAMES. */
 #define FDSTORE_NAME_MAX 255
 
-void fdstore_keep_connection(struct fdstore *store, const struct client *client, int sock);
-void fdstore_forget_connection(struct fdstore *store, const struct client *client);
+/*
+ * Each sets or clears the client's or buffer's stored flag; forgetting what
+ * is not stored does nothing.
+ */
+void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock);
+void fdstore_forget_connection(struct fdstore *store, struct client *client);
 /* owner is the buffer's client. */
-void fdstore_keep_buffer(struct fdstore *store, const struct buffer *buffer,
+void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 			 const struct client *owner);
-void fdstore_forget_buffer(struct fdstore *store, const struct buffer *buffer,
+void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
 			   const struct client *owner);
-/* Takes back whatever was stored as name. */
+/* Takes back an fd the manager passed, stored as name. */
 void fdstore_forget_name(struct fdstore *store, const char *name);
 /*
  * The daemon is going away: what it closes from now on stays stored,
