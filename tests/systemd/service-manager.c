@@ -207,7 +207,7 @@ static void hand_over(void *data)
 	setenv("LISTEN_PID", num, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
 	setenv("NOTIFY_SOCKET", m->notify_path, 1);
-	snprintf(num, sizeof(num), "%d", MANAGER_STORE_MAX);
+	snprintf(num, sizeof(num), "%u", m->fdstore_max ? m->fdstore_max : MANAGER_STORE_MAX);
 	setenv("FDSTORE", num, 1);
 }
 

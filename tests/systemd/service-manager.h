@@ -25,6 +25,7 @@ struct service_manager {
 	int notify;
 	int listen;
 	pid_t pid; /* the running iobufd, 0 when none */
+	unsigned fdstore_max; /* $FDSTORE; 0: MANAGER_STORE_MAX */
 	struct stored_fd store[MANAGER_STORE_MAX];
 	size_t stored;
 };

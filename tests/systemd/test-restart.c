@@ -246,6 +246,35 @@ static void test_stop_leaves_the_store(void **state)
 	manager_wait_stored(m, "", 0, 5000);
 }
 
+/* Past $FDSTORE nothing is stored: those buffers do not survive a restart. */
+static void test_a_full_store(void **state)
+{
+	struct service_manager *m = *state;
+	struct iobuf_task *task;
+	struct iobuf *kept, *lost;
+
+	manager_stop(m);
+	m->fdstore_max = 2;
+	manager_start(m, NULL);
+	task = iobuf_task_connect(m->socket_path);
+	kept = iobuf_in_task_with_options(task, 0, 4096, 0);
+	lost = iobuf_in_task_with_options(task, 0, 8192, 0);
+	assert_non_null(kept);
+	assert_non_null(lost);
+	manager_wait_stored(m, "", 2, 5000);
+	assert_int_equal(manager_count_stored(m, "buf;"), 1);
+
+	restart(m);
+	assert_int_equal(usage_of(task).buffers, 1);
+	assert_int_equal(usage_of(task).bytes, 4096);
+	iobuf_release(kept);
+	iobuf_release(lost); /* the daemon knows it no more: only the mapping goes */
+	iobuf_task_unref(task);
+	manager_wait_stored(m, "", 0, 5000);
+	m->fdstore_max = 0;
+	restart(m);
+}
+
 /* What the daemon cannot place is dropped from the store, and it starts anyway. */
 static void test_unknown_stored_fds_are_dropped(void **state)
 {
@@ -275,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_names_say_what_is_stored),
 		cmocka_unit_test(test_client_gone_during_restart_is_released),
 		cmocka_unit_test(test_stop_leaves_the_store),
+		cmocka_unit_test(test_a_full_store),
 		cmocka_unit_test(test_unknown_stored_fds_are_dropped),
 	};
 
