@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,106 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "bus-fixture.h"
 #include "harness.h"
 #include "iobuf/iobuf.h"
-
-#define NAME "org.iobufd.Allocator1"
-#define PATH "/org/iobufd/Allocator1"
-
-struct fixture {
-	pid_t bus_pid;
-	char address[256];
-	struct test_daemon daemon;
-	sd_bus *bus;
-};
-
-/* Starts dbus-daemon with tests/dbus/bus.conf and reads its address. */
-static void start_bus(struct fixture *f)
-{
-	int pipefd[2];
-	char fdarg[32];
-	ssize_t n;
-
-	assert_int_equal(pipe(pipefd), 0);
-	f->bus_pid = fork();
-	assert_true(f->bus_pid >= 0);
-	if (f->bus_pid == 0) {
-		close(pipefd[0]);
-		snprintf(fdarg, sizeof(fdarg), "--print-address=%d", pipefd[1]);
-		execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nosyslog",
-		       "--config-file", getenv("IOBUF_BUS_CONFIG"), fdarg, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	n = read(pipefd[0], f->address, sizeof(f->address) - 1);
-	close(pipefd[0]);
-	assert_true(n > 0);
-	f->address[n] = '\0';
-	f->address[strcspn(f->address, "\n")] = '\0';
-}
-
-static sd_bus *connect_bus(const char *address)
-{
-	sd_bus *bus = NULL;
-
-	assert_true(sd_bus_new(&bus) >= 0);
-	assert_true(sd_bus_set_address(bus, address) >= 0);
-	assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-	assert_true(sd_bus_start(bus) >= 0);
-	return bus;
-}
-
-static void wait_for_name(sd_bus *bus)
-{
-	for (int tries = 0; tries < 1000; tries++) {
-		sd_bus_message *reply = NULL;
-		int has = 0;
-
-		if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-				       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
-				       NAME) >= 0)
-			sd_bus_message_read(reply, "b", &has);
-		sd_bus_message_unref(reply);
-		if (has)
-			return;
-		usleep(10000);
-	}
-	fail_msg("iobufd never took %s", NAME);
-}
-
-static int setup(void **state)
-{
-	static struct fixture f;
-	char busarg[300];
-
-	*state = &f; /* so that teardown cleans up after a failed setup */
-	start_bus(&f);
-	snprintf(busarg, sizeof(busarg), "--bus=%s", f.address);
-	test_daemon_start(&f.daemon, (const char *[]){ busarg, NULL });
-	f.bus = connect_bus(f.address);
-	wait_for_name(f.bus);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	sd_bus_flush_close_unref(f->bus);
-	if (f->bus_pid > 0) {
-		kill(f->bus_pid, SIGTERM);
-		waitpid(f->bus_pid, NULL, 0);
-	}
-	if (f->daemon.pid > 0)
-		test_daemon_stop(&f->daemon);
-	return 0;
-}
 
 static uint64_t property_t(sd_bus *bus, const char *property)
 {
@@ -135,7 +42,7 @@ static uint32_t clients(sd_bus *bus)
 
 static void test_allocate_gives_a_usable_fd(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	sd_bus_message *reply = NULL;
 	const char *heap;
 	uint64_t id, size;
@@ -197,7 +104,7 @@ static void expect_error(sd_bus *bus, const char *method, const char *name, cons
 
 static void test_refusals_carry_the_reason(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 
 	expect_error(f->bus, "Allocate", SD_BUS_ERROR_INVALID_ARGS, "capacity must not be 0", "ttu",
 		     (uint64_t)0, (uint64_t)0, (uint32_t)0);
@@ -214,7 +121,7 @@ static void test_refusals_carry_the_reason(void **state)
 
 static void test_query_and_purgeable(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	sd_bus_message *reply = NULL;
 	const char *heap;
 	uint64_t size, id;
@@ -244,7 +151,7 @@ static void test_query_and_purgeable(void **state)
 
 static void test_caller_leaving_releases(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	sd_bus *other = connect_bus(f->address);
 
 	for (int i = 0; i < 3; i++)
@@ -291,7 +198,7 @@ static void assert_has(const char *text, const char *part)
 
 static void test_busctl(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	const char *out;
 
 	out = run("busctl --address='%s' introspect " NAME " " PATH, f->address);
@@ -315,7 +222,7 @@ static void test_busctl(void **state)
 
 static void test_gdbus(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	const char *out;
 
 	out = run("gdbus introspect --address '%s' --dest " NAME " --object-path " PATH,
@@ -345,7 +252,7 @@ static const char *own_comm(void)
 
 static void test_objects_per_client_and_buffer(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
 	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
 	char path[96], expected[96];
@@ -371,7 +278,7 @@ static void test_objects_per_client_and_buffer(void **state)
 
 static void test_admin_methods(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
 	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
 						       4096, 0);
@@ -424,7 +331,7 @@ static void test_admin_methods(void **state)
 /* gdbus shows the daemon's message, where busctl prints only "Access denied". */
 static void test_admin_methods_denied_to_others(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 	static const char *const denied[] = {
 		"ListClients", "ListBuffers 0", "SetLimit \"'max-buffer-size'\" 1",
 		"PurgeVolatile", "FreeClientBuffers 1",
@@ -457,7 +364,7 @@ static void test_admin_methods_denied_to_others(void **state)
 /* protocol/org.iobufd.Allocator1.xml is the contract: the daemon says the same. */
 static void test_introspection_matches_the_contract(void **state)
 {
-	struct fixture *f = *state;
+	struct bus_fixture *f = *state;
 
 	run("busctl --address='%s' introspect --xml-interface " NAME " " PATH
 	    " | python3 '%s' compare '%s'",
@@ -479,5 +386,6 @@ int main(void)
 		cmocka_unit_test(test_admin_methods_denied_to_others),
 	};
 
-	return cmocka_run_group_tests_name("dbus", tests, setup, teardown);
+	return cmocka_run_group_tests_name("dbus", tests, bus_fixture_setup,
+					   bus_fixture_teardown);
 }
