@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iobufctl's output: aligned tables for people, sizes in binary units, and
+ * a small JSON writer for programs.
+ */
+#ifndef IOBUFCTL_FORMAT_H
+#define IOBUFCTL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Longest text ctl_format_bytes() writes, with its NUL. */
+#define CTL_BYTES_TEXT_MAX 16
+
+/* "512 B", "4.0 KiB", "1.5 MiB", ... up to EiB. */
+void ctl_format_bytes(uint64_t bytes, char out[static CTL_BYTES_TEXT_MAX]);
+
+struct ctl_column {
+	const char *header;
+	bool right; /* numbers: aligned right */
+};
+
+#define CTL_TABLE_MAX_COLUMNS 16
+
+/* A table of text cells (up to CTL_TABLE_MAX_COLUMNS columns), filled row by row and printed aligned. */
+struct ctl_table {
+	const struct ctl_column *columns;
+	size_t n_columns;
+	char **cells; /* row-major */
+	size_t n_cells, allocated;
+};
+
+void ctl_table_init(struct ctl_table *t, const struct ctl_column *columns, size_t n_columns);
+void ctl_table_fini(struct ctl_table *t);
+
+/*
+ * Adds the next cell, left to right, top to bottom. Control characters
+ * become '?', and "" is written "-". 0 or -ENOMEM.
+ */
+int ctl_table_add(struct ctl_table *t, const char *text);
+int ctl_table_add_u64(struct ctl_table *t, uint64_t value);
+int ctl_table_add_bytes(struct ctl_table *t, uint64_t bytes);
+
+/* The header and every row, columns two spaces apart, no trailing blanks. */
+void ctl_table_print(const struct ctl_table *t, FILE *f);
+
+/*
+ * One JSON document written as it goes: keys and values in order, commas
+ * and escaping handled. Nesting up to 32 levels.
+ */
+struct ctl_json {
+	FILE *f;
+	unsigned depth;
+	uint64_t has_items; /* bit n: level n has a value already */
+	bool after_key;
+};
+
+void ctl_json_init(struct ctl_json *j, FILE *f);
+void ctl_json_open(struct ctl_json *j, char bracket);   /* '{' or '[' */
+void ctl_json_close(struct ctl_json *j, char bracket);  /* '}' or ']'; a newline at the end */
+void ctl_json_key(struct ctl_json *j, const char *key);
+void ctl_json_string(struct ctl_json *j, const char *s);
+void ctl_json_u64(struct ctl_json *j, uint64_t value);
+void ctl_json_key_string(struct ctl_json *j, const char *key, const char *s);
+void ctl_json_key_u64(struct ctl_json *j, const char *key, uint64_t value);
+
+/* s as a JSON string literal, quotes included. */
+void ctl_json_write_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl-options.h"
+#include "ctl-output.h"
+
+static struct ctl_column columns_of(const struct ctl_field *field)
+{
+	return (struct ctl_column){
+		.header = field->label,
+		.right = field->kind == CTL_NUMBER || field->kind == CTL_BYTES,
+	};
+}
+
+void ctl_output_begin(struct ctl_output *o, bool json, bool list, const struct ctl_field *fields,
+		      size_t n_fields)
+{
+	*o = (struct ctl_output){ .json = json, .list = list, .fields = fields };
+	o->n_fields = n_fields < CTL_TABLE_MAX_COLUMNS ? n_fields : CTL_TABLE_MAX_COLUMNS;
+	for (size_t i = 0; i < o->n_fields; i++) {
+		o->columns[i] = columns_of(&fields[i]);
+		if (strlen(fields[i].label) + 1 > o->label_width)
+			o->label_width = strlen(fields[i].label) + 1;
+	}
+	if (json) {
+		ctl_json_init(&o->js, stdout);
+		ctl_json_open(&o->js, list ? '[' : '{');
+	} else if (list) {
+		ctl_table_init(&o->table, o->columns, o->n_fields);
+	}
+}
+
+static const struct ctl_field *field_start(struct ctl_output *o)
+{
+	const struct ctl_field *field = &o->fields[o->next];
+
+	if (o->json && o->list && o->next == 0)
+		ctl_json_open(&o->js, '{');
+	if (o->json)
+		ctl_json_key(&o->js, field->key);
+	return field;
+}
+
+static int field_done(struct ctl_output *o, int r)
+{
+	if (++o->next < o->n_fields)
+		return r;
+	o->next = 0;
+	if (o->json && o->list)
+		ctl_json_close(&o->js, '}');
+	return r;
+}
+
+/* A value as people read it: a table cell or a record line. */
+static int human(struct ctl_output *o, const struct ctl_field *field, const char *text)
+{
+	if (o->list)
+		return ctl_table_add(&o->table, text);
+	printf("%s:%*s %s\n", field->label, (int)(o->label_width - strlen(field->label) - 1), "",
+	       text[0] ? text : "-");
+	return 0;
+}
+
+int ctl_output_text(struct ctl_output *o, const char *text)
+{
+	const struct ctl_field *field = field_start(o);
+
+	if (o->json) {
+		ctl_json_string(&o->js, text);
+		return field_done(o, 0);
+	}
+	return field_done(o, human(o, field, text));
+}
+
+static void format_u64(const struct ctl_output *o, const struct ctl_field *field,
+		       uint64_t value, char *out, size_t size)
+{
+	char bytes[CTL_BYTES_TEXT_MAX];
+
+	if (field->kind != CTL_BYTES) {
+		snprintf(out, size, "%" PRIu64, value);
+		return;
+	}
+	ctl_format_bytes(value, bytes);
+	if (o->list)
+		snprintf(out, size, "%s", bytes);
+	else if (value < 1024)
+		snprintf(out, size, "%" PRIu64, value);
+	else
+		snprintf(out, size, "%" PRIu64 " (%s)", value, bytes);
+}
+
+int ctl_output_u64(struct ctl_output *o, uint64_t value)
+{
+	const struct ctl_field *field = field_start(o);
+	char text[48];
+
+	if (o->json) {
+		ctl_json_u64(&o->js, value);
+		return field_done(o, 0);
+	}
+	format_u64(o, field, value, text, sizeof(text));
+	return field_done(o, human(o, field, text));
+}
+
+static void json_name(const char *name, void *data)
+{
+	ctl_json_string(data, name);
+}
+
+int ctl_output_options(struct ctl_output *o, uint32_t bits)
+{
+	const struct ctl_field *field = field_start(o);
+	char text[CTL_OPTIONS_TEXT_MAX];
+
+	if (o->json) {
+		ctl_json_open(&o->js, '[');
+		ctl_options_foreach(bits, json_name, &o->js);
+		ctl_json_close(&o->js, ']');
+		return field_done(o, 0);
+	}
+	ctl_options_format(bits, text, sizeof(text));
+	return field_done(o, human(o, field, text));
+}
+
+int ctl_output_state(struct ctl_output *o, uint32_t state)
+{
+	const char *name = ctl_state_name(state);
+	char text[32];
+
+	if (!name) {
+		snprintf(text, sizeof(text), "unknown-%" PRIu32, state);
+		name = text;
+	}
+	return ctl_output_text(o, name);
+}
+
+void ctl_format_limit(const char *name, uint64_t value, char *out, size_t size)
+{
+	char bytes[CTL_BYTES_TEXT_MAX];
+
+	if (ctl_limit_counts_bytes(name)) {
+		ctl_format_bytes(value, bytes);
+		snprintf(out, size, "%s", bytes);
+	} else {
+		snprintf(out, size, "%" PRIu64, value);
+	}
+}
+
+/* "max-buffer-size 512.0 MiB, max-client-buffers 4096, ..." */
+static void format_limits(const struct ctl_limits *limits, char *out, size_t size)
+{
+	size_t used = 0;
+	char value[32];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < limits->n && used < size; i++) {
+		int n;
+
+		ctl_format_limit(limits->names[i], limits->values[i], value, sizeof(value));
+		n = snprintf(out + used, size - used, "%s%s %s", i ? ", " : "", limits->names[i],
+			     value);
+		if (n > 0)
+			used += (size_t)n;
+	}
+}
+
+int ctl_output_limits(struct ctl_output *o, const struct ctl_limits *limits)
+{
+	const struct ctl_field *field = field_start(o);
+	char text[1024];
+
+	if (o->json) {
+		ctl_json_open(&o->js, '{');
+		for (size_t i = 0; i < limits->n; i++)
+			ctl_json_key_u64(&o->js, limits->names[i], limits->values[i]);
+		ctl_json_close(&o->js, '}');
+		return field_done(o, 0);
+	}
+	format_limits(limits, text, sizeof(text));
+	return field_done(o, human(o, field, text));
+}
+
+void ctl_output_end(struct ctl_output *o)
+{
+	if (o->json)
+		ctl_json_close(&o->js, o->list ? ']' : '}');
+	else if (o->list)
+		ctl_table_print(&o->table, stdout);
+	ctl_table_fini(&o->table);
+}
