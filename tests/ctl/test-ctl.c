@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iobufctl, the built binary, against a real iobufd on a private
+ * dbus-daemon: every command, its table and its JSON (checked with python3's
+ * json module by check-json.py), the refusals it reports and the command
+ * lines it rejects.
+ *
+ * $IOBUFCTL_WRAPPER (or else $IOBUFD_WRAPPER), split on spaces, runs
+ * iobufctl under a tool such as valgrind; valgrind's own lines are taken out
+ * of what iobufctl printed on stderr, and its error exit code fails the test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bus-fixture.h"
+#include "config.h"
+#include "harness.h"
+#include "iobuf/iobuf.h"
+
+struct result {
+	int status; /* iobufctl's exit status */
+	char out[65536];
+	char err[16384];
+};
+
+/* The whole of an fd written by a child, from the start. */
+static void slurp(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+static size_t add_words(const char **argv, size_t n, char *text, size_t max)
+{
+	for (char *w = strtok(text, " "); w && n < max; w = strtok(NULL, " "))
+		argv[n++] = w;
+	return n;
+}
+
+/*
+ * Runs argv (NULL-terminated) with stdin from in_fd (-1: none) and returns
+ * its exit status with what it printed; fails the test if it died of a signal.
+ */
+static void spawn(const char *const *argv, int in_fd, struct result *res)
+{
+	int out = memfd_create("stdout", MFD_CLOEXEC), err = memfd_create("stderr", MFD_CLOEXEC);
+	int status;
+	pid_t pid;
+
+	assert_true(out >= 0 && err >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY), STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(err, STDERR_FILENO);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	slurp(out, res->out, sizeof(res->out));
+	slurp(err, res->err, sizeof(res->err));
+	if (!WIFEXITED(status))
+		fail_msg("%s died of signal %d; stderr:\n%s", argv[0], WTERMSIG(status), res->err);
+	res->status = WEXITSTATUS(status);
+}
+
+/*
+ * Drops the lines valgrind writes ("==1234== ...") from text: a wrapper's
+ * report is not iobufctl's output (its errors show in the exit status).
+ */
+static void drop_valgrind_lines(char *text)
+{
+	char *out = text;
+
+	for (char *line = text; *line;) {
+		size_t len = strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n');
+		size_t digits = line[0] == '=' && line[1] == '=' ? strspn(line + 2, "0123456789") : 0;
+
+		if (!(digits && strncmp(line + 2 + digits, "==", 2) == 0)) {
+			memmove(out, line, len);
+			out += len;
+		}
+		line += len;
+	}
+	*out = '\0';
+}
+
+static const char *bus_address(void);
+
+/*
+ * Runs iobufctl --address=<the test bus> with the NULL-terminated arguments,
+ * behind prefix (a command such as setpriv, NULL-terminated; may be NULL).
+ */
+static void ctl_as(struct result *res, const char *const *prefix, const char *arg, ...)
+{
+	static char wrapper[512];
+	char address[300];
+	const char *argv[64];
+	const char *env = getenv("IOBUFCTL_WRAPPER") ? getenv("IOBUFCTL_WRAPPER")
+						     : getenv("IOBUFD_WRAPPER");
+	size_t n = 0;
+	va_list ap;
+
+	for (; prefix && *prefix; prefix++)
+		argv[n++] = *prefix;
+	if (env) {
+		snprintf(wrapper, sizeof(wrapper), "%s", env);
+		n = add_words(argv, n, wrapper, 40);
+	}
+	argv[n++] = getenv("IOBUFCTL_BINARY");
+	snprintf(address, sizeof(address), "--address=%s", bus_address());
+	argv[n++] = address;
+	va_start(ap, arg);
+	for (; arg && n < 63; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	spawn(argv, -1, res);
+	if (env)
+		drop_valgrind_lines(res->err);
+}
+
+#define ctl(res, ...) ctl_as(res, NULL, __VA_ARGS__, (const char *)NULL)
+
+static const char *const as_nobody[] = {
+	"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", NULL,
+};
+
+static void show(const struct result *res)
+{
+	fprintf(stderr, "exit status %d\n--- stdout:\n%s--- stderr:\n%s---\n", res->status,
+		res->out, res->err);
+}
+
+static void expect_status(const struct result *res, int status)
+{
+	if (res->status != status) {
+		show(res);
+		fail_msg("iobufctl exited %d, expected %d", res->status, status);
+	}
+}
+
+static void assert_has(const char *text, const char *part)
+{
+	if (!strstr(text, part)) {
+		fprintf(stderr, "output lacks \"%s\":\n%s\n", part, text);
+		fail();
+	}
+}
+
+/* Runs iobufctl, which must succeed with nothing on stderr. */
+#define ctl_ok(res, ...)                                                                  \
+	do {                                                                              \
+		ctl(res, __VA_ARGS__);                                                    \
+		expect_status(res, 0);                                                    \
+		if ((res)->err[0]) {                                                      \
+			show(res);                                                        \
+			fail_msg("iobufctl wrote to stderr");                             \
+		}                                                                         \
+	} while (0)
+
+/*
+ * Checks a JSON document with check-json.py: it must be one line of JSON,
+ * and each Python expression (NULL-terminated), with the document as d, true.
+ */
+static void json_check(const char *doc, ...)
+{
+	const char *argv[16] = { getenv("IOBUF_PYTHON"), getenv("IOBUF_JSON_CHECK") };
+	int in = memfd_create("json", MFD_CLOEXEC);
+	struct result res;
+	size_t n = 2;
+	va_list ap;
+
+	assert_true(in >= 0);
+	assert_int_equal(write(in, doc, strlen(doc)), (ssize_t)strlen(doc));
+	assert_int_equal(lseek(in, 0, SEEK_SET), 0);
+	va_start(ap, doc);
+	for (const char *e = va_arg(ap, const char *); e && n < 15; e = va_arg(ap, const char *))
+		argv[n++] = e;
+	va_end(ap);
+	argv[n] = NULL;
+	spawn(argv, in, &res);
+	close(in);
+	if (res.status != 0) {
+		fprintf(stderr, "%s%s", res.out, res.err);
+		fail_msg("the JSON check failed");
+	}
+}
+
+#define json_expect(doc, ...) json_check(doc, __VA_ARGS__, (const char *)NULL)
+
+/* The line of text that contains part (a static copy), failing when none does. */
+static const char *line_with(const char *text, const char *part)
+{
+	static char line[1024];
+	const char *hit = strstr(text, part), *start, *end;
+
+	if (!hit) {
+		fprintf(stderr, "no line has \"%s\":\n%s\n", part, text);
+		fail();
+	}
+	for (start = hit; start > text && start[-1] != '\n'; start--)
+		;
+	end = strchr(hit, '\n');
+	end = end ? end : hit + strlen(hit);
+	snprintf(line, sizeof(line), "%.*s", (int)(end - start), start);
+	return line;
+}
+
+/* The table's first line is exactly these headers (NULL-terminated), apart. */
+static void expect_header(const char *table, ...)
+{
+	char expected[256] = "", line[256];
+	va_list ap;
+
+	va_start(ap, table);
+	for (const char *h = va_arg(ap, const char *); h; h = va_arg(ap, const char *))
+		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
+			 expected[0] ? " " : "", h);
+	va_end(ap);
+	/* Collapse the runs of spaces that align the columns. */
+	size_t n = 0;
+	for (const char *p = table; *p && *p != '\n' && n < sizeof(line) - 1; p++)
+		if (*p != ' ' || (n && line[n - 1] != ' '))
+			line[n++] = *p;
+	line[n] = '\0';
+	if (strcmp(line, expected) != 0)
+		fail_msg("header \"%s\", expected \"%s\"", line, expected);
+}
+
+/* Characters (not bytes) to the end of the line. */
+static size_t line_width(const char *p)
+{
+	size_t n = 0;
+
+	for (; *p && *p != '\n'; p++)
+		n += ((unsigned char)*p & 0xc0) != 0x80;
+	return n;
+}
+
+/* A table whose last column is right-aligned: every line has the same width. */
+static void expect_right_edge(const char *table)
+{
+	size_t width = line_width(table);
+
+	for (const char *p = table; *p; p += strcspn(p, "\n") + 1)
+		if (line_width(p) != width)
+			fail_msg("ragged table:\n%s", table);
+}
+
+/* Whether part starts, in line, at the column where header has column. */
+static void expect_same_column(const char *table, const char *line, const char *column,
+			       const char *part)
+{
+	const char *h = strstr(table, column), *p = strstr(line, part);
+
+	assert_non_null(h);
+	assert_non_null(p);
+	if (h - table != p - line)
+		fail_msg("\"%s\" is not under %s:\n%s", part, column, table);
+}
+
+static struct bus_fixture *fixture;
+
+static const char *bus_address(void)
+{
+	return fixture->address;
+}
+
+static uint64_t total(const char *property)
+{
+	uint64_t value = 0;
+
+	assert_int_equal(sd_bus_get_property_trivial(fixture->bus, NAME, PATH, NAME, property,
+						     NULL, 't', &value), 0);
+	return value;
+}
+
+/* Waits for the daemon to hold this many buffers (bus callers leave asynchronously). */
+static void wait_buffers(uint64_t buffers)
+{
+	for (int tries = 0; tries < 1000 && total("Buffers") != buffers; tries++)
+		usleep(10000);
+	assert_int_equal(total("Buffers"), buffers);
+}
+
+/* The client a buffer is charged to, from its object. */
+static uint32_t owner_of(uint64_t id)
+{
+	char path[96];
+	uint32_t owner = 0;
+
+	snprintf(path, sizeof(path), PATH "/buffer/%" PRIu64, id);
+	assert_int_equal(sd_bus_get_property_trivial(fixture->bus, NAME, path, "org.iobufd.Buffer1",
+						     "Owner", NULL, 'u', &owner), 0);
+	return owner;
+}
+
+/* This process's command name, as the daemon reads it (a wrapper may change it). */
+static const char *own_comm(void)
+{
+	static char comm[32];
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return comm;
+}
+
+static int setup(void **state)
+{
+	int r = bus_fixture_setup(state);
+
+	fixture = *state;
+	return r;
+}
+
+static void test_help_and_version(void **state)
+{
+	struct result res;
+	char version[64];
+
+	ctl_ok(&res, "--help");
+	assert_has(res.out, "Usage: iobufctl [OPTIONS] COMMAND [ARGS]");
+	assert_has(res.out, "limits set NAME VALUE");
+	assert_has(res.out, "cache=default|inhibit|writethru|copyback|writecombine");
+	ctl_ok(&res, "-h");
+	assert_has(res.out, "free-client ID");
+	ctl_ok(&res, "-V");
+	snprintf(version, sizeof(version), "iobufctl %s\n", IOBUFD_VERSION);
+	assert_string_equal(res.out, version);
+	ctl_ok(&res, "--version");
+	assert_string_equal(res.out, version);
+}
+
+/* Each bad command line: exit 2, the problem named, the usage shown, nothing on stdout. */
+static void expect_usage_error(const char *problem, const char *const *args)
+{
+	struct result res;
+	const char *a[8] = { 0 };
+
+	for (size_t i = 0; args[i] && i < 7; i++)
+		a[i] = args[i];
+	ctl_as(&res, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], (const char *)NULL);
+	expect_status(&res, 2);
+	assert_has(res.err, problem);
+	assert_has(res.err, "Usage: iobufctl");
+	assert_string_equal(res.out, "");
+}
+
+static void test_usage_errors(void **state)
+{
+	static const struct {
+		const char *problem;
+		const char *args[8];
+	} cases[] = {
+		{ "iobufctl: no command given", { NULL } },
+		{ "iobufctl: unknown command 'frobnicate'", { "frobnicate" } },
+		{ "iobufctl: unknown option '--bogus'", { "--bogus", "status" } },
+		{ "iobufctl: unknown option '-x'", { "-x", "status" } },
+		{ "iobufctl: unknown option '-x'", { "-Vx", "status" } },
+		{ "iobufctl: option '--json' takes no value", { "--json=yes", "status" } },
+		{ "option '--client' needs a value", { "buffers", "--client" } },
+		{ "alloc: missing argument (iobufctl alloc SIZE", { "alloc" } },
+		{ "alloc: unexpected argument '2'", { "alloc", "1", "2" } },
+		{ "alloc: invalid SIZE '12Q'", { "alloc", "12Q" } },
+		{ "alloc: invalid SIZE '1KB'", { "alloc", "1KB" } },
+		{ "alloc: invalid SIZE ' 1'", { "alloc", " 1" } },
+		{ "alloc: invalid SIZE '+1'", { "alloc", "+1" } },
+		{ "alloc: invalid SIZE ''", { "alloc", "" } },
+		{ "alloc: SIZE '99999999999999999999999' is too large",
+		  { "alloc", "99999999999999999999999" } },
+		{ "alloc: SIZE '17179869184G' is too large", { "alloc", "17179869184G" } },
+		{ "unknown option '-1'", { "alloc", "-1" } },
+		{ "--alignment: invalid alignment 'x'", { "alloc", "4K", "--alignment", "x" } },
+		{ "--options: unknown option 'bogus'", { "alloc", "4K", "--options", "pageable,bogus" } },
+		{ "known: in, out, inout,", { "alloc", "4K", "--options", "cache=nope" } },
+		{ "--options: empty name in 'pageable,'", { "alloc", "4K", "--options", "pageable," } },
+		{ "--options: empty name in ',in'", { "alloc", "4K", "--options", ",in" } },
+		{ "'cache=copyback' conflicts with the cache mode before it",
+		  { "alloc", "4K", "--options", "cache=inhibit,cache=copyback" } },
+		{ "--client: invalid client id 'abc'", { "buffers", "--client", "abc" } },
+		{ "--client: invalid client id '0'", { "buffers", "--client", "0" } },
+		{ "--client: invalid client id '4294967296'", { "buffers", "--client", "4294967296" } },
+		{ "status: --client does not apply to it", { "status", "--client", "3" } },
+		{ "purge: --alignment does not apply to it", { "purge", "--alignment", "4K" } },
+		{ "buffers: --options does not apply to it", { "buffers", "--options", "in" } },
+		{ "status: unexpected argument 'now'", { "status", "now" } },
+		{ "limits: unexpected argument 'frob'", { "limits", "frob" } },
+		{ "limits set: missing argument", { "limits", "set", "max-client-bytes" } },
+		{ "limits set: invalid VALUE '1X'", { "limits", "set", "max-client-bytes", "1X" } },
+		{ "limits set: NAME must not be empty", { "limits", "set", "", "1" } },
+		{ "free-client: missing argument", { "free-client" } },
+		{ "free-client: invalid client id 'x'", { "free-client", "x" } },
+		{ "free-client: invalid client id '-3'", { "free-client", "--", "-3" } },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_usage_error(cases[i].problem, cases[i].args);
+}
+
+static void test_status(void **state)
+{
+	struct result res;
+	char expected[96];
+
+	ctl_ok(&res, "status");
+	snprintf(expected, sizeof(expected), "Version: %s\n", IOBUFD_VERSION);
+	assert_has(res.out, expected);
+	assert_has(res.out, "\nClients: ");
+	assert_has(res.out, "\nBuffers: ");
+	assert_has(res.out, "\nBytes:   ");
+	assert_has(res.out, "\nHeaps:   1\n");
+	assert_has(res.out, "\nLimits:  max-buffer-size 512.0 MiB, max-client-buffers 4096, "
+			    "max-client-bytes 2.0 GiB\n");
+
+	ctl_ok(&res, "--json", "status");
+	snprintf(expected, sizeof(expected), "d['version'] == '%s'", IOBUFD_VERSION);
+	json_expect(res.out, expected, "d['heaps'] == 1",
+		    "sorted(d) == ['buffers', 'bytes', 'clients', 'heaps', 'limits', 'version']",
+		    "all(type(d[k]) is int for k in ('clients', 'buffers', 'bytes'))",
+		    "d['limits'] == {'max-buffer-size': 536870912, 'max-client-buffers': 4096, "
+		    "'max-client-bytes': 2147483648}");
+}
+
+static void test_heaps(void **state)
+{
+	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
+	struct result res;
+	const char *row;
+
+	assert_non_null(buf);
+	ctl_ok(&res, "heaps");
+	expect_header(res.out, "NAME", "CAPABILITIES", "BUFFERS", "BYTES", NULL);
+	expect_right_edge(res.out);
+	row = line_with(res.out, "memfd");
+	assert_has(row, "  CACHE_COPYBACK wired pageable purgeable mappable  ");
+	assert_has(row, "  1  20.0 KiB");
+	expect_same_column(res.out, row, "CAPABILITIES", "CACHE_COPYBACK");
+
+	ctl_ok(&res, "heaps", "--json");
+	json_expect(res.out, "len(d) == 1",
+		    "d[0] == {'name': 'memfd', 'capabilities': 'CACHE_COPYBACK wired pageable "
+		    "purgeable mappable', 'buffers': 1, 'bytes': 20480}");
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
+/* A buffer allocated over D-Bus by the test's own connection: its id. */
+static uint64_t allocate_on_bus(uint64_t size, uint32_t options)
+{
+	sd_bus_message *reply = NULL;
+	uint64_t id;
+	int fd;
+
+	assert_int_equal(sd_bus_call_method(fixture->bus, NAME, PATH, NAME, "Allocate", NULL,
+					    &reply, "ttu", size, (uint64_t)0, options), 1);
+	assert_int_equal(sd_bus_message_read(reply, "ht", &fd, &id), 1);
+	sd_bus_message_unref(reply);
+	return id;
+}
+
+static void test_bus_selection(void **state)
+{
+	struct result res;
+
+	/* The last of --address, --system and --user wins; sd-bus honours these variables. */
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", fixture->address, 1);
+	setenv("DBUS_SESSION_BUS_ADDRESS", fixture->address, 1);
+	ctl_ok(&res, "--system", "status");
+	assert_has(res.out, "Heaps:   1\n");
+	ctl_ok(&res, "--user", "heaps");
+	assert_has(res.out, "memfd");
+	unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+	unsetenv("DBUS_SESSION_BUS_ADDRESS");
+}
+
+static void test_clients_and_buffers(void **state)
+{
+	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
+	uint64_t a, b = allocate_on_bus(8192, IOBUF_DIRECTION_OUT);
+	uint32_t owner_a, owner_b;
+	char expr[512], part[64];
+	struct result res;
+	const char *row;
+
+	assert_non_null(buf);
+	a = iobuf_get_id(buf);
+	owner_a = owner_of(a);
+	owner_b = owner_of(b);
+
+	ctl_ok(&res, "clients");
+	expect_header(res.out, "ID", "UID", "PID", "COMM", "UNIT", "TRANSPORT", "BUFFERS", "BYTES",
+		      NULL);
+	expect_right_edge(res.out);
+	row = line_with(res.out, "  socket  ");
+	snprintf(part, sizeof(part), "%" PRIu32 "    0  %d  %s  ", owner_a, (int)getpid(),
+		 own_comm());
+	assert_has(row, part);
+	assert_has(row, "  1  20.0 KiB");
+	expect_same_column(res.out, row, "COMM", own_comm());
+	row = line_with(res.out, "  bus  ");
+	assert_has(row, "  1   8.0 KiB");
+
+	ctl_ok(&res, "clients", "--json");
+	snprintf(expr, sizeof(expr),
+		 "[dict(c, unit='') for c in d if c['id'] == %" PRIu32 "] == [{'id': %" PRIu32
+		 ", 'uid': 0, 'pid': %d, 'comm': '%s', 'unit': '', 'transport': 'socket', "
+		 "'buffers': 1, 'bytes': 20480}]",
+		 owner_a, owner_a, (int)getpid(), own_comm());
+	json_expect(res.out, expr, "all(type(c['unit']) is str for c in d)");
+	snprintf(expr, sizeof(expr),
+		 "any(c['id'] == %" PRIu32 " and c['transport'] == 'bus' and c['buffers'] == 1 "
+		 "and c['bytes'] == 8192 for c in d)", owner_b);
+	json_expect(res.out, expr);
+
+	ctl_ok(&res, "buffers");
+	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", NULL);
+	row = line_with(res.out, "20.0 KiB");
+	expect_same_column(res.out, row, "HEAP", "memfd");
+	expect_same_column(res.out, row, "OPTIONS", "pageable,cache=copyback");
+	expect_same_column(res.out, row, "STATE", "non-volatile");
+	snprintf(part, sizeof(part), "%" PRIu64 "  20.0 KiB", a);
+	assert_has(row, part);
+	row = line_with(res.out, "8.0 KiB");
+	expect_same_column(res.out, row, "OPTIONS", "out,cache=copyback");
+
+	ctl_ok(&res, "buffers", "--json");
+	snprintf(expr, sizeof(expr),
+		 "{'id': %" PRIu64 ", 'size': 20480, 'heap': 'memfd', 'options': ['pageable', "
+		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile'} in d",
+		 a, owner_a);
+	json_expect(res.out, expr);
+	snprintf(expr, sizeof(expr),
+		 "{'id': %" PRIu64 ", 'size': 8192, 'heap': 'memfd', 'options': ['out', "
+		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile'} in d",
+		 b, owner_b);
+	json_expect(res.out, expr);
+
+	snprintf(part, sizeof(part), "%" PRIu32, owner_a);
+	ctl_ok(&res, "buffers", "--client", part, "--json");
+	snprintf(expr, sizeof(expr), "[b['id'] for b in d] == [%" PRIu64 "]", a);
+	json_expect(res.out, expr);
+	ctl_ok(&res, "--client", part, "buffers");
+	assert_int_equal(strchr(strchr(res.out, '\n') + 1, '\n')[1], '\0'); /* header and one row */
+
+	ctl(&res, "buffers", "--client", "99999");
+	expect_status(&res, 1);
+	assert_string_equal(res.err, "iobufctl: buffers: InvalidArgs: no client 99999\n");
+	assert_string_equal(res.out, "");
+
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	assert_int_equal(sd_bus_call_method(fixture->bus, NAME, PATH, NAME, "Free", NULL, NULL,
+					    "t", b), 1);
+}
+
+static void test_alloc(void **state)
+{
+	uint64_t before = total("Buffers");
+	struct result res;
+
+	ctl_ok(&res, "alloc", "1M", "--options", "pageable");
+	assert_has(res.out, "Id:      ");
+	assert_has(res.out, "\nSize:    1048576 (1.0 MiB)\n");
+	assert_has(res.out, "\nOptions: pageable,cache=copyback\n");
+	assert_has(res.out, "\nHeap:    memfd\n");
+	assert_has(res.out, "The buffer is freed when iobufctl exits and leaves the bus.\n");
+	wait_buffers(before);
+
+	ctl_ok(&res, "--json", "alloc", "1M", "--options", "pageable");
+	json_expect(res.out, "sorted(d) == ['heap', 'id', 'options', 'size']",
+		    "type(d['id']) is int and d['id'] > 0", "d['size'] == 1048576",
+		    "d['heap'] == 'memfd'", "d['options'] == ['pageable', 'cache=copyback']");
+
+	ctl_ok(&res, "alloc", "10000", "--alignment", "4K", "--options",
+	       "in,out,kernel-user-shared,cache=copyback", "--json");
+	json_expect(res.out, "d['size'] == 12288",
+		    "d['options'] == ['inout', 'kernel-user-shared', 'cache=copyback']");
+	ctl_ok(&res, "alloc", "4k", "--options", "pageable,purgeable", "--json");
+	json_expect(res.out, "d['size'] == 4096",
+		    "d['options'] == ['pageable', 'purgeable', 'cache=copyback']");
+	ctl_ok(&res, "alloc", "1");
+	assert_has(res.out, "\nSize:    4096 (4.0 KiB)\n");
+	assert_has(res.out, "\nOptions: cache=copyback\n");
+	ctl_ok(&res, "alloc", "4K", "--options", "");
+	ctl_ok(&res, "alloc", "4K", "--options", "out,cache=default");
+	assert_has(res.out, "\nOptions: out,cache=copyback\n");
+	wait_buffers(before);
+}
+
+/* iobufctl exits 1 with the daemon's refusal on stderr and nothing on stdout. */
+#define expect_refusal(message, ...)                                                      \
+	do {                                                                              \
+		struct result res_;                                                       \
+		ctl(&res_, __VA_ARGS__);                                                  \
+		expect_status(&res_, 1);                                                  \
+		assert_has(res_.err, message);                                            \
+		assert_string_equal(res_.out, "");                                        \
+	} while (0)
+
+static void test_alloc_refusals(void **state)
+{
+	expect_refusal("iobufctl: alloc: NotSupported: no heap can serve the request: memfd "
+		       "lacks PHYSICALLY_CONTIGUOUS\n", "alloc", "4K", "--options", "contiguous");
+	expect_refusal("iobufctl: alloc: InvalidArgs: capacity must not be 0\n", "alloc", "0");
+	expect_refusal("iobufctl: alloc: InvalidArgs: alignment 3 is not a power of two\n",
+		       "alloc", "4K", "--alignment", "3");
+	expect_refusal("iobufctl: alloc: InvalidArgs: ", "alloc", "4K", "--options", "purgeable");
+	expect_refusal("iobufctl: alloc: ", "alloc", "1G");
+	expect_refusal("iobufctl: alloc: ", "alloc", "17179869183G");
+	expect_refusal("iobufctl: alloc: ", "alloc", "4K", "--alignment", "17179869183G");
+	expect_refusal("iobufctl: alloc: ", "alloc", "4K", "--options", "cache=writecombine");
+	assert_int_equal(total("Buffers"), 0);
+}
+
+static void test_limits(void **state)
+{
+	struct result res;
+
+	ctl_ok(&res, "limits");
+	expect_header(res.out, "NAME", "VALUE", NULL);
+	expect_right_edge(res.out);
+	assert_has(line_with(res.out, "max-buffer-size"), "  512.0 MiB");
+	assert_has(line_with(res.out, "max-client-buffers"), "  4096");
+	assert_has(line_with(res.out, "max-client-bytes"), "  2.0 GiB");
+
+	ctl_ok(&res, "limits", "set", "max-client-bytes", "1M");
+	assert_string_equal(res.out, "Limit: max-client-bytes\nValue: 1048576 (1.0 MiB)\n");
+	ctl_ok(&res, "limits", "--json");
+	json_expect(res.out, "d['max-client-bytes'] == 1048576", "len(d) == 3");
+	expect_refusal("iobufctl: alloc: EDQUOT: per-client byte limit 1048576 exceeded", "alloc",
+		       "2M");
+
+	ctl_ok(&res, "--json", "limits", "set", "max-client-buffers", "7");
+	json_expect(res.out, "d == {'name': 'max-client-buffers', 'value': 7}");
+	ctl_ok(&res, "limits");
+	assert_has(line_with(res.out, "max-client-buffers"), "  7");
+	assert_has(line_with(res.out, "max-client-bytes"), "  1.0 MiB");
+
+	ctl_ok(&res, "limits", "set", "max-client-bytes", "2G");
+	ctl_ok(&res, "limits", "set", "max-client-buffers", "4096");
+	ctl_ok(&res, "status", "--json");
+	json_expect(res.out, "d['limits'] == {'max-buffer-size': 536870912, "
+			     "'max-client-buffers': 4096, 'max-client-bytes': 2147483648}");
+
+	expect_refusal("iobufctl: limits set: InvalidArgs: unknown limit 'bogus'", "limits", "set",
+		       "bogus", "1");
+	expect_refusal("iobufctl: limits set: InvalidArgs: limit max-client-buffers must not be 0",
+		       "limits", "set", "max-client-buffers", "0");
+}
+
+static struct iobuf *volatile_buffer(struct iobuf_task *task, size_t size)
+{
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
+						       size, 0);
+
+	assert_non_null(buf);
+	memset(iobuf_get_bytes_no_copy(buf), 0x5a, size);
+	assert_int_equal(iobuf_set_purgeable(buf, IOBUF_PURGEABLE_VOLATILE, NULL), 0);
+	return buf;
+}
+
+static void test_purge(void **state)
+{
+	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
+	struct iobuf *one = volatile_buffer(task, 4096), *two = volatile_buffer(task, 8192);
+	enum iobuf_purgeable_state old;
+	char owner[16];
+	struct result res;
+
+	snprintf(owner, sizeof(owner), "%" PRIu32, owner_of(iobuf_get_id(one)));
+	ctl_ok(&res, "buffers", "--client", owner, "--json");
+	json_expect(res.out, "[b['state'] for b in d] == ['volatile', 'volatile']");
+
+	ctl_ok(&res, "purge");
+	assert_string_equal(res.out, "Bytes reclaimed: 12288 (12.0 KiB)\n");
+	ctl_ok(&res, "buffers", "--client", owner);
+	assert_has(line_with(res.out, "4.0 KiB"), "  empty");
+	assert_has(line_with(res.out, "8.0 KiB"), "  empty");
+	assert_int_equal(iobuf_set_purgeable(one, IOBUF_PURGEABLE_NON_VOLATILE, &old), 0);
+	assert_int_equal(old, IOBUF_PURGEABLE_EMPTY);
+	assert_int_equal(((char *)iobuf_get_bytes_no_copy(one))[0], 0);
+
+	assert_int_equal(iobuf_set_purgeable(one, IOBUF_PURGEABLE_VOLATILE, NULL), 0);
+	ctl_ok(&res, "purge", "--json");
+	json_expect(res.out, "d == {'reclaimed_bytes': 4096}");
+	ctl_ok(&res, "purge");
+	assert_string_equal(res.out, "Bytes reclaimed: 0\n");
+
+	iobuf_release(one);
+	iobuf_release(two);
+	iobuf_task_unref(task);
+}
+
+static void test_free_client(void **state)
+{
+	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
+	struct iobuf *one = iobuf_in_task_with_options(task, 0, 4096, 0);
+	struct iobuf *two = iobuf_in_task_with_options(task, 0, 4096, 0), *three;
+	char owner[16], expected[96];
+	struct result res;
+
+	assert_non_null(one);
+	assert_non_null(two);
+	snprintf(owner, sizeof(owner), "%" PRIu32, owner_of(iobuf_get_id(one)));
+	ctl_ok(&res, "free-client", owner);
+	snprintf(expected, sizeof(expected), "Client:        %s\nBuffers freed: 2\n", owner);
+	assert_string_equal(res.out, expected);
+	assert_int_equal(usage_of(task).buffers, 0);
+
+	/* The client is still connected, and can be freed again. */
+	three = iobuf_in_task_with_options(task, 0, 4096, 0);
+	assert_non_null(three);
+	ctl_ok(&res, "free-client", owner, "--json");
+	snprintf(expected, sizeof(expected), "d == {'client': %s, 'freed_buffers': 1}", owner);
+	json_expect(res.out, expected);
+	assert_int_equal(usage_of(task).buffers, 0);
+
+	expect_refusal("iobufctl: free-client: InvalidArgs: no client 99999\n", "free-client",
+		       "99999");
+	iobuf_release(one);
+	iobuf_release(two);
+	iobuf_release(three);
+	iobuf_task_unref(task);
+}
+
+static void expect_denied(const char *what, const char *method, const char *a1, const char *a2,
+			  const char *a3)
+{
+	char expected[160];
+	struct result res;
+
+	ctl_as(&res, as_nobody, what, a1, a2, a3, (const char *)NULL);
+	expect_status(&res, 1);
+	snprintf(expected, sizeof(expected),
+		 "AccessDenied: %s is for root and members of iobufd-admin\n", method);
+	assert_has(res.err, expected);
+	assert_string_equal(res.out, "");
+}
+
+static void test_admin_commands_denied_to_others(void **state)
+{
+	struct result res;
+
+	expect_denied("clients", "ListClients", NULL, NULL, NULL);
+	expect_denied("buffers", "ListBuffers", NULL, NULL, NULL);
+	expect_denied("buffers", "ListBuffers", "--client", "1", NULL);
+	expect_denied("limits", "SetLimit", "set", "max-buffer-size", "1M");
+	expect_denied("purge", "PurgeVolatile", NULL, NULL, NULL);
+	expect_denied("free-client", "FreeClientBuffers", "1", NULL, NULL);
+	ctl_as(&res, as_nobody, "limits", "set", "max-buffer-size", "1M", (const char *)NULL);
+	assert_has(res.err, "iobufctl: limits set: AccessDenied: ");
+	ctl_as(&res, as_nobody, "free-client", "1", (const char *)NULL);
+	assert_has(res.err, "iobufctl: free-client: AccessDenied: ");
+
+	/* What anyone may do still works for them. */
+	ctl_as(&res, as_nobody, "status", (const char *)NULL);
+	expect_status(&res, 0);
+	ctl_as(&res, as_nobody, "heaps", "--json", (const char *)NULL);
+	expect_status(&res, 0);
+	ctl_as(&res, as_nobody, "limits", (const char *)NULL);
+	expect_status(&res, 0);
+	ctl_as(&res, as_nobody, "alloc", "4K", (const char *)NULL);
+	expect_status(&res, 0);
+	ctl_ok(&res, "limits", "--json");
+	json_expect(res.out, "d['max-buffer-size'] == 536870912");
+}
+
+/* What a client calls itself ends up in JSON strings and table cells: escaped, made safe. */
+static void test_strings_are_escaped(void **state)
+{
+	static const char comm[] = "q\"b\\\t\x01\xc3\xa9"; /* q"b\<TAB><SOH>é */
+	char saved[32], hex[64] = "", expr[160];
+	struct iobuf_task *task;
+	struct result res;
+
+	snprintf(saved, sizeof(saved), "%s", own_comm());
+	assert_int_equal(prctl(PR_SET_NAME, comm), 0);
+	task = iobuf_task_connect(fixture->daemon.socket);
+	assert_int_equal(prctl(PR_SET_NAME, saved), 0);
+	assert_non_null(task);
+	for (size_t i = 0; comm[i]; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)comm[i]);
+
+	ctl_ok(&res, "clients", "--json");
+	snprintf(expr, sizeof(expr), "any(c['comm'].encode().hex() == '%s' for c in d)", hex);
+	json_expect(res.out, expr);
+	assert_has(res.out, "\"q\\\"b\\\\\\t\\u0001\xc3\xa9\"");
+	ctl_ok(&res, "clients");
+	assert_has(res.out, "  q\"b\\??\xc3\xa9  ");
+	expect_right_edge(res.out);
+	iobuf_task_unref(task);
+}
+
+static void test_bus_failures(void **state)
+{
+	struct bus_fixture other = { 0 };
+	char address[300];
+	struct result res;
+
+	ctl(&res, "--address=unix:path=/nonexistent/bus", "status");
+	expect_status(&res, 1);
+	assert_has(res.err, "iobufctl: cannot connect to the bus at unix:path=/nonexistent/bus: ");
+	ctl(&res, "--address=nonsense", "heaps");
+	expect_status(&res, 1);
+	assert_has(res.err, "iobufctl: cannot connect to the bus at nonsense: ");
+
+	/* A bus where no iobufd serves. */
+	start_bus(&other);
+	snprintf(address, sizeof(address), "--address=%s", other.address);
+	ctl(&res, address, "status");
+	expect_status(&res, 1);
+	assert_has(res.err, "iobufctl: status: ServiceUnknown: ");
+	ctl(&res, address, "alloc", "4K");
+	expect_status(&res, 1);
+	assert_has(res.err, "iobufctl: alloc: ServiceUnknown: ");
+	ctl(&res, address, "limits");
+	expect_status(&res, 1);
+	assert_has(res.err, "iobufctl: limits: ServiceUnknown: ");
+	kill(other.bus_pid, SIGTERM);
+	waitpid(other.bus_pid, NULL, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_bus_selection),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_heaps),
+		cmocka_unit_test(test_clients_and_buffers),
+		cmocka_unit_test(test_alloc),
+		cmocka_unit_test(test_alloc_refusals),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_free_client),
+		cmocka_unit_test(test_admin_commands_denied_to_others),
+		cmocka_unit_test(test_strings_are_escaped),
+		cmocka_unit_test(test_bus_failures),
+	};
+
+	return cmocka_run_group_tests_name("ctl", tests, setup, bus_fixture_teardown);
+}
