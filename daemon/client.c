@@ -15,6 +15,51 @@
 #define SO_PEERPIDFD 77
 #endif
 
+/* Length of the valid UTF-8 sequence at s (of len bytes), 0 if there is none. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+	size_t need;
+
+	if (s[0] >= 0x20 && s[0] < 0x7f)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return 0; /* control characters, stray continuation bytes, overlong leads */
+	if (need > len)
+		return 0;
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	for (size_t i = 1; i < need; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return need;
+}
+
+/*
+ * A task names itself (prctl(PR_SET_NAME)) with any bytes; D-Bus carries
+ * only UTF-8, and logs want no control characters: those become '?'.
+ */
+static void sanitize_comm(char *comm)
+{
+	unsigned char *s = (unsigned char *)comm;
+	size_t len = strlen(comm), n;
+
+	for (size_t i = 0; i < len; i += n) {
+		n = utf8_sequence(s + i, len - i);
+		if (n == 0) {
+			s[i] = '?';
+			n = 1;
+		}
+	}
+}
+
 static void read_comm(pid_t pid, char comm[16])
 {
 	char path[64];
@@ -32,6 +77,7 @@ static void read_comm(pid_t pid, char comm[16])
 		n = 0;
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
+	sanitize_comm(comm);
 }
 
 static void read_unit(pid_t pid, char unit[128])

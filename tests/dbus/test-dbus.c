@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -250,6 +252,18 @@ static const char *own_comm(void)
 	return comm;
 }
 
+/* The systemd unit the daemon finds for this process, "" outside any. */
+static const char *own_unit(void)
+{
+	static char unit[128];
+	char *name = NULL;
+
+	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
+		snprintf(unit, sizeof(unit), "%s", name);
+	free(name);
+	return unit;
+}
+
 static void test_objects_per_client_and_buffer(void **state)
 {
 	struct bus_fixture *f = *state;
@@ -276,6 +290,24 @@ static void test_objects_per_client_and_buffer(void **state)
 	iobuf_task_unref(task);
 }
 
+/* A task may call itself anything; D-Bus still gets UTF-8 and no control characters. */
+static void test_client_names_are_made_safe(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *task;
+	const char *out;
+	char own[32];
+
+	snprintf(own, sizeof(own), "%s", own_comm());
+	assert_int_equal(prctl(PR_SET_NAME, "bad\xff\x01\xc3name\xe2\x82"), 0);
+	task = iobuf_task_connect(f->daemon.socket);
+	assert_int_equal(prctl(PR_SET_NAME, own), 0);
+	assert_non_null(task);
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListClients", f->address);
+	assert_has(out, "\"bad???name??\"");
+	iobuf_task_unref(task);
+}
+
 static void test_admin_methods(void **state)
 {
 	struct bus_fixture *f = *state;
@@ -290,7 +322,8 @@ static void test_admin_methods(void **state)
 
 	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListClients", f->address);
 	assert_has(out, "a(uuussstt) ");
-	snprintf(expected, sizeof(expected), "\"%s\" \"\" \"socket\" 1 4096", own_comm());
+	snprintf(expected, sizeof(expected), "\"%s\" \"%s\" \"socket\" 1 4096", own_comm(),
+		 own_unit());
 	assert_has(out, expected);
 	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListBuffers u 0",
 		  f->address);
@@ -319,8 +352,8 @@ static void test_admin_methods(void **state)
 	/* An admin frees a client's buffers; the client stays connected. */
 	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " FreeClientBuffers u "
 		  "$(busctl --address='%s' call " NAME " " PATH " " NAME " ListClients | "
-		  "grep -o '[0-9]* 0 [0-9]* \"%s\" \"\" \"socket\"' | cut -d' ' -f1)",
-		  f->address, f->address, own_comm());
+		  "grep -o '[0-9]* 0 [0-9]* \"%s\" \"%s\" \"socket\"' | cut -d' ' -f1)",
+		  f->address, f->address, own_comm(), own_unit());
 	assert_has(out, "t 1");
 	assert_int_equal(iobuf_task_get_usage(task, &usage), 0);
 	assert_int_equal(usage.buffers, 0);
@@ -382,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_gdbus),
 		cmocka_unit_test(test_introspection_matches_the_contract),
 		cmocka_unit_test(test_objects_per_client_and_buffer),
+		cmocka_unit_test(test_client_names_are_made_safe),
 		cmocka_unit_test(test_admin_methods),
 		cmocka_unit_test(test_admin_methods_denied_to_others),
 	};
