@@ -10,6 +10,7 @@
 #include "allocator.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
+#include "quota.h"
 #include "request.h"
 
 #define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
@@ -105,25 +106,6 @@ static struct heap *match(struct allocator *a, const struct wire_allocate *req, 
 	return heap;
 }
 
-static int check_client_limits(const struct allocator *a, const struct client *client,
-			       uint64_t size, char *why)
-{
-	if (client->buffer_count >= a->limits.max_client_buffers) {
-		snprintf(why, WHY_SIZE,
-			 "per-client buffer limit %" PRIu64 " reached: %" PRIu64 " buffers in use",
-			 a->limits.max_client_buffers, client->buffer_count);
-		return -EDQUOT;
-	}
-	if (size > a->limits.max_client_bytes - client->bytes) {
-		snprintf(why, WHY_SIZE,
-			 "per-client byte limit %" PRIu64 " exceeded: %" PRIu64
-			 " bytes in use, %" PRIu64 " requested",
-			 a->limits.max_client_bytes, client->bytes, size);
-		return -EDQUOT;
-	}
-	return 0;
-}
-
 static void fill_reply(struct wire_allocate_reply *reply, uint64_t id, uint64_t size,
 		       uint32_t options, const struct heap *heap)
 {
@@ -178,6 +160,9 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct wir
 
 	for (;;) {
 		*size = hreq->size;
+		r = quota_check_heap(a, *heap, hreq->size, why);
+		if (r < 0)
+			return r;
 		r = (*heap)->allocate(*heap, hreq, size);
 		if (r >= 0)
 			return r;
@@ -283,7 +268,9 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (!heap)
 		return r;
 	hreq.size = request_size(req);
-	r = check_client_limits(a, client, hreq.size, why);
+	r = quota_check_client(a, client, hreq.size, why);
+	if (r >= 0)
+		r = quota_take_allocation(a, client, why);
 	if (r < 0)
 		return r;
 
@@ -344,7 +331,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	struct heap_request hreq = { .id = a->next_id, .comm = client->comm };
 	struct heap *heap;
 	struct buffer *b;
-	int r;
+	int image_fd, r;
 
 	r = check_image(req, why);
 	if (r < 0)
@@ -352,7 +339,9 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	heap = image_heap(a, why);
 	if (!heap)
 		return -EOPNOTSUPP;
-	r = check_client_limits(a, client, 0, why);
+	r = quota_check_client(a, client, 0, why);
+	if (r >= 0)
+		r = quota_take_allocation(a, client, why);
 	if (r < 0)
 		return r;
 	*reply = (struct wire_allocate_image_reply){ 0 };
@@ -362,11 +351,16 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 			 heap->name, req->width, req->height, req->fourcc, strerror(-r));
 		return r == -EINVAL ? -EOPNOTSUPP : r;
 	}
-	/* The size is known only now; over the limit, the image goes again. */
-	if (check_client_limits(a, client, reply->buffer.size, why) < 0) {
-		close(r);
-		return -EDQUOT;
+	/* The size is known only now; over a limit, the image goes again. */
+	image_fd = r;
+	r = quota_check_client(a, client, reply->buffer.size, why);
+	if (r >= 0)
+		r = quota_check_heap(a, heap, reply->buffer.size, why);
+	if (r < 0) {
+		close(image_fd);
+		return r;
 	}
+	r = image_fd;
 	b = charge(a, client, heap, reply->buffer.size, r, heap_cache_mode(heap), why);
 	if (!b)
 		return -ENOMEM;

@@ -13,13 +13,8 @@
 #include "client.h"
 #include "fdstore.h"
 #include "heaps/heap.h"
+#include "limits.h"
 #include "wire.h"
-
-struct limits {
-	uint64_t max_buffer_size;
-	uint64_t max_client_buffers;
-	uint64_t max_client_bytes;
-};
 
 struct allocator {
 	struct heap_list heaps;

@@ -19,6 +19,7 @@ enum {
 	OPT_CONTIGUOUS_HEAPS,
 	OPT_BUS,
 	OPT_NO_DBUS,
+	OPT_CONFIG,
 };
 
 static void usage(FILE *out)
@@ -27,6 +28,8 @@ static void usage(FILE *out)
 		"Usage: iobufd [OPTIONS]\n"
 		"Allocate device-shareable buffers for local tasks and charge them.\n\n"
 		"  -s, --socket=PATH            listen on PATH (default $IOBUFD_SOCKET or %s)\n"
+		"  -c, --config=FILE            read limits and heaps from FILE\n"
+		"                               (default %s, if it exists)\n"
 		"      --bus=BUS                serve D-Bus on system, session or an address\n"
 		"                               (default the system bus, when there is one)\n"
 		"      --no-dbus                serve the socket only\n"
@@ -42,8 +45,9 @@ static void usage(FILE *out)
 		"  -v, --verbose                log every request\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n\n"
-		"BYTES take a K, M or G suffix. A socket passed by systemd is used instead of PATH.\n",
-		IOBUFD_DEFAULT_SOCKET);
+		"BYTES take a K, M or G suffix. A socket passed by systemd is used instead of PATH.\n"
+		"Options win over the config file, which SIGHUP reloads.\n",
+		IOBUFD_DEFAULT_SOCKET, IOBUFD_DEFAULT_CONFIG);
 }
 
 int args_parse_bytes(const char *text, uint64_t *bytes)
@@ -73,6 +77,30 @@ int args_parse_bytes(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+static int parse_limit(const char *name, const char *text, uint64_t max, uint64_t *out);
+
+/* --NAME=VALUE for the limit NAME, kept to be applied over the config file. */
+static int add_override(struct daemon_config *config, const char *name, const char *text,
+			uint64_t max)
+{
+	char option[64];
+	uint64_t value;
+	int r;
+
+	snprintf(option, sizeof(option), "--%s", name);
+	r = parse_limit(option, text, max, &value);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < config->override_count; i++) {
+		if (strcmp(config->overrides[i].name, name) == 0) {
+			config->overrides[i].value = value;
+			return 0;
+		}
+	}
+	config->overrides[config->override_count++] = (struct limit_override){ name, value };
+	return 0;
+}
+
 static int parse_limit(const char *name, const char *text, uint64_t max, uint64_t *out)
 {
 	int r = args_parse_bytes(text, out);
@@ -89,6 +117,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
 		{ "max-client-buffers", required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
 		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
@@ -108,31 +137,27 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 
 	*config = (struct daemon_config){
 		.socket_path = env && *env ? env : IOBUFD_DEFAULT_SOCKET,
-		.limits = {
-			.max_buffer_size = 512ull << 20,
-			.max_client_buffers = 4096,
-			.max_client_bytes = 2ull << 30,
-		},
-		.max_clients = 256,
+		.config_path = IOBUFD_DEFAULT_CONFIG,
 		.bus = "system",
 	};
 
-	while ((c = getopt_long(argc, argv, "s:vhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:c:vhV", options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			config->socket_path = optarg;
 			break;
+		case 'c':
+			config->config_path = optarg;
+			config->config_required = true;
+			break;
 		case OPT_MAX_BUFFER_SIZE:
-			r = parse_limit("--max-buffer-size", optarg, UINT64_MAX,
-					&config->limits.max_buffer_size);
+			r = add_override(config, "max-buffer-size", optarg, UINT64_MAX);
 			break;
 		case OPT_MAX_CLIENT_BUFFERS:
-			r = parse_limit("--max-client-buffers", optarg, UINT32_MAX,
-					&config->limits.max_client_buffers);
+			r = add_override(config, "max-client-buffers", optarg, UINT32_MAX);
 			break;
 		case OPT_MAX_CLIENT_BYTES:
-			r = parse_limit("--max-client-bytes", optarg, UINT64_MAX,
-					&config->limits.max_client_bytes);
+			r = add_override(config, "max-client-bytes", optarg, UINT64_MAX);
 			break;
 		case OPT_MAX_CLIENTS:
 			r = parse_limit("--max-clients", optarg, 65536, &clients);

@@ -8,13 +8,22 @@
 #include "allocator.h"
 #include "heaps/heap.h"
 
+/* A limit given on the command line; it wins over the config file, also on reload. */
+struct limit_override {
+	const char *name;
+	uint64_t value;
+};
+
 struct daemon_config {
 	const char *socket_path;
-	struct heap_config heaps; /* --heaps, --contiguous-heaps */
+	const char *config_path;  /* --config, or the default file */
+	bool config_required;     /* --config was given: the file must exist */
+	struct heap_config heaps; /* --heaps, --contiguous-heaps; NULL: the file's */
 	const char *bus;          /* --bus: "system", "session" or an address; NULL: --no-dbus */
 	bool bus_required;        /* --bus was given: failing to serve on it is fatal */
-	struct limits limits;
-	unsigned max_clients;
+	struct limit_override overrides[4];
+	size_t override_count;
+	unsigned max_clients;     /* 0: the file's */
 	bool verbose;
 };
 

@@ -137,23 +137,12 @@ static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *
 	return r;
 }
 
-/* The limit called name in a, or NULL. */
-static uint64_t *limit_named(struct allocator *a, const char *name)
-{
-	if (strcmp(name, "max-buffer-size") == 0)
-		return &a->limits.max_buffer_size;
-	if (strcmp(name, "max-client-buffers") == 0)
-		return &a->limits.max_client_buffers;
-	if (strcmp(name, "max-client-bytes") == 0)
-		return &a->limits.max_client_bytes;
-	return NULL;
-}
-
 static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
+	char why[LIMIT_WHY_MAX];
 	const char *name;
-	uint64_t value, *limit;
+	uint64_t value;
 	int r;
 
 	r = sd_bus_message_read(m, "st", &name, &value);
@@ -161,20 +150,18 @@ static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *err
 		r = check_admin(m, error);
 	if (r <= 0)
 		return r;
-	limit = limit_named(service->allocator, name);
-	if (!limit)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-					 "unknown limit '%s': max-buffer-size, max-client-buffers "
-					 "or max-client-bytes", name);
-	if (value == 0)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-					 "limit %s must not be 0", name);
-	log_info("limit %s changed from %" PRIu64 " to %" PRIu64 " over D-Bus", name, *limit,
-		 value);
-	*limit = value;
-	(void)sd_bus_emit_properties_changed(sd_bus_message_get_bus(m), BUS_OBJECT_PATH,
-					     BUS_INTERFACE, "Limits", NULL);
+	if (limits_set(&service->allocator->limits, name, value, why) < 0)
+		return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, why);
+	log_info("limit %s set to %" PRIu64 " over D-Bus", name, value);
+	bus_service_limits_changed(service);
 	return sd_bus_reply_method_return(m, NULL);
+}
+
+void bus_service_limits_changed(struct bus_service *service)
+{
+	if (service->bus)
+		(void)sd_bus_emit_properties_changed(service->bus, BUS_OBJECT_PATH, BUS_INTERFACE,
+						     "Limits", NULL);
 }
 
 static int method_purge_volatile(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -207,15 +194,29 @@ static int method_free_client_buffers(sd_bus_message *m, void *userdata, sd_bus_
 	return sd_bus_reply_method_return(m, "t", (uint64_t)n);
 }
 
+struct limits_reply {
+	sd_bus_message *reply;
+	int r;
+};
+
+static void append_limit(const char *name, uint64_t value, void *data)
+{
+	struct limits_reply *out = data;
+
+	if (out->r >= 0)
+		out->r = sd_bus_message_append(out->reply, "{st}", name, value);
+}
+
 static int property_limits(sd_bus *bus, const char *path, const char *interface,
 			   const char *property, sd_bus_message *reply, void *userdata,
 			   sd_bus_error *error)
 {
 	const struct limits *l = &((struct bus_service *)userdata)->allocator->limits;
+	struct limits_reply out = { reply, 0 };
 
-	return sd_bus_message_append(reply, "a{st}", 3, "max-buffer-size", l->max_buffer_size,
-				     "max-client-buffers", l->max_client_buffers,
-				     "max-client-bytes", l->max_client_bytes);
+	out.r = sd_bus_message_open_container(reply, 'a', "{st}");
+	limits_foreach(l, append_limit, &out);
+	return out.r < 0 ? out.r : sd_bus_message_close_container(reply);
 }
 
 const sd_bus_vtable bus_admin_vtable[] = {

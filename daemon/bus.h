@@ -38,6 +38,8 @@ int bus_service_init(struct bus_service *service, sd_event *event, struct alloca
  */
 int bus_service_adopt_client(struct bus_service *service, const char *name, unsigned id,
 			     struct client **out);
+/* Signals that the Limits property changed. Safe without a bus. */
+void bus_service_limits_changed(struct bus_service *service);
 /* Releases every bus client's buffers and leaves the bus. Safe after a failed init. */
 void bus_service_fini(struct bus_service *service);
 

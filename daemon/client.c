@@ -90,6 +90,34 @@ static void read_unit(pid_t pid, char unit[128])
 	free(name);
 }
 
+/* The cgroup v2 path ("0::/user.slice/...") of the process. */
+static void read_cgroup(pid_t pid, char cgroup[256])
+{
+	char path[64], line[512];
+	FILE *f;
+
+	cgroup[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(cgroup, 256, "%.255s", line + 3);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void read_identity(struct client *client)
+{
+	read_comm(client->pid, client->comm);
+	read_unit(client->pid, client->unit);
+	read_cgroup(client->pid, client->cgroup);
+}
+
 int client_init(struct client *client, int sock)
 {
 	struct ucred cred;
@@ -104,8 +132,7 @@ int client_init(struct client *client, int sock)
 	len = sizeof(pidfd);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		client->pidfd = pidfd;
-	read_comm(cred.pid, client->comm);
-	read_unit(cred.pid, client->unit);
+	read_identity(client);
 	client->transport = "socket";
 	return 0;
 }
@@ -115,8 +142,7 @@ void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
 	*client = (struct client){ .uid = uid, .pid = pid };
 	/* The bus gave a pid: pin the process now, as close to the call as we can. */
 	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	read_comm(pid, client->comm);
-	read_unit(pid, client->unit);
+	read_identity(client);
 	client->transport = "bus";
 }
 

@@ -29,12 +29,15 @@ struct client {
 	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
 	char comm[16];
 	char unit[128];       /* its systemd unit, "" when it has none */
+	char cgroup[256];     /* its cgroup v2 path, "" when unknown */
 	const char *transport; /* "socket" or "bus" */
 	const char *bus_name;  /* a bus client's unique name, else NULL */
 	bool stored;           /* its connection is in the service manager's fd store */
 	struct buffer *buffers;
 	uint64_t buffer_count;
 	uint64_t bytes;
+	uint64_t rate_window_start; /* CLOCK_MONOTONIC usec; allocations in that second */
+	uint64_t rate_count;
 };
 
 /* Fills identity from a connected socket's peer. The allocator assigns the id. */

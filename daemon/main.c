@@ -10,6 +10,7 @@
 #include "allocator.h"
 #include "args.h"
 #include "bus.h"
+#include "config-file.h"
 #include "config.h"
 #include "log.h"
 #include "notify.h"
@@ -27,7 +28,51 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int watch_signals(sd_event *event)
+/* The limits of the config file under those of the command line, and the file's settings. */
+static int load_settings(const struct daemon_config *config, struct limits *limits,
+			 struct file_settings *file)
+{
+	char why[LIMIT_WHY_MAX];
+	int r;
+
+	limits_default(limits);
+	*file = (struct file_settings){ 0 };
+	r = config_file_load(config->config_path, config->config_required, limits, file);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < config->override_count; i++)
+		if (limits_set(limits, config->overrides[i].name, config->overrides[i].value,
+			       why) < 0)
+			return log_error_errno(-EINVAL, "%s", why);
+	return 0;
+}
+
+struct reload {
+	const struct daemon_config *config;
+	struct allocator *allocator;
+	struct bus_service *bus;
+};
+
+/* SIGHUP: new limits for new requests; every buffer stays. */
+static int on_reload(sd_event_source *source, const struct signalfd_siginfo *info,
+		     void *userdata)
+{
+	struct reload *reload = userdata;
+	struct file_settings file;
+	struct limits limits;
+
+	if (load_settings(reload->config, &limits, &file) < 0) {
+		log_warning("keeping the limits in force");
+		return 0;
+	}
+	reload->allocator->limits = limits;
+	log_info("reloaded %s: %zu rules; heaps and max-clients change at a restart",
+		 reload->config->config_path, limits.rule_count);
+	bus_service_limits_changed(reload->bus);
+	return 0;
+}
+
+static int watch_signals(sd_event *event, struct reload *reload)
 {
 	sigset_t mask;
 	int r;
@@ -35,11 +80,14 @@ static int watch_signals(sd_event *event)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(event, NULL, SIGHUP, on_reload, reload);
 	return r;
 }
 
@@ -66,10 +114,26 @@ static int run(const struct daemon_config *config)
 	struct bus_service bus = { 0 };
 	struct handover handover;
 	struct notify notify;
+	struct reload reload = { config, &allocator, &bus };
+	struct file_settings file;
+	struct heap_config heaps;
+	struct limits limits;
+	unsigned max_clients;
 	sd_event *event = NULL;
 	int r;
 
-	r = allocator_init(&allocator, &config->limits, &config->heaps);
+	r = load_settings(config, &limits, &file);
+	if (r < 0)
+		return r;
+	heaps = (struct heap_config){
+		.select = config->heaps.select ? config->heaps.select
+					       : file.heaps[0] ? file.heaps : NULL,
+		.contiguous = config->heaps.contiguous ? config->heaps.contiguous
+						       : file.contiguous[0] ? file.contiguous : NULL,
+	};
+	max_clients = config->max_clients ? config->max_clients
+					  : file.max_clients ? file.max_clients : 256;
+	r = allocator_init(&allocator, &limits, &heaps);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the heaps");
 	r = handover_take(&handover, &allocator.store);
@@ -80,13 +144,13 @@ static int run(const struct daemon_config *config)
 		log_error_errno(r, "cannot create the event loop");
 		goto out_allocator;
 	}
-	r = watch_signals(event);
+	r = watch_signals(event, &reload);
 	if (r < 0) {
 		log_error_errno(r, "cannot watch signals");
 		goto out_event;
 	}
 	r = server_init(&server, event, &allocator, handover.listen_fd, config->socket_path,
-			config->max_clients);
+			max_clients);
 	handover.listen_fd = -1;
 	if (r < 0)
 		goto out_server;
@@ -97,8 +161,8 @@ static int run(const struct daemon_config *config)
 
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
 		 " buffers and %" PRIu64 " bytes, %u clients",
-		 IOBUFD_VERSION, config->limits.max_buffer_size, config->limits.max_client_buffers,
-		 config->limits.max_client_bytes, config->max_clients);
+		 IOBUFD_VERSION, limits.max_buffer_size, limits.client.buffers, limits.client.bytes,
+		 max_clients);
 	heaps_log(&allocator.heaps);
 	r = notify_ready(&notify, event, &allocator);
 	if (r < 0)

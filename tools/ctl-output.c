@@ -141,7 +141,9 @@ void ctl_format_limit(const char *name, uint64_t value, char *out, size_t size)
 {
 	char bytes[CTL_BYTES_TEXT_MAX];
 
-	if (ctl_limit_counts_bytes(name)) {
+	if (value == 0) {
+		snprintf(out, size, "none");
+	} else if (ctl_limit_counts_bytes(name)) {
 		ctl_format_bytes(value, bytes);
 		snprintf(out, size, "%s", bytes);
 	} else {
@@ -149,7 +151,7 @@ void ctl_format_limit(const char *name, uint64_t value, char *out, size_t size)
 	}
 }
 
-/* "max-buffer-size 512.0 MiB, max-client-buffers 4096, ..." */
+/* "max-buffer-size 512.0 MiB, max-client-buffers 4096, ...": the limits in force. */
 static void format_limits(const struct ctl_limits *limits, char *out, size_t size)
 {
 	size_t used = 0;
@@ -159,9 +161,11 @@ static void format_limits(const struct ctl_limits *limits, char *out, size_t siz
 	for (size_t i = 0; i < limits->n && used < size; i++) {
 		int n;
 
+		if (!limits->values[i])
+			continue;
 		ctl_format_limit(limits->names[i], limits->values[i], value, sizeof(value));
-		n = snprintf(out + used, size - used, "%s%s %s", i ? ", " : "", limits->names[i],
-			     value);
+		n = snprintf(out + used, size - used, "%s%s %s", used ? ", " : "",
+			     limits->names[i], value);
 		if (n > 0)
 			used += (size_t)n;
 	}

@@ -29,7 +29,7 @@ struct ctl_field {
 	enum ctl_kind kind;
 };
 
-#define CTL_LIMITS_MAX 16
+#define CTL_LIMITS_MAX 160 /* the daemon's 8, and 64 rules of 2 */
 
 /* Limits by name, as the Limits property has them (the first 16); names borrowed. */
 struct ctl_limits {

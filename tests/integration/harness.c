@@ -121,8 +121,10 @@ static void start(struct test_daemon *d, const char *socket_path, const char *co
 		  bool pass_socket)
 {
 	/* These suites test the socket and the memfd heap, whatever else the machine has. */
-	const char *args[32] = { "--no-dbus", "--heaps=memfd", "--socket", d->socket };
-	size_t n = pass_socket ? 4 : 2;
+	/* No config file of the machine's: an empty one, unless the test gives its own. */
+	const char *args[32] = { "--no-dbus", "--heaps=memfd", "--config=/dev/null", "--socket",
+				 d->socket };
+	size_t n = pass_socket ? 5 : 3;
 	int sock;
 
 	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+
+/* A limit every request meets, where it lives in struct limits. */
+struct scalar_limit {
+	const char *name;
+	size_t offset;
+	bool may_be_zero; /* 0 turns it off */
+};
+
+#define SCALAR(name, field, zero) { name, offsetof(struct limits, field), zero }
+static const struct scalar_limit scalars[] = {
+	SCALAR("max-buffer-size", max_buffer_size, false),
+	SCALAR("max-client-buffers", client.buffers, false),
+	SCALAR("max-client-bytes", client.bytes, false),
+	SCALAR("max-uid-buffers", uid.buffers, true),
+	SCALAR("max-uid-bytes", uid.bytes, true),
+	SCALAR("max-total-buffers", total.buffers, true),
+	SCALAR("max-total-bytes", total.bytes, true),
+	SCALAR("max-client-allocations-per-second", client_rate, true),
+};
+#define SCALAR_COUNT (sizeof(scalars) / sizeof(scalars[0]))
+
+static const char *const kind_names[] = {
+	[RULE_UID] = "uid",
+	[RULE_UNIT] = "unit",
+	[RULE_CGROUP] = "cgroup",
+	[RULE_HEAP] = "heap",
+};
+
+void limits_default(struct limits *l)
+{
+	*l = (struct limits){
+		.max_buffer_size = 512ull << 20,
+		.client = { .buffers = 4096, .bytes = 2ull << 30 },
+	};
+}
+
+const char *rule_kind_name(enum rule_kind kind)
+{
+	return kind_names[kind];
+}
+
+int rule_kind_from_name(const char *name, enum rule_kind *kind)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+		if (strcmp(name, kind_names[i]) == 0) {
+			*kind = (enum rule_kind)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static uint64_t *scalar_field(struct limits *l, const struct scalar_limit *s)
+{
+	return (uint64_t *)((char *)l + s->offset);
+}
+
+static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t value, char *why)
+{
+	if (value == 0 && !s->may_be_zero) {
+		snprintf(why, LIMIT_WHY_MAX, "limit %s must not be 0", s->name);
+		return -EINVAL;
+	}
+	*scalar_field(l, s) = value;
+	return 0;
+}
+
+static bool valid_uid(const char *text)
+{
+	char *end;
+	unsigned long uid;
+
+	errno = 0;
+	uid = strtoul(text, &end, 10);
+	return text[0] >= '0' && text[0] <= '9' && !*end && !errno && uid < UINT32_MAX;
+}
+
+static struct limit_rule *find_rule(struct limits *l, enum rule_kind kind, const char *match)
+{
+	for (size_t i = 0; i < l->rule_count; i++)
+		if (l->rules[i].kind == kind && strcmp(l->rules[i].match, match) == 0)
+			return &l->rules[i];
+	return NULL;
+}
+
+/* "<kind> <match> max-buffers|max-bytes": the match may hold spaces, the key does not. */
+static int set_rule(struct limits *l, const char *name, uint64_t value, char *why)
+{
+	const char *space = strchr(name, ' '), *last = strrchr(name, ' ');
+	char kind_name[16], match[LIMIT_MATCH_MAX];
+	struct limit_rule *rule;
+	enum rule_kind kind;
+	bool bytes;
+
+	if (!space || space == last || (size_t)(space - name) >= sizeof(kind_name) ||
+	    (size_t)(last - space - 1) >= sizeof(match) || last == space + 1)
+		goto unknown;
+	snprintf(kind_name, sizeof(kind_name), "%.*s", (int)(space - name), name);
+	snprintf(match, sizeof(match), "%.*s", (int)(last - space - 1), space + 1);
+	if (rule_kind_from_name(kind_name, &kind) < 0)
+		goto unknown;
+	if (strcmp(last + 1, "max-bytes") == 0)
+		bytes = true;
+	else if (strcmp(last + 1, "max-buffers") == 0)
+		bytes = false;
+	else
+		goto unknown;
+	if (kind == RULE_UID && !valid_uid(match)) {
+		snprintf(why, LIMIT_WHY_MAX, "'%s' is not a uid", match);
+		return -EINVAL;
+	}
+
+	rule = find_rule(l, kind, match);
+	if (!rule) {
+		if (l->rule_count == LIMIT_RULES_MAX) {
+			snprintf(why, LIMIT_WHY_MAX, "more than %d rules", LIMIT_RULES_MAX);
+			return -EINVAL;
+		}
+		rule = &l->rules[l->rule_count++];
+		*rule = (struct limit_rule){ .kind = kind };
+		snprintf(rule->match, sizeof(rule->match), "%s", match);
+	}
+	*(bytes ? &rule->quota.bytes : &rule->quota.buffers) = value;
+	return 0;
+unknown:
+	snprintf(why, LIMIT_WHY_MAX,
+		 "unknown limit '%.64s': max-buffer-size, max-client-buffers, max-client-bytes, "
+		 "max-uid-*, max-total-*, max-client-allocations-per-second, or "
+		 "'uid|unit|cgroup|heap MATCH max-buffers|max-bytes'", name);
+	return -EINVAL;
+}
+
+int limits_set(struct limits *l, const char *name, uint64_t value, char *why)
+{
+	for (size_t i = 0; i < SCALAR_COUNT; i++)
+		if (strcmp(name, scalars[i].name) == 0)
+			return set_scalar(l, &scalars[i], value, why);
+	return set_rule(l, name, value, why);
+}
+
+void limits_foreach(const struct limits *l, void (*fn)(const char *name, uint64_t value,
+						       void *data), void *data)
+{
+	char name[LIMIT_NAME_MAX];
+
+	for (size_t i = 0; i < SCALAR_COUNT; i++)
+		fn(scalars[i].name, *scalar_field((struct limits *)l, &scalars[i]), data);
+	for (size_t i = 0; i < l->rule_count; i++) {
+		const struct limit_rule *r = &l->rules[i];
+
+		snprintf(name, sizeof(name), "%s %s max-buffers", kind_names[r->kind], r->match);
+		fn(name, r->quota.buffers, data);
+		snprintf(name, sizeof(name), "%s %s max-bytes", kind_names[r->kind], r->match);
+		fn(name, r->quota.bytes, data);
+	}
+}
+
+bool limit_rule_matches(const struct limit_rule *rule, const struct client *client)
+{
+	switch (rule->kind) {
+	case RULE_UID:
+		return strtoul(rule->match, NULL, 10) == client->uid;
+	case RULE_UNIT:
+		return client->unit[0] && fnmatch(rule->match, client->unit, 0) == 0;
+	case RULE_CGROUP:
+		return client->cgroup[0] && fnmatch(rule->match, client->cgroup, 0) == 0;
+	case RULE_HEAP:
+		break;
+	}
+	return false;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* Whether a new buffer fits every limit in force, and what to say when not. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "allocator.h"
+#include "quota.h"
+
+#define USEC_PER_SEC 1000000ull
+
+/* Compares one group's use against its quota; -EDQUOT (or err) with why past it. */
+static int fits(const char *who, const struct quota *quota, uint64_t buffers, uint64_t bytes,
+		uint64_t size, int err, char *why)
+{
+	if (quota->buffers && buffers >= quota->buffers) {
+		snprintf(why, QUOTA_WHY_MAX, "%s buffer limit %" PRIu64 " reached: %" PRIu64
+			 " buffers in use", who, quota->buffers, buffers);
+		return err;
+	}
+	if (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes)) {
+		snprintf(why, QUOTA_WHY_MAX, "%s byte limit %" PRIu64 " exceeded: %" PRIu64
+			 " bytes in use, %" PRIu64 " requested", who, quota->bytes, bytes, size);
+		return err;
+	}
+	return 0;
+}
+
+/* What the clients the rule covers hold together. */
+static void rule_use(const struct allocator *a, const struct limit_rule *rule,
+		     uint64_t *buffers, uint64_t *bytes)
+{
+	*buffers = *bytes = 0;
+	for (const struct client *c = a->client_list; c; c = c->next) {
+		if (limit_rule_matches(rule, c)) {
+			*buffers += c->buffer_count;
+			*bytes += c->bytes;
+		}
+	}
+}
+
+static int fits_uid(const struct allocator *a, const struct client *client, uint64_t size,
+		    char *why)
+{
+	const struct quota *quota = &a->limits.uid;
+	uint64_t buffers = 0, bytes = 0;
+	char who[32];
+
+	for (size_t i = 0; i < a->limits.rule_count; i++)
+		if (a->limits.rules[i].kind == RULE_UID &&
+		    limit_rule_matches(&a->limits.rules[i], client))
+			quota = &a->limits.rules[i].quota;
+	if (!quota->buffers && !quota->bytes)
+		return 0;
+	for (const struct client *c = a->client_list; c; c = c->next) {
+		if (c->uid == client->uid) {
+			buffers += c->buffer_count;
+			bytes += c->bytes;
+		}
+	}
+	snprintf(who, sizeof(who), "uid %u", (unsigned)client->uid);
+	return fits(who, quota, buffers, bytes, size, -EDQUOT, why);
+}
+
+static int fits_groups(const struct allocator *a, const struct client *client, uint64_t size,
+		       char *why)
+{
+	char who[LIMIT_MATCH_MAX + 16];
+	uint64_t buffers, bytes;
+	int r;
+
+	for (size_t i = 0; i < a->limits.rule_count; i++) {
+		const struct limit_rule *rule = &a->limits.rules[i];
+
+		if (rule->kind == RULE_UID || !limit_rule_matches(rule, client))
+			continue;
+		rule_use(a, rule, &buffers, &bytes);
+		snprintf(who, sizeof(who), "%s %s", rule_kind_name(rule->kind), rule->match);
+		r = fits(who, &rule->quota, buffers, bytes, size, -EDQUOT, why);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int quota_check_client(const struct allocator *a, const struct client *client, uint64_t size,
+		       char *why)
+{
+	int r;
+
+	r = fits("per-client", &a->limits.client, client->buffer_count, client->bytes, size,
+		 -EDQUOT, why);
+	if (r >= 0)
+		r = fits_uid(a, client, size, why);
+	if (r >= 0)
+		r = fits_groups(a, client, size, why);
+	if (r >= 0)
+		r = fits("total", &a->limits.total, a->buffers, a->bytes, size, -ENOMEM, why);
+	return r;
+}
+
+int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,
+		     char *why)
+{
+	char who[LIMIT_MATCH_MAX + 16];
+
+	for (size_t i = 0; i < a->limits.rule_count; i++) {
+		const struct limit_rule *rule = &a->limits.rules[i];
+
+		if (rule->kind != RULE_HEAP || strcmp(rule->match, heap->name) != 0)
+			continue;
+		snprintf(who, sizeof(who), "heap %s", heap->name);
+		return fits(who, &rule->quota, heap->buffers, heap->bytes, size, -EDQUOT, why);
+	}
+	return 0;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int quota_take_allocation(const struct allocator *a, struct client *client, char *why)
+{
+	uint64_t rate = a->limits.client_rate, now;
+
+	if (!rate)
+		return 0;
+	now = now_usec();
+	if (now - client->rate_window_start >= USEC_PER_SEC) {
+		client->rate_window_start = now;
+		client->rate_count = 0;
+	}
+	if (client->rate_count >= rate) {
+		snprintf(why, QUOTA_WHY_MAX, "allocation rate limit %" PRIu64
+			 " per second reached; try again later", rate);
+		return -EAGAIN;
+	}
+	client->rate_count++;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The limits a new buffer must fit (see limits.h). Each returns 0, or a
+ * negative errno with why (at least QUOTA_WHY_MAX bytes) naming the limit,
+ * its value and the use it met: -EDQUOT for a limit on a client, uid,
+ * group or heap, -ENOMEM for the total over every client, -EAGAIN for the
+ * allocation rate.
+ */
+#ifndef IOBUFD_QUOTA_H
+#define IOBUFD_QUOTA_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+#define QUOTA_WHY_MAX (WIRE_MAX_ERROR_MESSAGE + 1)
+
+struct allocator;
+struct client;
+struct heap;
+
+/* size more bytes for client: per client, its uid, its groups, the total. */
+int quota_check_client(const struct allocator *a, const struct client *client, uint64_t size,
+		       char *why);
+/* size more bytes on heap. */
+int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,
+		     char *why);
+/* Counts one allocation against the client's rate. */
+int quota_take_allocation(const struct allocator *a, struct client *client, char *why);
+
+#endif

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every kind of limit, from a config file, hit at its boundary: the last
+ * byte or buffer that fits is granted, the next is refused with a message
+ * naming the limit, its value and the use it met, and nothing changes.
+ * SIGHUP reloads the file for new requests only.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-login.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "iobuf/iobuf.h"
+
+#define KIB 1024
+
+struct fixture {
+	struct test_daemon daemon;
+	char config[128];
+};
+
+static void write_config(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "we");
+	va_list ap;
+
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Starts iobufd on a config file that says text (a printf format). */
+static struct fixture *start(const char *fmt, ...)
+{
+	static struct fixture f;
+	char arg[160], text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(f.config, sizeof(f.config), "/tmp/iobufd-limits.%d.conf", (int)getpid());
+	write_config(f.config, "%s", text);
+	snprintf(arg, sizeof(arg), "--config=%s", f.config);
+	test_daemon_start(&f.daemon, (const char *[]){ arg, NULL });
+	return &f;
+}
+
+static void stop(struct fixture *f)
+{
+	test_daemon_stop(&f->daemon);
+	unlink(f->config);
+}
+
+static struct iobuf *alloc(struct iobuf_task *task, size_t size)
+{
+	return iobuf_in_task_with_options(task, IOBUF_PAGEABLE, size, 0);
+}
+
+static struct iobuf_task *connect_task(const struct fixture *f)
+{
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+
+	assert_non_null(task);
+	return task;
+}
+
+/* A refusal that changed nothing: the task's and the daemon's figures are as before. */
+static void refused_unchanged(struct iobuf_task *task, struct iobuf *result, int err,
+			      const char *message)
+{
+	struct iobuf_usage before = usage_of(task), after;
+
+	assert_refused(result, err, message);
+	after = usage_of(task);
+	assert_int_equal(after.buffers, before.buffers);
+	assert_int_equal(after.total_bytes, before.total_bytes);
+}
+
+static void test_per_client(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-client-bytes = 64K\nmax-client-buffers = 3\n");
+	struct iobuf_task *task = connect_task(f);
+	struct iobuf *a = alloc(task, 32 * KIB), *b = alloc(task, 28 * KIB), *c;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	refused_unchanged(task, alloc(task, 8 * KIB), EDQUOT,
+			  "per-client byte limit 65536 exceeded: 61440 bytes in use, "
+			  "8192 requested");
+	c = alloc(task, 4 * KIB); /* the last bytes that fit */
+	assert_non_null(c);
+	iobuf_release(b);
+	b = alloc(task, 4 * KIB);
+	assert_non_null(b);
+	refused_unchanged(task, alloc(task, 4 * KIB), EDQUOT,
+			  "per-client buffer limit 3 reached: 3 buffers in use");
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_release(c);
+	iobuf_task_unref(task);
+	stop(f);
+}
+
+/* A uid's clients count together, under its rule or the default per-uid limit. */
+static void test_per_uid(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-uid-buffers = 3\n[uid %u]\nmax-bytes = 16K\n",
+				  (unsigned)getuid());
+	struct iobuf_task *one = connect_task(f), *two = connect_task(f);
+	struct iobuf *a = alloc(one, 8 * KIB), *b = alloc(two, 4 * KIB), *c;
+	char message[128];
+
+	assert_non_null(a);
+	assert_non_null(b);
+	snprintf(message, sizeof(message),
+		 "uid %u byte limit 16384 exceeded: 12288 bytes in use, 8192 requested",
+		 (unsigned)getuid());
+	refused_unchanged(two, alloc(two, 8 * KIB), EDQUOT, message);
+	c = alloc(two, 4 * KIB);
+	assert_non_null(c);
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_release(c);
+	iobuf_task_unref(one);
+	iobuf_task_unref(two);
+	stop(f);
+
+	f = start("[limits]\nmax-uid-buffers = 2\n");
+	one = connect_task(f);
+	two = connect_task(f);
+	a = alloc(one, 4 * KIB);
+	b = alloc(two, 4 * KIB);
+	assert_non_null(a);
+	assert_non_null(b);
+	snprintf(message, sizeof(message), "uid %u buffer limit 2 reached: 2 buffers in use",
+		 (unsigned)getuid());
+	refused_unchanged(one, alloc(one, 4 * KIB), EDQUOT, message);
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_task_unref(one);
+	iobuf_task_unref(two);
+	stop(f);
+}
+
+/* This process's cgroup v2 path, as the daemon reads it. */
+static const char *own_cgroup(void)
+{
+	static char path[512];
+	char line[600];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	assert_non_null(f);
+	path[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			snprintf(path, sizeof(path), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+	fclose(f);
+	assert_true(path[0] == '/');
+	return path;
+}
+
+static void test_per_cgroup(void **state)
+{
+	struct fixture *f = start("[cgroup %s*]\nmax-bytes = 8K\n", own_cgroup());
+	struct iobuf_task *one = connect_task(f), *two = connect_task(f);
+	struct iobuf *a = alloc(one, 4 * KIB), *b = alloc(two, 4 * KIB);
+	char message[700];
+
+	assert_non_null(a);
+	assert_non_null(b);
+	snprintf(message, sizeof(message),
+		 "cgroup %s* byte limit 8192 exceeded: 8192 bytes in use, 4096 requested",
+		 own_cgroup());
+	refused_unchanged(one, alloc(one, 4 * KIB), EDQUOT, message);
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_task_unref(one);
+	iobuf_task_unref(two);
+	stop(f);
+}
+
+/* A unit rule covers the clients in a matching unit, and only those. */
+static void test_per_unit(void **state)
+{
+	struct fixture *f = start("[unit *]\nmax-buffers = 1\n");
+	struct iobuf_task *task = connect_task(f);
+	struct iobuf *a = alloc(task, 4 * KIB), *b = alloc(task, 4 * KIB);
+	char *unit = NULL;
+
+	assert_non_null(a);
+	if (sd_pid_get_unit(0, &unit) >= 0 || sd_pid_get_user_unit(0, &unit) >= 0) {
+		assert_refused(b, EDQUOT, "unit * buffer limit 1 reached: 1 buffers in use");
+	} else {
+		assert_non_null(b); /* outside any unit, no unit rule applies */
+		iobuf_release(b);
+	}
+	free(unit);
+	iobuf_release(a);
+	iobuf_task_unref(task);
+	stop(f);
+}
+
+static void test_per_heap(void **state)
+{
+	struct fixture *f = start("[heap memfd]\nmax-buffers = 2\nmax-bytes = 1M\n");
+	struct iobuf_task *one = connect_task(f), *two = connect_task(f);
+	struct iobuf *a = alloc(one, 4 * KIB), *b = alloc(two, 1024 * KIB);
+
+	assert_non_null(a);
+	refused_unchanged(two, b, EDQUOT,
+			  "heap memfd byte limit 1048576 exceeded: 4096 bytes in use, "
+			  "1048576 requested");
+	b = alloc(two, 1020 * KIB); /* the last bytes that fit */
+	assert_non_null(b);
+	refused_unchanged(one, alloc(one, 4 * KIB), EDQUOT,
+			  "heap memfd buffer limit 2 reached: 2 buffers in use");
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_task_unref(one);
+	iobuf_task_unref(two);
+	stop(f);
+}
+
+/* Over every client the answer is ENOMEM: it is the machine's, not the caller's. */
+static void test_total(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-total-bytes = 16K\nmax-total-buffers = 3\n");
+	struct iobuf_task *one = connect_task(f), *two = connect_task(f);
+	struct iobuf *a = alloc(one, 8 * KIB), *b, *c;
+
+	assert_non_null(a);
+	refused_unchanged(two, alloc(two, 12 * KIB), ENOMEM,
+			  "total byte limit 16384 exceeded: 8192 bytes in use, 12288 requested");
+	b = alloc(two, 4 * KIB);
+	c = alloc(two, 4 * KIB); /* the last bytes that fit */
+	assert_non_null(b);
+	assert_non_null(c);
+	refused_unchanged(one, alloc(one, 1), ENOMEM,
+			  "total buffer limit 3 reached: 3 buffers in use");
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_release(c);
+	iobuf_task_unref(one);
+	iobuf_task_unref(two);
+	stop(f);
+}
+
+static void test_allocation_rate(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-client-allocations-per-second = 5\n");
+	struct iobuf_task *task = connect_task(f), *other = connect_task(f);
+	struct iobuf *buf;
+	int granted = 0;
+
+	/* Five in one second; unless this second ended early, the sixth waits. */
+	for (int i = 0; i < 6; i++) {
+		buf = alloc(task, 4 * KIB);
+		if (!buf) {
+			assert_refused(buf, EAGAIN, "allocation rate limit 5 per second reached");
+			break;
+		}
+		granted++;
+		iobuf_release(buf);
+	}
+	assert_true(granted >= 5);
+	buf = alloc(other, 4 * KIB); /* the rate is each client's own */
+	assert_non_null(buf);
+	iobuf_release(buf);
+	usleep(1100 * 1000);
+	buf = alloc(task, 4 * KIB);
+	assert_non_null(buf);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	iobuf_task_unref(other);
+	stop(f);
+}
+
+/* Waits until the daemon refuses 4 KiB more for task with message. */
+static void wait_refusal(struct iobuf_task *task, const char *message)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		struct iobuf *buf = alloc(task, 4 * KIB);
+
+		if (!buf && strstr(iobuf_last_error(), message))
+			return;
+		if (buf)
+			iobuf_release(buf);
+		usleep(10000);
+	}
+	fail_msg("the daemon never said \"%s\"", message);
+}
+
+static void test_sighup_reload(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-client-bytes = 64K\n");
+	struct iobuf_task *task = connect_task(f);
+	struct iobuf *big = alloc(task, 48 * KIB), *small;
+
+	assert_non_null(big);
+	write_config(f->config, "[limits]\nmax-client-bytes = 32K\n");
+	assert_int_equal(kill(f->daemon.pid, SIGHUP), 0);
+	wait_refusal(task, "per-client byte limit 32768 exceeded: 49152 bytes in use");
+	/* Lowered below what the task holds: it keeps it all, and may use it. */
+	assert_int_equal(usage_of(task).bytes, 48 * KIB);
+	memset(iobuf_get_bytes_no_copy(big), 1, 48 * KIB);
+
+	/* A file that does not parse changes nothing. */
+	write_config(f->config, "[limits]\nmax-client-bytes = lots\n");
+	assert_int_equal(kill(f->daemon.pid, SIGHUP), 0);
+	usleep(200 * 1000);
+	assert_true(test_daemon_alive(&f->daemon));
+	assert_refused(alloc(task, 4 * KIB), EDQUOT, "per-client byte limit 32768");
+
+	write_config(f->config, "[limits]\nmax-client-bytes = 64K\n");
+	assert_int_equal(kill(f->daemon.pid, SIGHUP), 0);
+	for (int tries = 0; !(small = alloc(task, 4 * KIB)) && tries < 200; tries++)
+		usleep(10000);
+	assert_non_null(small);
+	iobuf_release(small);
+	iobuf_release(big);
+	iobuf_task_unref(task);
+	stop(f);
+}
+
+/* A bad file stops the start with the line and what is wrong with it. */
+static void test_bad_files(void **state)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+		{ "[limits]\nmax-client-bytes = 1M\nmax-everything = 1\n",
+		  ":3: unknown limit 'max-everything'" },
+		{ "[limits]\nmax-client-bytes = -1\n", ":2: max-client-bytes: '-1' is not a number" },
+		{ "[limits]\nmax-client-bytes = 0\n", ":2: limit max-client-bytes must not be 0" },
+		{ "[uid alice]\nmax-bytes = 1M\n", ":2: 'alice' is not a uid" },
+		{ "[daemon]\nmax-clients = 0\n", ":2: max-clients must be 1 to 65536, not '0'" },
+		{ "[daemon]\ncolour = blue\n", ":2: unknown key 'colour' in [daemon]" },
+		{ "max-client-bytes = 1M\n", ":1: 'max-client-bytes' outside any section" },
+		{ "[limits\n", ":1: not INI syntax" },
+	};
+	char path[64], arg[96], out[2048];
+
+	snprintf(path, sizeof(path), "/tmp/iobufd-bad.%d.conf", (int)getpid());
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_config(path, "%s", cases[i].text);
+		assert_int_equal(run_iobufd((const char *[]){ arg, "--no-dbus", "--socket",
+							      "/nonexistent/s", NULL },
+					    out, sizeof(out)), 1);
+		if (!strstr(out, cases[i].error))
+			fail_msg("for \"%s\": \"%s\" lacks \"%s\"", cases[i].text, out,
+				 cases[i].error);
+	}
+	unlink(path);
+	assert_int_equal(run_iobufd((const char *[]){ "--config=/nonexistent/iobufd.conf",
+						      "--no-dbus", NULL }, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "cannot read /nonexistent/iobufd.conf"));
+}
+
+/* The command line wins over the file, at start and at a reload. */
+static void test_command_line_wins(void **state)
+{
+	char arg[160], path[64];
+	struct test_daemon d;
+	struct iobuf_task *task;
+	struct iobuf *a;
+
+	snprintf(path, sizeof(path), "/tmp/iobufd-wins.%d.conf", (int)getpid());
+	write_config(path, "[limits]\nmax-client-bytes = 1M\n");
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	test_daemon_start(&d, (const char *[]){ arg, "--max-client-bytes=8K", NULL });
+	task = iobuf_task_connect(d.socket);
+	a = alloc(task, 8 * KIB);
+	assert_non_null(a);
+	assert_refused(alloc(task, 4 * KIB), EDQUOT, "per-client byte limit 8192");
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	usleep(200 * 1000);
+	assert_refused(alloc(task, 4 * KIB), EDQUOT, "per-client byte limit 8192");
+	iobuf_release(a);
+	iobuf_task_unref(task);
+	test_daemon_stop(&d);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_per_client),
+		cmocka_unit_test(test_per_uid),
+		cmocka_unit_test(test_per_cgroup),
+		cmocka_unit_test(test_per_unit),
+		cmocka_unit_test(test_per_heap),
+		cmocka_unit_test(test_total),
+		cmocka_unit_test(test_allocation_rate),
+		cmocka_unit_test(test_sighup_reload),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_command_line_wins),
+	};
+
+	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
+}
