@@ -290,6 +290,32 @@ static void test_objects_per_client_and_buffer(void **state)
 	iobuf_task_unref(task);
 }
 
+/* A rule set over D-Bus holds at once, and Limits lists it under its name. */
+static void test_set_limit_rules(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+	const char *out;
+
+	assert_non_null(buf);
+	run("busctl --address='%s' call " NAME " " PATH " " NAME
+	    " SetLimit st 'heap memfd max-buffers' 1", f->address);
+	out = run("busctl --address='%s' get-property " NAME " " PATH " " NAME " Limits",
+		  f->address);
+	assert_has(out, "\"heap memfd max-buffers\" 1 \"heap memfd max-bytes\" 0");
+	assert_null(iobuf_in_task_with_options(task, 0, 4096, 0));
+	assert_int_equal(errno, EDQUOT);
+	assert_has(iobuf_last_error(), "heap memfd buffer limit 1 reached: 1 buffers in use");
+	run("busctl --address='%s' call " NAME " " PATH " " NAME
+	    " SetLimit st 'heap memfd max-buffers' 0", f->address);
+	iobuf_release(buf);
+	buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+	assert_non_null(buf);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
 /* A task may call itself anything; D-Bus still gets UTF-8 and no control characters. */
 static void test_client_names_are_made_safe(void **state)
 {
@@ -416,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_introspection_matches_the_contract),
 		cmocka_unit_test(test_objects_per_client_and_buffer),
 		cmocka_unit_test(test_client_names_are_made_safe),
+		cmocka_unit_test(test_set_limit_rules),
 		cmocka_unit_test(test_admin_methods),
 		cmocka_unit_test(test_admin_methods_denied_to_others),
 	};
