@@ -10,6 +10,7 @@
 #include "allocator.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
+#include "purgeable.h"
 #include "quota.h"
 #include "request.h"
 
@@ -31,6 +32,7 @@ void allocator_fini(struct allocator *a)
 
 static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
 {
+	purgeable_forget(a, b);
 	fdstore_forget_buffer(&a->store, b, client);
 	client_remove_buffer(client, b);
 	a->buffers--;
@@ -248,6 +250,7 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.stored = true,
 	};
 	account(a, client, b);
+	purgeable_adopt(a, b);
 	if (stored->id >= a->next_id)
 		a->next_id = stored->id + 1;
 	return 0;
@@ -371,7 +374,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	return 0;
 }
 
-static struct buffer *find(const struct client *client, uint64_t id, char *why)
+struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, char *why)
 {
 	struct buffer *b = client_find_buffer(client, id);
 
@@ -382,70 +385,13 @@ static struct buffer *find(const struct client *client, uint64_t id, char *why)
 
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why)
 {
-	struct buffer *b = find(client, id, why);
+	struct buffer *b = allocator_find_buffer(client, id, why);
 
 	if (!b)
 		return -ENOENT;
 	log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
 	buffer_destroy(a, client, b);
 	return 0;
-}
-
-/* The state is part of the buffer's name in the fd store, so it is stored again. */
-static void set_state(struct allocator *a, struct client *client, struct buffer *b,
-		      uint32_t state)
-{
-	if (b->purgeable_state == state)
-		return;
-	fdstore_forget_buffer(&a->store, b, client);
-	b->purgeable_state = state;
-	fdstore_keep_buffer(&a->store, b, client);
-}
-
-int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
-			    uint32_t state, uint32_t *old_state, char *why)
-{
-	struct buffer *b = find(client, id, why);
-	int r;
-
-	if (!b)
-		return -ENOENT;
-	if (!(b->options & IOBUF_PURGEABLE)) {
-		snprintf(why, WHY_SIZE, "buffer %" PRIu64 " is not PURGEABLE", id);
-		return -EINVAL;
-	}
-	if (state < IOBUF_PURGEABLE_KEEP_CURRENT || state > IOBUF_PURGEABLE_EMPTY) {
-		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
-		return -EINVAL;
-	}
-	if (state == IOBUF_PURGEABLE_EMPTY) {
-		r = b->heap->purge(b->heap, b->fd, b->size);
-		if (r < 0) {
-			snprintf(why, WHY_SIZE, "cannot purge buffer %" PRIu64 ": %s", id,
-				 strerror(-r));
-			return r;
-		}
-	}
-	*old_state = b->purgeable_state;
-	if (state != IOBUF_PURGEABLE_KEEP_CURRENT)
-		set_state(a, client, b, state);
-	return 0;
-}
-
-uint64_t allocator_purge_volatile(struct allocator *a)
-{
-	uint64_t bytes = 0;
-
-	for (struct client *c = a->client_list; c; c = c->next) {
-		for (struct buffer *b = c->buffers; b; b = b->next) {
-			if (b->purgeable_state != IOBUF_PURGEABLE_VOLATILE ||
-			    b->heap->purge(b->heap, b->fd, b->size) < 0)
-				continue;
-			set_state(a, c, b, IOBUF_PURGEABLE_EMPTY);
-			bytes += b->size;
-		}
-	}
-	return bytes;
 }
 
 void allocator_stats(const struct allocator *a, const struct client *client,

@@ -26,6 +26,8 @@ struct allocator {
 	unsigned last_client_id;
 	struct client *client_list; /* every client of either transport */
 	struct fdstore store;        /* keeps buffers across a restart */
+	uint64_t volatile_bytes;     /* in buffers now VOLATILE */
+	uint64_t volatile_seq;       /* the last buffer made volatile got this */
 };
 
 /* heaps selects, orders and marks the heaps (see heaps_init()). */
@@ -63,8 +65,13 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
  */
 int allocator_adopt_buffer(struct allocator *a, struct client *client,
 			   const struct stored_buffer *stored, char *why);
-/* Empties every volatile buffer; the bytes reclaimed. */
-uint64_t allocator_purge_volatile(struct allocator *a);
+/*
+ * Empties volatile buffers, least recently made volatile first, until at
+ * most keep_bytes are volatile; logs the bytes reclaimed and why. Returns them.
+ */
+uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *why);
+/* The client's buffer id, or NULL with why. */
+struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, char *why);
 void allocator_stats(const struct allocator *a, const struct client *client,
 		     struct wire_stats_reply *stats);
 

@@ -16,6 +16,7 @@ struct buffer {
 	int fd; /* the daemon's own reference */
 	uint32_t options;
 	uint32_t purgeable_state;
+	uint64_t volatile_seq; /* when it was last made VOLATILE: older ones go first */
 	struct heap *heap;
 	unsigned client_id; /* its owner's */
 	bool stored;        /* in the service manager's fd store */

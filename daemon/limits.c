@@ -25,6 +25,7 @@ static const struct scalar_limit scalars[] = {
 	SCALAR("max-total-buffers", total.buffers, true),
 	SCALAR("max-total-bytes", total.bytes, true),
 	SCALAR("max-client-allocations-per-second", client_rate, true),
+	SCALAR("max-volatile-bytes", volatile_bytes, true),
 };
 #define SCALAR_COUNT (sizeof(scalars) / sizeof(scalars[0]))
 

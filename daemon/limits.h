@@ -9,7 +9,7 @@
  *
  *   max-buffer-size, max-client-buffers, max-client-bytes,
  *   max-uid-buffers, max-uid-bytes, max-total-buffers, max-total-bytes,
- *   max-client-allocations-per-second,
+ *   max-client-allocations-per-second, max-volatile-bytes,
  *   "<kind> <match> max-buffers", "<kind> <match> max-bytes"
  *
  * 0 means no limit, except for the first three, which always hold.
@@ -47,6 +47,7 @@ struct limits {
 	struct quota uid;    /* per uid, over its clients, where no "uid N" rule says */
 	struct quota total;  /* over every client: ENOMEM past it */
 	uint64_t client_rate; /* allocations per second per client */
+	uint64_t volatile_bytes; /* past it, the oldest volatile buffers are purged */
 	struct limit_rule rules[LIMIT_RULES_MAX];
 	size_t rule_count;
 };

@@ -653,7 +653,7 @@ static void test_limits(void **state)
 	ctl_ok(&res, "limits", "set", "max-client-bytes", "1M");
 	assert_string_equal(res.out, "Limit: max-client-bytes\nValue: 1048576 (1.0 MiB)\n");
 	ctl_ok(&res, "limits", "--json");
-	json_expect(res.out, "d['max-client-bytes'] == 1048576", "len(d) == 8",
+	json_expect(res.out, "d['max-client-bytes'] == 1048576", "len(d) == 9",
 		    "d['max-total-bytes'] == 0");
 	expect_refusal("iobufctl: alloc: EDQUOT: per-client byte limit 1048576 exceeded", "alloc",
 		       "2M");

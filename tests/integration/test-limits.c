@@ -3,12 +3,14 @@
  * Every kind of limit, from a config file, hit at its boundary: the last
  * byte or buffer that fits is granted, the next is refused with a message
  * naming the limit, its value and the use it met, and nothing changes.
- * SIGHUP reloads the file for new requests only.
+ * The volatile budget purges the oldest volatile buffers. SIGHUP reloads
+ * the file for new requests only.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -301,6 +303,76 @@ static void test_allocation_rate(void **state)
 	stop(f);
 }
 
+static struct iobuf *purgeable(struct iobuf_task *task, unsigned char fill)
+{
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
+						       4 * KIB, 0);
+
+	assert_non_null(buf);
+	memset(iobuf_get_bytes_no_copy(buf), fill, 4 * KIB);
+	return buf;
+}
+
+static enum iobuf_purgeable_state set_state(struct iobuf *buf, enum iobuf_purgeable_state state)
+{
+	enum iobuf_purgeable_state old;
+
+	assert_int_equal(iobuf_set_purgeable(buf, state, &old), 0);
+	return old;
+}
+
+/* Whether every byte of the buffer is fill. */
+static bool holds(struct iobuf *buf, unsigned char fill)
+{
+	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
+
+	for (size_t i = 0; i < 4 * KIB; i++)
+		if (bytes[i] != fill)
+			return false;
+	return true;
+}
+
+/*
+ * Past the volatile budget the buffers made volatile longest ago are
+ * purged: they read as zero and report EMPTY; newer volatile buffers and
+ * non-volatile ones keep their contents.
+ */
+static void test_volatile_budget(void **state)
+{
+	struct fixture *f = start("[limits]\nmax-volatile-bytes = 8K\n");
+	struct iobuf_task *task = connect_task(f);
+	struct iobuf *a = purgeable(task, 0xa), *b = purgeable(task, 0xb), *c = purgeable(task, 0xc);
+	struct iobuf *kept = purgeable(task, 0xd);
+
+	set_state(b, IOBUF_PURGEABLE_VOLATILE);
+	set_state(a, IOBUF_PURGEABLE_VOLATILE);
+	/* b again: making it volatile anew makes it the newest. */
+	set_state(b, IOBUF_PURGEABLE_NON_VOLATILE);
+	set_state(b, IOBUF_PURGEABLE_VOLATILE);
+	assert_true(holds(a, 0xa) && holds(b, 0xb));
+	set_state(c, IOBUF_PURGEABLE_VOLATILE); /* 12K volatile: a goes */
+
+	assert_int_equal(set_state(a, IOBUF_PURGEABLE_NON_VOLATILE), IOBUF_PURGEABLE_EMPTY);
+	assert_true(holds(a, 0));
+	assert_int_equal(set_state(b, IOBUF_PURGEABLE_NON_VOLATILE), IOBUF_PURGEABLE_VOLATILE);
+	assert_true(holds(b, 0xb));
+	assert_int_equal(set_state(c, IOBUF_PURGEABLE_KEEP_CURRENT), IOBUF_PURGEABLE_VOLATILE);
+	assert_true(holds(c, 0xc));
+	assert_int_equal(set_state(kept, IOBUF_PURGEABLE_KEEP_CURRENT),
+			 IOBUF_PURGEABLE_NON_VOLATILE);
+	assert_true(holds(kept, 0xd));
+	/* An emptied buffer is the owner's to fill again. */
+	memset(iobuf_get_bytes_no_copy(a), 0xe, 4 * KIB);
+	assert_true(holds(a, 0xe));
+
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_release(c);
+	iobuf_release(kept);
+	iobuf_task_unref(task);
+	stop(f);
+}
+
 /* Waits until the daemon refuses 4 KiB more for task with message. */
 static void wait_refusal(struct iobuf_task *task, const char *message)
 {
@@ -418,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_per_heap),
 		cmocka_unit_test(test_total),
 		cmocka_unit_test(test_allocation_rate),
+		cmocka_unit_test(test_volatile_budget),
 		cmocka_unit_test(test_sighup_reload),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_command_line_wins),

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iobuf/iobuf.h"
+#include "log.h"
+#include "purgeable.h"
+
+#define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
+
+static void count_volatile(struct allocator *a, struct buffer *b)
+{
+	a->volatile_bytes += b->size;
+	b->volatile_seq = ++a->volatile_seq;
+}
+
+void purgeable_adopt(struct allocator *a, struct buffer *b)
+{
+	if (b->purgeable_state == IOBUF_PURGEABLE_VOLATILE)
+		count_volatile(a, b);
+}
+
+void purgeable_forget(struct allocator *a, struct buffer *b)
+{
+	if (b->purgeable_state == IOBUF_PURGEABLE_VOLATILE)
+		a->volatile_bytes -= b->size;
+}
+
+/* The state is part of the buffer's name in the fd store, so it is stored again. */
+static void set_state(struct allocator *a, struct client *client, struct buffer *b,
+		      uint32_t state)
+{
+	if (b->purgeable_state == state)
+		return;
+	purgeable_forget(a, b);
+	fdstore_forget_buffer(&a->store, b, client);
+	b->purgeable_state = state;
+	if (state == IOBUF_PURGEABLE_VOLATILE)
+		count_volatile(a, b);
+	fdstore_keep_buffer(&a->store, b, client);
+}
+
+int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
+			    uint32_t state, uint32_t *old_state, char *why)
+{
+	struct buffer *b = allocator_find_buffer(client, id, why);
+	int r;
+
+	if (!b)
+		return -ENOENT;
+	if (!(b->options & IOBUF_PURGEABLE)) {
+		snprintf(why, WHY_SIZE, "buffer %" PRIu64 " is not PURGEABLE", id);
+		return -EINVAL;
+	}
+	if (state < IOBUF_PURGEABLE_KEEP_CURRENT || state > IOBUF_PURGEABLE_EMPTY) {
+		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
+		return -EINVAL;
+	}
+	if (state == IOBUF_PURGEABLE_EMPTY) {
+		r = b->heap->purge(b->heap, b->fd, b->size);
+		if (r < 0) {
+			snprintf(why, WHY_SIZE, "cannot purge buffer %" PRIu64 ": %s", id,
+				 strerror(-r));
+			return r;
+		}
+	}
+	*old_state = b->purgeable_state;
+	if (state == IOBUF_PURGEABLE_KEEP_CURRENT)
+		return 0;
+	set_state(a, client, b, state);
+	if (a->limits.volatile_bytes && a->volatile_bytes > a->limits.volatile_bytes)
+		allocator_purge(a, a->limits.volatile_bytes, "over the volatile budget");
+	return 0;
+}
+
+/* The volatile buffer made volatile longest ago, but after seq `after`; NULL for none. */
+static struct buffer *oldest_volatile(struct allocator *a, uint64_t after,
+				      struct client **owner)
+{
+	struct buffer *oldest = NULL;
+
+	for (struct client *c = a->client_list; c; c = c->next) {
+		for (struct buffer *b = c->buffers; b; b = b->next) {
+			if (b->purgeable_state != IOBUF_PURGEABLE_VOLATILE ||
+			    b->volatile_seq <= after)
+				continue;
+			if (!oldest || b->volatile_seq < oldest->volatile_seq) {
+				oldest = b;
+				*owner = c;
+			}
+		}
+	}
+	return oldest;
+}
+
+uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *why)
+{
+	uint64_t bytes = 0, buffers = 0, after = 0;
+	struct client *owner;
+	struct buffer *b;
+
+	while (a->volatile_bytes > keep_bytes && (b = oldest_volatile(a, after, &owner))) {
+		after = b->volatile_seq;
+		if (b->heap->purge(b->heap, b->fd, b->size) < 0)
+			continue; /* stays volatile; the next one may go instead */
+		set_state(a, owner, b, IOBUF_PURGEABLE_EMPTY);
+		bytes += b->size;
+		buffers++;
+	}
+	if (buffers)
+		log_info("purged %" PRIu64 " volatile buffers, %" PRIu64 " bytes: %s", buffers,
+			 bytes, why);
+	return bytes;
+}
