@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "allocator.h"
@@ -39,6 +40,8 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	a->bytes -= b->size;
 	b->heap->buffers--;
 	b->heap->bytes -= b->size;
+	if (b->map)
+		munmap(b->map, b->size);
 	close(b->fd);
 	free(b);
 }
@@ -191,6 +194,24 @@ static void account(struct allocator *a, struct client *client, struct buffer *b
 }
 
 /*
+ * KERNEL_USER_SHARED: the buffer stays mapped in the daemon as long as it
+ * lives (see iobuf.h). Other buffers: *map is NULL.
+ */
+static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, char *why)
+{
+	*map = NULL;
+	if (!(options & IOBUF_KERNEL_USER_SHARED))
+		return 0;
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map != MAP_FAILED)
+		return 0;
+	*map = NULL;
+	snprintf(why, WHY_SIZE, "cannot map the buffer in the daemon (KERNEL_USER_SHARED): %s",
+		 strerror(errno));
+	return -EOPNOTSUPP;
+}
+
+/*
  * Records a new buffer of the client around fd, which it takes (closing it
  * on failure). NULL on failure, with why.
  */
@@ -225,6 +246,8 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 {
 	struct heap *heap = heaps_find(&a->heaps, stored->heap);
 	struct buffer *b;
+	void *map;
+	int r;
 
 	if (!heap) {
 		snprintf(why, WHY_SIZE, "its heap %s is not in use any more", stored->heap);
@@ -234,12 +257,18 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		snprintf(why, WHY_SIZE, "unknown purgeable state %u", stored->state);
 		return -EINVAL;
 	}
+	r = map_in_daemon(stored->options, stored->fd, stored->size, &map, why);
+	if (r < 0)
+		return r;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
+		if (map)
+			munmap(map, stored->size);
 		snprintf(why, WHY_SIZE, "out of memory");
 		return -ENOMEM;
 	}
 	*b = (struct buffer){
+		.map = map,
 		.id = stored->id,
 		.size = stored->size,
 		.fd = stored->fd,
@@ -265,7 +294,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	struct buffer *b;
 	struct heap *heap;
 	uint64_t size;
-	int r;
+	void *map;
+	int buffer_fd, r;
 
 	heap = match(a, req, why, &r);
 	if (!heap)
@@ -280,9 +310,19 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	r = allocate_on(a, &heap, req, &hreq, &size, why);
 	if (r < 0)
 		return r;
-	b = charge(a, client, heap, size, r, granted_options(req->options), why);
-	if (!b)
+	buffer_fd = r;
+	r = map_in_daemon(req->options, buffer_fd, size, &map, why);
+	if (r < 0) {
+		close(buffer_fd);
+		return r;
+	}
+	b = charge(a, client, heap, size, buffer_fd, granted_options(req->options), why);
+	if (!b) {
+		if (map)
+			munmap(map, size);
 		return -ENOMEM;
+	}
+	b->map = map;
 	fill_reply(reply, b->id, size, b->options, heap);
 	*fd = b->fd;
 	return 0;

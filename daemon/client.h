@@ -14,6 +14,7 @@ struct buffer {
 	uint64_t id;
 	uint64_t size;
 	int fd; /* the daemon's own reference */
+	void *map; /* the daemon's own mapping: KERNEL_USER_SHARED buffers only */
 	uint32_t options;
 	uint32_t purgeable_state;
 	uint64_t volatile_seq; /* when it was last made VOLATILE: older ones go first */

@@ -41,7 +41,15 @@ enum {
 	IOBUF_PAGEABLE = 1u << 3,
 	/* Has volatile/non-volatile/empty states. Requires IOBUF_PAGEABLE. */
 	IOBUF_PURGEABLE = 1u << 4,
-	/* CPU-mappable in the task and in the daemon at once. */
+	/*
+	 * CPU-mappable in the task and in the daemon at once. iobufd maps the
+	 * buffer itself (shared, read-write) when it allocates it and keeps
+	 * that mapping until the buffer is freed: the request fails with
+	 * EOPNOTSUPP when no heap's memory can be mapped by both, so the task's
+	 * own mapping is sure to work, and the pages stay reachable from the
+	 * daemon for the buffer's whole life. iobufd itself neither reads nor
+	 * writes the contents through it.
+	 */
 	IOBUF_KERNEL_USER_SHARED = 1u << 5,
 
 	/* Cache mode: a 3-bit field, so modes exclude each other. */

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -156,6 +157,46 @@ static void test_memfd_named_and_sealed(void **state)
 	iobuf_release(buf);
 }
 
+/* Whether the daemon has buffer id's memfd mapped. */
+static bool daemon_maps(const struct test_daemon *d, uint64_t id)
+{
+	char path[64], name[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)d->pid);
+	snprintf(name, sizeof(name), "/memfd:iobuf:%" PRIu64 " ", id);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* KERNEL_USER_SHARED buffers, and only those, are mapped in the daemon while they live. */
+static void test_kernel_user_shared(void **state)
+{
+	const struct test_daemon *d = *state;
+	struct iobuf *shared = iobuf_with_options(IOBUF_KERNEL_USER_SHARED, 8192, 0);
+	struct iobuf *plain = iobuf_with_options(0, 8192, 0);
+	uint64_t id;
+
+	assert_non_null(shared);
+	assert_non_null(plain);
+	id = iobuf_get_id(shared);
+	assert_true(iobuf_get_options(shared) & IOBUF_KERNEL_USER_SHARED);
+	assert_true(daemon_maps(d, id));
+	assert_false(daemon_maps(d, iobuf_get_id(plain)));
+	memset(iobuf_get_bytes_no_copy(shared), 0x5a, 8192);
+	iobuf_release(shared);
+	iobuf_release(plain);
+	/* Freed: the daemon's mapping goes with it. */
+	for (int tries = 0; tries < 100 && daemon_maps(d, id); tries++)
+		usleep(10000);
+	assert_false(daemon_maps(d, id));
+}
+
 static void test_ranges(void **state)
 {
 	struct iobuf *buf = iobuf_with_options(0, 100, 0);
@@ -298,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_physical_mask),
 		cmocka_unit_test(test_bytes_seen_through_fd),
 		cmocka_unit_test(test_memfd_named_and_sealed),
+		cmocka_unit_test(test_kernel_user_shared),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_length_and_append),
 		cmocka_unit_test(test_direction),
