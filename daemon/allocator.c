@@ -285,6 +285,16 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	return 0;
 }
 
+/* A connection whose charged task has exited gets nothing more. */
+static int check_alive(const struct client *client, char *why)
+{
+	if (!client->exited)
+		return 0;
+	snprintf(why, WHY_SIZE, "the task this connection charges (pid %d) has exited",
+		 (int)client->pid);
+	return -ESRCH;
+}
+
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why)
@@ -301,7 +311,9 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (!heap)
 		return r;
 	hreq.size = request_size(req);
-	r = quota_check_client(a, client, hreq.size, why);
+	r = check_alive(client, why);
+	if (r >= 0)
+		r = quota_check_client(a, client, hreq.size, why);
 	if (r >= 0)
 		r = quota_take_allocation(a, client, why);
 	if (r < 0)
@@ -382,7 +394,9 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	heap = image_heap(a, why);
 	if (!heap)
 		return -EOPNOTSUPP;
-	r = quota_check_client(a, client, 0, why);
+	r = check_alive(client, why);
+	if (r >= 0)
+		r = quota_check_client(a, client, 0, why);
 	if (r >= 0)
 		r = quota_take_allocation(a, client, why);
 	if (r < 0)

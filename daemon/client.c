@@ -146,6 +146,18 @@ void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
 	client->transport = "bus";
 }
 
+void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid)
+{
+	client->charged_by_pid = client->pid;
+	memcpy(client->charged_by_comm, client->comm, sizeof(client->comm));
+	if (client->pidfd >= 0)
+		close(client->pidfd);
+	client->pidfd = pidfd;
+	client->pid = pid;
+	client->uid = uid;
+	read_identity(client);
+}
+
 void client_fini(struct client *client)
 {
 	if (client->pidfd >= 0)

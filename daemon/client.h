@@ -38,6 +38,9 @@ struct client {
 	struct buffer *buffers;
 	uint64_t buffer_count;
 	uint64_t bytes;
+	pid_t charged_by_pid; /* set when a connection charges this task instead of itself */
+	char charged_by_comm[16];
+	bool exited;          /* the charged task has exited: it gets no more buffers */
 	uint64_t rate_window_start; /* CLOCK_MONOTONIC usec; allocations in that second */
 	uint64_t rate_count;
 };
@@ -47,6 +50,11 @@ int client_init(struct client *client, int sock);
 /* Fills identity from credentials a bus vouched for. */
 void client_init_from_creds(struct client *client, uid_t uid, pid_t pid);
 void client_fini(struct client *client);
+/*
+ * The client now stands for the task pidfd (taken) refers to: its
+ * identity is read again and the caller's is kept as charged_by.
+ */
+void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid);
 
 void client_add_buffer(struct client *client, struct buffer *buffer);
 struct buffer *client_find_buffer(const struct client *client, uint64_t id);

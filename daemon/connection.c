@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "charge.h"
 #include "connection.h"
 #include "log.h"
 #include "server.h"
@@ -54,8 +55,52 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 	fdstore_keep_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
 
-/* Answers a decoded request; ans->msg.header.opcode is preset to its reply. */
-static void dispatch(struct connection *conn, const struct wire_message *req, struct answer *ans)
+/* The charged task exited: what it was charged goes, and it gets no more. */
+static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct connection *conn = userdata;
+	struct client *client = &conn->client;
+	uint64_t bytes = client->bytes;
+	size_t n;
+
+	n = allocator_free_client_buffers(conn->server->allocator, client);
+	client->exited = true;
+	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %zu buffers "
+		 "(%" PRIu64 " bytes)", (int)client->pid, client->comm, client->id,
+		 (int)client->charged_by_pid, client->charged_by_comm, n, bytes);
+	conn->task_exit = sd_event_source_disable_unref(conn->task_exit);
+	return 0;
+}
+
+static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_reply *reply,
+		     char *why)
+{
+	int r;
+
+	if (pidfd < 0) {
+		snprintf(why, WIRE_MAX_ERROR_MESSAGE + 1, "charge-to carries the task's pidfd");
+		return -EINVAL;
+	}
+	r = charge_to_pidfd(&conn->client, pidfd, why);
+	if (r < 0) {
+		close(pidfd);
+		return r;
+	}
+	r = sd_event_add_io(conn->server->event, &conn->task_exit, pidfd, EPOLLIN, on_task_exit,
+			    conn);
+	if (r < 0)
+		log_error_errno(r, "cannot watch pid %d for its exit", (int)conn->client.pid);
+	reply->pid = (uint32_t)conn->client.pid;
+	reply->uid = (uint32_t)conn->client.uid;
+	return 0;
+}
+
+/*
+ * Answers a decoded request; ans->msg.header.opcode is preset to its reply.
+ * passed_fd (charge-to's pidfd, else -1) is taken.
+ */
+static void dispatch(struct connection *conn, const struct wire_message *req, int passed_fd,
+		     struct answer *ans)
 {
 	struct allocator *a = conn->server->allocator;
 	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "";
@@ -66,6 +111,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, st
 		return;
 	}
 	if (!conn->greeted) {
+		if (passed_fd >= 0)
+			close(passed_fd);
 		violation(conn, ans, -EPROTO, "the first request must be hello");
 		return;
 	}
@@ -91,6 +138,10 @@ static void dispatch(struct connection *conn, const struct wire_message *req, st
 		break;
 	case WIRE_STATS:
 		allocator_stats(a, &conn->client, &ans->msg.stats_reply);
+		break;
+	case WIRE_CHARGE_TO:
+		r = charge_to(conn, passed_fd, &ans->msg.charge_to_reply, why);
+		passed_fd = -1;
 		break;
 	default:
 		violation(conn, ans, -EBADMSG, "a reply opcode was sent as a request");
@@ -124,11 +175,11 @@ static bool handle_one(struct connection *conn, struct answer *ans)
 		answer_error(ans, r, why);
 	} else if (r < 0) {
 		violation(conn, ans, r, reason);
-	} else if (passed_fd >= 0) {
+	} else if (passed_fd >= 0 && req.header.opcode != WIRE_CHARGE_TO) {
 		close(passed_fd);
-		violation(conn, ans, -EBADMSG, "requests carry no file descriptors");
+		violation(conn, ans, -EBADMSG, "only charge-to carries a file descriptor");
 	} else {
-		dispatch(conn, &req, ans);
+		dispatch(conn, &req, passed_fd, ans);
 	}
 	return true;
 }
@@ -225,6 +276,7 @@ void connection_free(struct connection *conn)
 		conn->next->prev = conn->prev;
 	server->connection_count--;
 	sd_event_source_disable_unref(conn->source);
+	sd_event_source_disable_unref(conn->task_exit);
 	client_fini(&conn->client);
 	close(conn->sock);
 	free(conn);

@@ -17,6 +17,7 @@ struct iobuf_task {
 	atomic_int refs;
 	int sock;
 	pid_t pid; /* the process that opened the connection */
+	char path[108]; /* the daemon's socket */
 	pthread_mutex_t lock; /* one request in flight at a time */
 	uint32_t next_request_id;
 };

@@ -2,6 +2,7 @@
 /* A task: one connection to iobufd, to which its buffers are charged. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,6 +67,7 @@ IOBUF_EXPORT struct iobuf_task *iobuf_task_connect(const char *path)
 	}
 	atomic_init(&task->refs, 1);
 	task->pid = getpid();
+	snprintf(task->path, sizeof(task->path), "%s", path);
 	task->next_request_id = 1;
 	pthread_mutex_init(&task->lock, NULL);
 
@@ -135,13 +137,13 @@ static bool last_words(struct iobuf_task *task, struct wire_message *reply, int 
 	       reply->header.opcode == WIRE_ERROR;
 }
 
-static int exchange(struct iobuf_task *task, struct wire_message *request,
+static int exchange(struct iobuf_task *task, struct wire_message *request, int send_fd,
 		    struct wire_message *reply, int *fd)
 {
 	const char *reason;
 	int r;
 
-	r = wire_send(task->sock, request, -1, 0);
+	r = wire_send(task->sock, request, send_fd, 0);
 	if (r < 0 && last_words(task, reply, fd))
 		return 0;
 	if (r < 0)
@@ -156,8 +158,9 @@ static int exchange(struct iobuf_task *task, struct wire_message *request,
 	return 0;
 }
 
-int task_call(struct iobuf_task *task, struct wire_message *request,
-	      struct wire_message *reply, int *fd)
+/* task_call(), passing send_fd (when >= 0) along with the request. */
+static int call(struct iobuf_task *task, struct wire_message *request, int send_fd,
+		struct wire_message *reply, int *fd)
 {
 	uint16_t expected = request->header.opcode | WIRE_REPLY;
 	int received = -1;
@@ -171,7 +174,7 @@ int task_call(struct iobuf_task *task, struct wire_message *request,
 
 	pthread_mutex_lock(&task->lock);
 	request->header.request_id = task->next_request_id++;
-	r = exchange(task, request, reply, &received);
+	r = exchange(task, request, send_fd, reply, &received);
 	pthread_mutex_unlock(&task->lock);
 	if (r < 0)
 		return r;
@@ -194,6 +197,36 @@ int task_call(struct iobuf_task *task, struct wire_message *request,
 	}
 	*fd = received;
 	return 0;
+}
+
+int task_call(struct iobuf_task *task, struct wire_message *request,
+	      struct wire_message *reply, int *fd)
+{
+	return call(task, request, -1, reply, fd);
+}
+
+IOBUF_EXPORT struct iobuf_task *iobuf_task_for_pidfd(struct iobuf_task *via, int pidfd)
+{
+	struct wire_message request = { .header.opcode = WIRE_CHARGE_TO };
+	struct wire_message reply;
+	struct iobuf_task *task;
+	int r;
+
+	if (pidfd < 0) {
+		errno = -error_set(-EBADF, "no pidfd to charge");
+		return NULL;
+	}
+	task = iobuf_task_connect(via ? via->path : NULL);
+	if (!task)
+		return NULL;
+	r = call(task, &request, pidfd, &reply, NULL);
+	if (r < 0) {
+		iobuf_task_unref(task);
+		errno = -r;
+		return NULL;
+	}
+	error_clear();
+	return task;
 }
 
 IOBUF_EXPORT int iobuf_task_get_usage(struct iobuf_task *task, struct iobuf_usage *usage)

@@ -134,6 +134,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_QUERY:
 	case WIRE_STATS:
 	case WIRE_ALLOCATE_IMAGE:
+	case WIRE_CHARGE_TO:
 	case WIRE_HELLO_REPLY:
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_FREE_REPLY:
@@ -141,6 +142,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_QUERY_REPLY:
 	case WIRE_STATS_REPLY:
 	case WIRE_ALLOCATE_IMAGE_REPLY:
+	case WIRE_CHARGE_TO_REPLY:
 	case WIRE_ERROR:
 		return true;
 	}
@@ -157,6 +159,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_QUERY: return "query";
 	case WIRE_STATS: return "stats";
 	case WIRE_ALLOCATE_IMAGE: return "allocate-image";
+	case WIRE_CHARGE_TO: return "charge-to";
 	case WIRE_HELLO_REPLY: return "hello-reply";
 	case WIRE_ALLOCATE_REPLY: return "allocate-reply";
 	case WIRE_FREE_REPLY: return "free-reply";
@@ -164,6 +167,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_QUERY_REPLY: return "query-reply";
 	case WIRE_STATS_REPLY: return "stats-reply";
 	case WIRE_ALLOCATE_IMAGE_REPLY: return "allocate-image-reply";
+	case WIRE_CHARGE_TO_REPLY: return "charge-to-reply";
 	case WIRE_ERROR: return "error";
 	}
 	return "unknown";
@@ -271,12 +275,17 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		put_u32(w, m->stats_reply.clients);
 		put_u32(w, 0);
 		break;
+	case WIRE_CHARGE_TO_REPLY:
+		put_u32(w, m->charge_to_reply.pid);
+		put_u32(w, m->charge_to_reply.uid);
+		break;
 	case WIRE_ERROR:
 		put_u32(w, (uint32_t)m->error.error);
 		put_string(w, m->error.message);
 		break;
 	case WIRE_STATS:
 	case WIRE_FREE_REPLY:
+	case WIRE_CHARGE_TO:
 		break;
 	}
 }
@@ -371,6 +380,10 @@ static void get_body(struct reader *r, struct wire_message *m)
 		m->stats_reply.clients = get_u32(r);
 		get_reserved(r);
 		break;
+	case WIRE_CHARGE_TO_REPLY:
+		m->charge_to_reply.pid = get_u32(r);
+		m->charge_to_reply.uid = get_u32(r);
+		break;
 	case WIRE_ERROR:
 		m->error.error = (int32_t)get_u32(r);
 		if (!r->error && m->error.error <= 0)
@@ -379,6 +392,7 @@ static void get_body(struct reader *r, struct wire_message *m)
 		break;
 	case WIRE_STATS:
 	case WIRE_FREE_REPLY:
+	case WIRE_CHARGE_TO:
 		break;
 	}
 }

@@ -32,6 +32,7 @@ enum wire_opcode {
 	WIRE_QUERY = 0x0005,
 	WIRE_STATS = 0x0006,
 	WIRE_ALLOCATE_IMAGE = 0x0007,
+	WIRE_CHARGE_TO = 0x0008, /* the one request that carries an fd: a pidfd */
 
 	/* replies, daemon to client: the request's opcode | WIRE_REPLY */
 	WIRE_REPLY = 0x8000,
@@ -42,6 +43,7 @@ enum wire_opcode {
 	WIRE_QUERY_REPLY = WIRE_REPLY | WIRE_QUERY,
 	WIRE_STATS_REPLY = WIRE_REPLY | WIRE_STATS,
 	WIRE_ALLOCATE_IMAGE_REPLY = WIRE_REPLY | WIRE_ALLOCATE_IMAGE,
+	WIRE_CHARGE_TO_REPLY = WIRE_REPLY | WIRE_CHARGE_TO,
 	WIRE_ERROR = 0xffff,
 };
 
@@ -126,6 +128,12 @@ struct wire_stats_reply {
 	uint32_t clients;
 };
 
+/* WIRE_CHARGE_TO_REPLY: the task this connection's buffers are now charged to. */
+struct wire_charge_to_reply {
+	uint32_t pid;
+	uint32_t uid;
+};
+
 struct wire_error {
 	int32_t error; /* a positive errno */
 	char message[WIRE_MAX_ERROR_MESSAGE + 1];
@@ -144,6 +152,7 @@ struct wire_message {
 		struct wire_allocate_image_reply allocate_image_reply;
 		struct wire_set_purgeable_reply set_purgeable_reply;
 		struct wire_stats_reply stats_reply;
+		struct wire_charge_to_reply charge_to_reply;
 		struct wire_error error;
 	};
 };

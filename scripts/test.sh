@@ -20,7 +20,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 echo "== valgrind =="
 valgrind="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
-	--suite unit --suite integration --suite dbus --wrap="$valgrind" --timeout-multiplier 10
+	--suite unit --suite integration --suite dbus --no-suite pidfd --wrap="$valgrind" \
+	--timeout-multiplier 10
 # The service-manager tests, without the shell-driven unit checks.
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
 	manager restart --wrap="$valgrind" --timeout-multiplier 10

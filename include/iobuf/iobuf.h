@@ -100,6 +100,22 @@ struct iobuf_task *iobuf_task_self(void);
 struct iobuf_task *iobuf_task_connect(const char *path);
 
 /*
+ * A new connection to the daemon via talks to (NULL: as iobuf_task_self()),
+ * whose buffers are charged to the task pidfd (pidfd_open(2)) refers to,
+ * not to the caller: its uid, pid, unit, cgroup and limits. For a
+ * compositor or camera service allocating on a client's behalf. The caller
+ * keeps its pidfd. Allowed when the caller has the target's uid, is root
+ * or is in the iobufd-admin group. When the target exits, the daemon
+ * releases what was charged to it (mappings stay valid) and the task gets
+ * no more buffers (ESRCH). Release with iobuf_task_unref().
+ *
+ * NULL + errno: EPERM for a task the caller may not charge, ESRCH for one
+ * that has exited, EBADF when pidfd is not a pidfd; as
+ * iobuf_task_connect() when the daemon cannot be reached.
+ */
+struct iobuf_task *iobuf_task_for_pidfd(struct iobuf_task *via, int pidfd);
+
+/*
  * Drops a reference to a task from iobuf_task_connect(). Buffers keep their
  * task alive; the connection closes when the last buffer and reference go.
  */

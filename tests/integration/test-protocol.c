@@ -215,7 +215,7 @@ static void test_request_with_fd(void **state)
 	raw_hello(sock);
 	assert_int_equal(wire_send(sock, &stats, fd, 0), 0);
 	close(fd);
-	expect_error(sock, 4, EBADMSG, "requests carry no file descriptors");
+	expect_error(sock, 4, EBADMSG, "only charge-to carries a file descriptor");
 	assert_true(raw_closed(sock));
 	close(sock);
 }

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Charging another task through its pidfd: allowed for the same uid and
+ * root, refused to others with EPERM, and released when the task exits.
+ * Not run under valgrind, which (3.19) knows no pidfd_open.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "iobuf/iobuf.h"
+
+#define NOBODY 65534
+
+static int pidfd_open(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A child that waits to be killed, and dies with this process at the latest. */
+static pid_t idle_child(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void test_charge_another_task(void **state)
+{
+	const struct test_daemon *d = *state;
+	struct iobuf_task *own = iobuf_task_connect(d->socket), *theirs;
+	pid_t child = idle_child();
+	int pidfd = pidfd_open(child);
+	struct iobuf_usage usage;
+	struct iobuf *buf;
+
+	theirs = iobuf_task_for_pidfd(own, pidfd);
+	assert_non_null(theirs);
+	buf = iobuf_in_task_with_options(theirs, 0, 8192, 0);
+	assert_non_null(buf);
+	memset(iobuf_get_bytes_no_copy(buf), 7, 8192);
+	usage = usage_of(theirs);
+	assert_int_equal(usage.buffers, 1);
+	assert_int_equal(usage.bytes, 8192);
+	assert_int_equal(usage_of(own).buffers, 0);
+
+	/* The task exits: its charge goes, the mapping stays, nothing more is granted. */
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	for (int tries = 0; tries < 200 && usage_of(theirs).buffers; tries++)
+		usleep(10000);
+	usage = usage_of(theirs);
+	assert_int_equal(usage.buffers, 0);
+	assert_int_equal(usage.total_bytes, 0);
+	assert_int_equal(((unsigned char *)iobuf_get_bytes_no_copy(buf))[8191], 7);
+	assert_refused(iobuf_in_task_with_options(theirs, 0, 4096, 0), ESRCH, "has exited");
+	iobuf_release(buf);
+	iobuf_task_unref(theirs);
+	iobuf_task_unref(own);
+	close(pidfd);
+}
+
+/*
+ * In a child running as nobody, charging a root task (our parent) is
+ * refused; run without root, the task is pid 1.
+ */
+static void test_other_uid_is_refused(void **state)
+{
+	const struct test_daemon *d = *state;
+	char message[128];
+	pid_t child;
+	int status;
+
+	snprintf(message, sizeof(message), "uid %d may not charge pid %d (uid 0): only the same "
+		 "uid, root and iobufd-admin may", NOBODY, (int)getpid());
+	assert_int_equal(chmod(d->dir, 0755), 0); /* so that nobody reaches the socket */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pid_t target = getuid() == 0 ? getppid() : 1;
+		int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+		struct iobuf_task *task;
+
+		if (getuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) ||
+				      setresuid(NOBODY, NOBODY, NOBODY)))
+			_exit(10);
+		task = iobuf_task_for_pidfd(NULL, pidfd);
+		if (task || errno != EPERM)
+			_exit(11);
+		if (getuid() == NOBODY && !strstr(iobuf_last_error(), message))
+			_exit(12);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_bad_pidfds(void **state)
+{
+	const struct test_daemon *d = *state;
+	struct iobuf_task *own = iobuf_task_connect(d->socket);
+	int not_pidfd = memfd_create("x", MFD_CLOEXEC);
+	pid_t child = fork();
+	int pidfd;
+
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	pidfd = pidfd_open(child);
+	waitpid(child, NULL, 0);
+
+	assert_refused(iobuf_task_for_pidfd(own, not_pidfd), EBADF, "takes a pidfd");
+	assert_refused(iobuf_task_for_pidfd(own, pidfd), ESRCH, "has exited");
+	assert_refused(iobuf_task_for_pidfd(own, -1), EBADF, "no pidfd");
+	/* The refused connections go. */
+	for (int tries = 0; tries < 200 && usage_of(own).clients != 1; tries++)
+		usleep(10000);
+	assert_int_equal(usage_of(own).clients, 1);
+	close(not_pidfd);
+	close(pidfd);
+	iobuf_task_unref(own);
+}
+
+/* On the wire: a connection that holds buffers cannot change whom it charges. */
+static void test_charge_after_allocating_is_refused(void **state)
+{
+	const struct test_daemon *d = *state;
+	struct wire_message msg = { .header.opcode = WIRE_ALLOCATE,
+				    .allocate = { .capacity = 4096 } };
+	struct wire_message reply;
+	const char *reason;
+	int sock = raw_connect(d->socket), fd, pidfd = pidfd_open(getpid());
+
+	raw_hello(sock);
+	assert_int_equal(raw_call(sock, &msg, &reply, &fd), 0);
+	assert_int_equal(reply.header.opcode, WIRE_ALLOCATE_REPLY);
+	close(fd);
+	msg = (struct wire_message){ .header = { .opcode = WIRE_CHARGE_TO, .request_id = 9 } };
+	assert_int_equal(wire_send(sock, &msg, pidfd, 0), 0);
+	assert_int_equal(wire_recv(sock, &reply, &fd, 0, &reason), 0);
+	assert_int_equal(reply.header.opcode, WIRE_ERROR);
+	assert_int_equal(reply.error.error, EBUSY);
+	assert_non_null(strstr(reply.error.message, "holds buffers"));
+	close(pidfd);
+	close(sock);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_charge_another_task),
+		cmocka_unit_test(test_other_uid_is_refused),
+		cmocka_unit_test(test_bad_pidfds),
+		cmocka_unit_test(test_charge_after_allocating_is_refused),
+	};
+
+	return cmocka_run_group_tests_name("charge", tests, group_daemon_start, group_daemon_stop);
+}
