@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-open.h"
 #include "bus.h"
 #include "config.h"
 #include "log.h"
@@ -289,33 +290,13 @@ static const sd_bus_vtable allocator_vtable[] = {
 	SD_BUS_VTABLE_END,
 };
 
-static int open_bus(const char *which, sd_bus **bus)
-{
-	int r;
-
-	if (strcmp(which, "system") == 0)
-		return sd_bus_open_system(bus);
-	if (strcmp(which, "session") == 0)
-		return sd_bus_open_user(bus);
-	r = sd_bus_new(bus);
-	if (r >= 0)
-		r = sd_bus_set_address(*bus, which);
-	if (r >= 0)
-		r = sd_bus_set_bus_client(*bus, 1);
-	if (r >= 0)
-		r = sd_bus_start(*bus);
-	if (r < 0)
-		*bus = sd_bus_unref(*bus);
-	return r;
-}
-
 int bus_service_init(struct bus_service *service, sd_event *event, struct allocator *allocator,
 		     const char *which)
 {
 	int r;
 
 	*service = (struct bus_service){ .allocator = allocator };
-	r = open_bus(which, &service->bus);
+	r = bus_open(which, &service->bus);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to the %s bus", which);
 	r = sd_bus_add_object_vtable(service->bus, NULL, BUS_OBJECT_PATH, BUS_INTERFACE,

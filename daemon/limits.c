@@ -75,14 +75,17 @@ static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t v
 	return 0;
 }
 
-static bool valid_uid(const char *text)
+static bool parse_uid(const char *text, uid_t *uid)
 {
 	char *end;
-	unsigned long uid;
+	unsigned long n;
 
 	errno = 0;
-	uid = strtoul(text, &end, 10);
-	return text[0] >= '0' && text[0] <= '9' && !*end && !errno && uid < UINT32_MAX;
+	n = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end || errno || n >= UINT32_MAX)
+		return false;
+	*uid = (uid_t)n;
+	return true;
 }
 
 static struct limit_rule *find_rule(struct limits *l, enum rule_kind kind, const char *match)
@@ -100,6 +103,7 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, char *wh
 	char kind_name[16], match[LIMIT_MATCH_MAX];
 	struct limit_rule *rule;
 	enum rule_kind kind;
+	uid_t uid = 0;
 	bool bytes;
 
 	if (!space || space == last || (size_t)(space - name) >= sizeof(kind_name) ||
@@ -115,7 +119,7 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, char *wh
 		bytes = false;
 	else
 		goto unknown;
-	if (kind == RULE_UID && !valid_uid(match)) {
+	if (kind == RULE_UID && !parse_uid(match, &uid)) {
 		snprintf(why, LIMIT_WHY_MAX, "'%s' is not a uid", match);
 		return -EINVAL;
 	}
@@ -127,7 +131,7 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, char *wh
 			return -EINVAL;
 		}
 		rule = &l->rules[l->rule_count++];
-		*rule = (struct limit_rule){ .kind = kind };
+		*rule = (struct limit_rule){ .kind = kind, .uid = uid };
 		snprintf(rule->match, sizeof(rule->match), "%s", match);
 	}
 	*(bytes ? &rule->quota.bytes : &rule->quota.buffers) = value;
@@ -169,7 +173,7 @@ bool limit_rule_matches(const struct limit_rule *rule, const struct client *clie
 {
 	switch (rule->kind) {
 	case RULE_UID:
-		return strtoul(rule->match, NULL, 10) == client->uid;
+		return rule->uid == client->uid;
 	case RULE_UNIT:
 		return client->unit[0] && fnmatch(rule->match, client->unit, 0) == 0;
 	case RULE_CGROUP:

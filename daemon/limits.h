@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "client.h"
 
@@ -38,6 +39,7 @@ struct quota {
 struct limit_rule {
 	enum rule_kind kind;
 	char match[LIMIT_MATCH_MAX]; /* a uid, a glob(7) pattern, or a heap name */
+	uid_t uid;                   /* RULE_UID: match, parsed */
 	struct quota quota;
 };
 

@@ -4,41 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus-open.h"
 #include "ctl-bus.h"
-
-static int open_address(const char *address, sd_bus **bus)
-{
-	int r;
-
-	r = sd_bus_new(bus);
-	if (r < 0)
-		return r;
-	r = sd_bus_set_address(*bus, address);
-	if (r >= 0)
-		r = sd_bus_set_bus_client(*bus, 1);
-	if (r >= 0)
-		r = sd_bus_start(*bus);
-	if (r < 0)
-		*bus = sd_bus_unref(*bus);
-	return r;
-}
 
 int ctl_bus_open(enum ctl_bus_kind kind, const char *address, sd_bus **bus)
 {
 	int r;
 
 	*bus = NULL;
-	switch (kind) {
-	case CTL_BUS_SYSTEM:
-		r = sd_bus_open_system(bus);
-		break;
-	case CTL_BUS_USER:
-		r = sd_bus_open_user(bus);
-		break;
-	default:
-		r = open_address(address, bus);
-		break;
-	}
+	r = bus_open(kind == CTL_BUS_SYSTEM ? "system" : kind == CTL_BUS_USER ? "session" : address,
+		     bus);
 	if (r < 0) {
 		if (kind == CTL_BUS_ADDRESS)
 			fprintf(stderr, "iobufctl: cannot connect to the bus at %s: %s\n", address,

@@ -316,19 +316,6 @@ static uint32_t owner_of(uint64_t id)
 	return owner;
 }
 
-/* This process's command name, as the daemon reads it (a wrapper may change it). */
-static const char *own_comm(void)
-{
-	static char comm[32];
-	FILE *f = fopen("/proc/self/comm", "re");
-
-	assert_non_null(f);
-	assert_non_null(fgets(comm, sizeof(comm), f));
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
-	return comm;
-}
-
 static int setup(void **state)
 {
 	int r = bus_fixture_setup(state);

@@ -239,19 +239,6 @@ static void test_gdbus(void **state)
 	assert_has(out, "(uint64 4096, uint32 776, 'memfd')");
 }
 
-/* This process's command name, as the daemon reads it (a wrapper may change it). */
-static const char *own_comm(void)
-{
-	static char comm[32];
-	FILE *f = fopen("/proc/self/comm", "re");
-
-	assert_non_null(f);
-	assert_non_null(fgets(comm, sizeof(comm), f));
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
-	return comm;
-}
-
 /* The systemd unit the daemon finds for this process, "" outside any. */
 static const char *own_unit(void)
 {

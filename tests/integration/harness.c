@@ -315,3 +315,16 @@ int group_daemon_stop(void **state)
 	free(*state);
 	return 0;
 }
+
+/* This process's command name, as the daemon reads it (a wrapper may change it). */
+const char *own_comm(void)
+{
+	static char comm[32];
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return comm;
+}

@@ -64,6 +64,9 @@ int raw_call(int sock, struct wire_message *msg, struct wire_message *reply, int
 /* Whether the peer closed the connection (reads EOF within a second). */
 int raw_closed(int sock);
 
+/* This process's command name, as the daemon reads it (a wrapper may change it). */
+const char *own_comm(void);
+
 /* Open fds of a process, and of this one. */
 size_t count_fds(pid_t pid);
 size_t count_open_fds(void);
