@@ -264,6 +264,7 @@ int handover_take(struct handover *h, struct fdstore *store)
 		if (!h->connections || !h->buffers)
 			r = log_error_errno(-ENOMEM, "cannot take %d fds", n);
 	}
+	store->stored = n > 0 ? (unsigned)n : 0; /* what is dropped below is taken back */
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 
@@ -273,7 +274,8 @@ int handover_take(struct handover *h, struct fdstore *store)
 			take_one(h, store, fd, names && names[i] ? names[i] : "");
 	}
 	/* All that the manager passed is in its store, but for the socket unit's socket. */
-	store->stored = (unsigned)(n - (h->listen_fd >= 0));
+	if (h->listen_fd >= 0 && store->stored > 0)
+		store->stored--;
 	for (int i = 0; names && names[i]; i++)
 		free(names[i]);
 	free(names);
