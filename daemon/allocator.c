@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "allocator.h"
+#include "charge.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
 #include "purgeable.h"
@@ -78,6 +79,7 @@ size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
 
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
+	charge_end(a, client);
 	allocator_free_client_buffers(a, client);
 	for (struct client **p = &a->client_list; *p; p = &(*p)->next) {
 		if (*p == client) {

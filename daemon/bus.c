@@ -6,13 +6,16 @@
  * bus vouches for, and released when it leaves the bus.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus-open.h"
 #include "bus.h"
+#include "charge.h"
 #include "config.h"
 #include "log.h"
 
@@ -229,6 +232,32 @@ static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error 
 	return sd_bus_reply_method_return(m, "u", old);
 }
 
+static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct client *client;
+	int fd, pidfd, r;
+
+	r = sd_bus_message_read(m, "h", &fd);
+	if (r < 0)
+		return r;
+	r = caller(service, m, &client);
+	if (r < 0)
+		return r;
+	/* The message keeps its fd; the charge keeps a copy for the task's life. */
+	pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (pidfd < 0)
+		return -errno;
+	r = charge_to_pidfd(service->allocator, sd_bus_get_event(service->bus), client, pidfd,
+			    why);
+	if (r < 0) {
+		close(pidfd);
+		return refuse(error, r, why);
+	}
+	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->pid, (uint32_t)client->uid);
+}
+
 static int property_version(sd_bus *bus, const char *path, const char *interface,
 			    const char *property, sd_bus_message *reply, void *userdata,
 			    sd_bus_error *error)
@@ -286,6 +315,9 @@ static const sd_bus_vtable allocator_vtable[] = {
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("SetPurgeable", SD_BUS_ARGS("t", id, "u", state),
 				SD_BUS_RESULT("u", old_state), method_set_purgeable,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ChargeTo", SD_BUS_ARGS("h", pidfd),
+				SD_BUS_RESULT("u", pid, "u", uid), method_charge_to,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };

@@ -65,6 +65,27 @@ static int pid_uid(pid_t pid, uid_t *uid)
 	return 0;
 }
 
+/*
+ * The pid and uid of the task behind pidfd: -EBADF when the fd is no
+ * pidfd, -ESRCH when the task has exited. The pidfd names the task for
+ * good, its pid only while it lives: the pidfd still showing that pid
+ * after /proc was read means the uid read is that task's, not a successor's.
+ */
+static int pidfd_identity(int pidfd, pid_t *pid, uid_t *uid)
+{
+	pid_t still;
+	int r;
+
+	r = pidfd_pid(pidfd, pid);
+	if (r >= 0)
+		r = pid_uid(*pid, uid);
+	if (r >= 0)
+		r = pidfd_pid(pidfd, &still);
+	if (r >= 0 && still != *pid)
+		r = -ESRCH;
+	return r;
+}
+
 static bool in_admin_group(pid_t pid)
 {
 	struct group *admin = getgrnam(ADMIN_GROUP);
@@ -84,34 +105,68 @@ static bool in_admin_group(pid_t pid)
 	return false;
 }
 
-int charge_to_pidfd(struct client *client, int pidfd, char *why)
+struct charge {
+	struct allocator *allocator;
+	struct client *client;
+	sd_event_source *exit_watch;
+};
+
+/* The charged task exited: what it was charged goes, and it gets no more. */
+static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
-	pid_t pid, still;
+	struct charge *charge = userdata;
+	struct client *client = charge->client;
+	uint64_t bytes = client->bytes;
+	size_t n;
+
+	n = allocator_free_client_buffers(charge->allocator, client);
+	client->exited = true;
+	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %zu buffers "
+		 "(%" PRIu64 " bytes)", (int)client->pid, client->comm, client->id,
+		 (int)client->charged_by_pid, client->charged_by_comm, n, bytes);
+	charge->exit_watch = sd_event_source_disable_unref(charge->exit_watch);
+	return 0;
+}
+
+/*
+ * Client now stands for the task behind pidfd (taken), watched for its
+ * exit; a task that has exited already is seen at once.
+ */
+static void charge_begin(struct allocator *a, sd_event *event, struct client *client, int pidfd,
+			 pid_t pid, uid_t uid)
+{
+	struct charge *charge = calloc(1, sizeof(*charge));
+	int r = -ENOMEM;
+
+	client_become(client, pidfd, pid, uid);
+	if (charge) {
+		*charge = (struct charge){ .allocator = a, .client = client };
+		client->charge = charge;
+		r = sd_event_add_io(event, &charge->exit_watch, pidfd, EPOLLIN, on_task_exit,
+				    charge);
+	}
+	if (r < 0)
+		log_error_errno(r, "cannot watch pid %d for its exit", (int)pid);
+}
+
+int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client, int pidfd,
+		    char *why)
+{
+	pid_t pid;
 	uid_t uid;
 	int r;
 
 	if (client->buffer_count || client->charged_by_pid) {
-		snprintf(why, CHARGE_WHY_MAX, "this connection %s; charge another task on a new "
+		snprintf(why, CHARGE_WHY_MAX, "this client %s; charge another task on a new "
 			 "connection", client->buffer_count ? "holds buffers" : "is charged already");
 		return -EBUSY;
 	}
-	r = pidfd_pid(pidfd, &pid);
+	r = pidfd_identity(pidfd, &pid, &uid);
 	if (r == -EBADF) {
 		snprintf(why, CHARGE_WHY_MAX, "charge-to takes a pidfd (pidfd_open(2)); this fd is "
 			 "none");
 		return r;
 	}
-	/*
-	 * The pidfd names the task for good, its pid only while it lives: the
-	 * pidfd still showing that pid after /proc was read means the uid read
-	 * is that task's, not a successor's.
-	 */
-	if (r >= 0)
-		r = pid_uid(pid, &uid);
-	if (r >= 0)
-		r = pidfd_pid(pidfd, &still);
-	if (r >= 0 && still != pid)
-		r = -ESRCH;
 	if (r < 0) {
 		snprintf(why, CHARGE_WHY_MAX, "the task to charge has exited");
 		return -ESRCH;
@@ -124,6 +179,44 @@ int charge_to_pidfd(struct client *client, int pidfd, char *why)
 	}
 	log_info("client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
 		 (int)client->pid, client->comm, (int)pid, (unsigned)uid);
-	client_become(client, pidfd, pid, uid);
+	charge_begin(a, event, client, pidfd, pid, uid);
+	fdstore_keep_charge(&a->store, client);
 	return 0;
+}
+
+void charge_resume(struct allocator *a, sd_event *event, struct client *client,
+		   const struct stored_charge *stored, int pidfd)
+{
+	pid_t pid;
+	uid_t uid;
+	int r;
+
+	/* The task keeps the uid it was charged under, as it did before the restart. */
+	r = pidfd_identity(pidfd, &pid, &uid);
+	if (r == -EBADF || (r >= 0 && pid != stored->pid)) {
+		log_warning("client %u: its stored charge is not pid %d's pidfd; dropped",
+			    client->id, (int)stored->pid);
+		fdstore_forget_name(&a->store, stored->name);
+		close(pidfd);
+		return;
+	}
+	if (r < 0)
+		log_info("pid %d, charged by client %u, exited while no iobufd ran",
+			 (int)stored->pid, client->id);
+	charge_begin(a, event, client, pidfd, stored->pid, stored->uid);
+	client->charge_stored = true;
+	if (r < 0) /* its pid may name another task by now: what /proc says is not its */
+		client->comm[0] = client->unit[0] = client->cgroup[0] = '\0';
+}
+
+void charge_end(struct allocator *a, struct client *client)
+{
+	struct charge *charge = client->charge;
+
+	fdstore_forget_charge(&a->store, client);
+	if (!charge)
+		return;
+	sd_event_source_disable_unref(charge->exit_watch);
+	free(charge);
+	client->charge = NULL;
 }

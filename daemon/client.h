@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 struct heap;
+struct charge;
 
 struct buffer {
 	struct buffer *next;
@@ -40,6 +41,8 @@ struct client {
 	uint64_t bytes;
 	pid_t charged_by_pid; /* set when a connection charges this task instead of itself */
 	char charged_by_comm[16];
+	struct charge *charge; /* then watching this task's exit (charge.c) */
+	bool charge_stored;    /* its pidfd is in the service manager's fd store */
 	bool exited;          /* the charged task has exited: it gets no more buffers */
 	uint64_t rate_window_start; /* CLOCK_MONOTONIC usec; allocations in that second */
 	uint64_t rate_count;

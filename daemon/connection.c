@@ -55,41 +55,21 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 	fdstore_keep_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
 
-/* The charged task exited: what it was charged goes, and it gets no more. */
-static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata)
-{
-	struct connection *conn = userdata;
-	struct client *client = &conn->client;
-	uint64_t bytes = client->bytes;
-	size_t n;
-
-	n = allocator_free_client_buffers(conn->server->allocator, client);
-	client->exited = true;
-	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %zu buffers "
-		 "(%" PRIu64 " bytes)", (int)client->pid, client->comm, client->id,
-		 (int)client->charged_by_pid, client->charged_by_comm, n, bytes);
-	conn->task_exit = sd_event_source_disable_unref(conn->task_exit);
-	return 0;
-}
-
 static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_reply *reply,
 		     char *why)
 {
+	struct server *server = conn->server;
 	int r;
 
 	if (pidfd < 0) {
 		snprintf(why, WIRE_MAX_ERROR_MESSAGE + 1, "charge-to carries the task's pidfd");
 		return -EINVAL;
 	}
-	r = charge_to_pidfd(&conn->client, pidfd, why);
+	r = charge_to_pidfd(server->allocator, server->event, &conn->client, pidfd, why);
 	if (r < 0) {
 		close(pidfd);
 		return r;
 	}
-	r = sd_event_add_io(conn->server->event, &conn->task_exit, pidfd, EPOLLIN, on_task_exit,
-			    conn);
-	if (r < 0)
-		log_error_errno(r, "cannot watch pid %d for its exit", (int)conn->client.pid);
 	reply->pid = (uint32_t)conn->client.pid;
 	reply->uid = (uint32_t)conn->client.uid;
 	return 0;
@@ -276,7 +256,6 @@ void connection_free(struct connection *conn)
 		conn->next->prev = conn->prev;
 	server->connection_count--;
 	sd_event_source_disable_unref(conn->source);
-	sd_event_source_disable_unref(conn->task_exit);
 	client_fini(&conn->client);
 	close(conn->sock);
 	free(conn);

@@ -16,7 +16,6 @@ struct connection {
 	struct client client;
 	int sock;
 	sd_event_source *source;
-	sd_event_source *task_exit; /* the charged task's pidfd, after charge-to */
 	bool greeted; /* hello was answered */
 };
 

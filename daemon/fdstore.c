@@ -95,6 +95,14 @@ static const char *bus_name_field(const struct client *owner)
 	return owner->bus_name && owner->bus_name[0] == ':' ? owner->bus_name + 1 : NULL;
 }
 
+static void charge_name(const struct client *client, char *out, size_t size)
+{
+	const char *bus = bus_name_field(client);
+
+	snprintf(out, size, "charge;client=%u;pid=%d;uid=%u%s%s", client->id, (int)client->pid,
+		 (unsigned)client->uid, bus ? ";bus=" : "", bus ? bus : "");
+}
+
 static void buffer_name(const struct buffer *b, const struct client *owner, char *out,
 			size_t size)
 {
@@ -125,6 +133,25 @@ void fdstore_forget_connection(struct fdstore *store, struct client *client)
 	client->stored = false;
 }
 
+void fdstore_keep_charge(struct fdstore *store, struct client *client)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	charge_name(client, name, sizeof(name));
+	client->charge_stored = keep(store, client->pidfd, name, false);
+}
+
+void fdstore_forget_charge(struct fdstore *store, struct client *client)
+{
+	char name[FDSTORE_NAME_MAX + 2];
+
+	if (!client->charge_stored || store->stopping)
+		return;
+	charge_name(client, name, sizeof(name));
+	fdstore_forget_name(store, name);
+	client->charge_stored = false;
+}
+
 void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 			 const struct client *owner)
 {
@@ -151,23 +178,40 @@ void fdstore_stop(struct fdstore *store)
 	store->stopping = true;
 }
 
-/* Parses one "key=value" field of a buffer's name into out. */
-static int parse_field(const char *key, const char *value, struct stored_buffer *out)
+/* A number of a stored name: decimal or 0x hex, at most max. */
+static int parse_number(const char *value, uint64_t max, uint64_t *out)
 {
 	unsigned long long n;
 	char *end;
+
+	if (value[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(value, &end, 0);
+	if (errno || *end || end == value || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* The unique bus name a "bus=" field holds, its ':' put back. */
+static int parse_bus_name(const char *value, char *out, size_t size)
+{
+	return snprintf(out, size, ":%s", value) < (int)size ? 0 : -EINVAL;
+}
+
+/* Parses one "key=value" field of a buffer's name into out. */
+static int parse_buffer_field(const char *key, const char *value, void *data)
+{
+	struct stored_buffer *out = data;
+	uint64_t n;
 
 	if (strcmp(key, "heap") == 0)
 		return snprintf(out->heap, sizeof(out->heap), "%s", value) <
 				       (int)sizeof(out->heap) ? 0 : -EINVAL;
 	if (strcmp(key, "bus") == 0)
-		return snprintf(out->bus_name, sizeof(out->bus_name), ":%s", value) <
-				       (int)sizeof(out->bus_name) ? 0 : -EINVAL;
-	if (value[0] == '-')
-		return -EINVAL;
-	errno = 0;
-	n = strtoull(value, &end, 0);
-	if (errno || *end || end == value)
+		return parse_bus_name(value, out->bus_name, sizeof(out->bus_name));
+	if (parse_number(value, UINT64_MAX, &n) < 0)
 		return -EINVAL;
 	if (strcmp(key, "id") == 0)
 		out->id = n;
@@ -184,15 +228,38 @@ static int parse_field(const char *key, const char *value, struct stored_buffer 
 	return 0;
 }
 
-int fdstore_parse_buffer(const char *name, struct stored_buffer *out)
+static int parse_charge_field(const char *key, const char *value, void *data)
+{
+	struct stored_charge *out = data;
+	uint64_t n;
+
+	if (strcmp(key, "bus") == 0)
+		return parse_bus_name(value, out->bus_name, sizeof(out->bus_name));
+	if (parse_number(value, INT32_MAX, &n) < 0)
+		return -EINVAL;
+	if (strcmp(key, "client") == 0)
+		out->client_id = (unsigned)n;
+	else if (strcmp(key, "pid") == 0)
+		out->pid = (pid_t)n;
+	else if (strcmp(key, "uid") == 0)
+		out->uid = (uid_t)n;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Feeds each "key=value" field after "KIND;" in name to parse_field. */
+static int parse_fields(const char *name, const char *kind,
+			int (*parse_field)(const char *key, const char *value, void *out),
+			void *out)
 {
 	char copy[FDSTORE_NAME_MAX + 1];
 	char *save = NULL, *field;
+	size_t len = strlen(kind);
 	int r;
 
-	*out = (struct stored_buffer){ .fd = -1 };
-	if (strncmp(name, "buf;", 4) != 0 ||
-	    snprintf(copy, sizeof(copy), "%s", name + 4) >= (int)sizeof(copy))
+	if (strncmp(name, kind, len) != 0 || name[len] != ';' ||
+	    snprintf(copy, sizeof(copy), "%s", name + len + 1) >= (int)sizeof(copy))
 		return -EINVAL;
 	for (field = strtok_r(copy, ";", &save); field; field = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(field, '=');
@@ -204,21 +271,37 @@ int fdstore_parse_buffer(const char *name, struct stored_buffer *out)
 		if (r < 0)
 			return r;
 	}
-	if (!out->id || !out->client_id || !out->size || !out->heap[0])
-		return -EINVAL;
 	return 0;
+}
+
+int fdstore_parse_buffer(const char *name, struct stored_buffer *out)
+{
+	int r;
+
+	*out = (struct stored_buffer){ .fd = -1 };
+	r = parse_fields(name, "buf", parse_buffer_field, out);
+	if (r >= 0 && (!out->id || !out->client_id || !out->size || !out->heap[0]))
+		r = -EINVAL;
+	return r;
+}
+
+int fdstore_parse_charge(const char *name, struct stored_charge *out)
+{
+	int r;
+
+	*out = (struct stored_charge){ .fd = -1 };
+	r = parse_fields(name, "charge", parse_charge_field, out);
+	if (r >= 0 && (!out->client_id || !out->pid))
+		r = -EINVAL;
+	return r;
 }
 
 static int parse_connection(const char *name, struct stored_connection *out)
 {
-	unsigned long n;
-	char *end;
+	uint64_t n;
 
-	if (strncmp(name, "conn;client=", 12) != 0)
-		return -EINVAL;
-	errno = 0;
-	n = strtoul(name + 12, &end, 10);
-	if (errno || *end || end == name + 12 || n == 0 || n > UINT32_MAX)
+	if (strncmp(name, "conn;client=", 12) != 0 || parse_number(name + 12, UINT32_MAX, &n) < 0 ||
+	    n == 0)
 		return -EINVAL;
 	*out = (struct stored_connection){ .client_id = (unsigned)n, .fd = -1 };
 	return 0;
@@ -228,12 +311,17 @@ static int parse_connection(const char *name, struct stored_connection *out)
 static void take_one(struct handover *h, struct fdstore *store, int fd, const char *name)
 {
 	struct stored_connection conn;
+	struct stored_charge charge;
 	struct stored_buffer buf;
 
 	if (fdstore_parse_buffer(name, &buf) == 0) {
 		buf.fd = fd;
 		snprintf(buf.name, sizeof(buf.name), "%s", name);
 		h->buffers[h->buffer_count++] = buf;
+	} else if (fdstore_parse_charge(name, &charge) == 0) {
+		charge.fd = fd;
+		snprintf(charge.name, sizeof(charge.name), "%s", name);
+		h->charges[h->charge_count++] = charge;
 	} else if (parse_connection(name, &conn) == 0) {
 		conn.fd = fd;
 		snprintf(conn.name, sizeof(conn.name), "%s", name);
@@ -260,8 +348,9 @@ int handover_take(struct handover *h, struct fdstore *store)
 		return log_error_errno(n, "cannot take the fds the service manager passed");
 	if (n > 0) {
 		h->connections = calloc((size_t)n, sizeof(*h->connections));
+		h->charges = calloc((size_t)n, sizeof(*h->charges));
 		h->buffers = calloc((size_t)n, sizeof(*h->buffers));
-		if (!h->connections || !h->buffers)
+		if (!h->connections || !h->charges || !h->buffers)
 			r = log_error_errno(-ENOMEM, "cannot take %d fds", n);
 	}
 	store->stored = n > 0 ? (unsigned)n : 0; /* what is dropped below is taken back */
@@ -291,10 +380,14 @@ void handover_fini(struct handover *h)
 	for (size_t i = 0; i < h->connection_count; i++)
 		if (h->connections[i].fd >= 0)
 			close(h->connections[i].fd);
+	for (size_t i = 0; i < h->charge_count; i++)
+		if (h->charges[i].fd >= 0)
+			close(h->charges[i].fd);
 	for (size_t i = 0; i < h->buffer_count; i++)
 		if (h->buffers[i].fd >= 0)
 			close(h->buffers[i].fd);
 	free(h->connections);
+	free(h->charges);
 	free(h->buffers);
 	*h = (struct handover){ .listen_fd = -1 };
 }

@@ -5,6 +5,7 @@
  * what it is:
  *
  *   conn;client=3
+ *   charge;client=3;pid=1234;uid=1000[;bus=1.42]
  *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42]
  *
  * so that the next iobufd, after a restart or an upgrade, gets them back in
@@ -20,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "client.h"
 #include "wire.h"
@@ -43,6 +45,9 @@ void fdstore_init(struct fdstore *store);
  */
 void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock);
 void fdstore_forget_connection(struct fdstore *store, struct client *client);
+/* The pidfd of the task a client charges (charge.c). */
+void fdstore_keep_charge(struct fdstore *store, struct client *client);
+void fdstore_forget_charge(struct fdstore *store, struct client *client);
 /* owner is the buffer's client. */
 void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 			 const struct client *owner);
@@ -63,6 +68,15 @@ struct stored_connection {
 	char name[FDSTORE_NAME_MAX + 1];
 };
 
+struct stored_charge {
+	unsigned client_id;
+	pid_t pid;
+	uid_t uid;
+	char bus_name[256]; /* the charging client's unique bus name, "" on the socket */
+	int fd;
+	char name[FDSTORE_NAME_MAX + 1];
+};
+
 struct stored_buffer {
 	uint64_t id;
 	unsigned client_id;
@@ -79,20 +93,23 @@ struct handover {
 	int listen_fd; /* the socket unit's listening socket, -1 if none */
 	struct stored_connection *connections;
 	size_t connection_count;
+	struct stored_charge *charges;
+	size_t charge_count;
 	struct stored_buffer *buffers;
 	size_t buffer_count;
 };
 
 /*
  * Takes the fds in $LISTEN_FDS by their names: the listening socket, the
- * connections and the buffers, which are still in store. 0 or a negative
+ * connections, charges and buffers, which are still in store. 0 or a negative
  * errno (logged).
  */
 int handover_take(struct handover *h, struct fdstore *store);
 /* Closes every fd of h still >= 0 and frees it. */
 void handover_fini(struct handover *h);
 
-/* Parses a buffer's name; for tests. */
+/* Parse a stored fd's name; for tests. */
 int fdstore_parse_buffer(const char *name, struct stored_buffer *out);
+int fdstore_parse_charge(const char *name, struct stored_charge *out);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "charge.h"
 #include "connection.h"
 #include "log.h"
 #include "restore.h"
@@ -32,19 +33,39 @@ static void restore_connections(struct handover *h, struct server *server)
 	}
 }
 
-/* The buffer's owner: a connection taken over, or a bus caller still on the bus. */
-static struct client *owner_of(const struct stored_buffer *b, struct allocator *a,
-			       struct bus_service *bus)
+/*
+ * The client a stored fd belongs to: a connection taken over, or a bus
+ * caller still on the bus (bus_name not "").
+ */
+static struct client *client_of(unsigned client_id, const char *bus_name, struct allocator *a,
+				struct bus_service *bus)
 {
-	struct client *client = allocator_find_client(a, b->client_id);
+	struct client *client = allocator_find_client(a, client_id);
 
-	if (!b->bus_name[0])
+	if (!bus_name[0])
 		return client && !client->bus_name ? client : NULL;
 	if (client)
-		return client->bus_name && strcmp(client->bus_name, b->bus_name) == 0 ? client
-										       : NULL;
-	return bus_service_adopt_client(bus, b->bus_name, b->client_id, &client) >= 0 ? client
-										       : NULL;
+		return client->bus_name && strcmp(client->bus_name, bus_name) == 0 ? client : NULL;
+	return bus_service_adopt_client(bus, bus_name, client_id, &client) >= 0 ? client : NULL;
+}
+
+static void restore_charges(struct handover *h, struct server *server, struct bus_service *bus)
+{
+	struct allocator *a = server->allocator;
+
+	for (size_t i = 0; i < h->charge_count; i++) {
+		struct stored_charge *c = &h->charges[i];
+		struct client *client = client_of(c->client_id, c->bus_name, a, bus);
+
+		if (client && !client->charge) {
+			charge_resume(a, server->event, client, c, take_fd(&c->fd));
+			continue;
+		}
+		log_info("the charge of client %u to pid %d is dropped: the client has gone",
+			 c->client_id, (int)c->pid);
+		fdstore_forget_name(&a->store, c->name);
+		close(take_fd(&c->fd));
+	}
 }
 
 /* Adopts one buffer; the bytes it charges, 0 when it was released instead. */
@@ -52,7 +73,7 @@ static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 			       struct bus_service *bus)
 {
 	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "its owner has gone";
-	struct client *owner = owner_of(b, a, bus);
+	struct client *owner = client_of(b->client_id, b->bus_name, a, bus);
 
 	if (owner && allocator_adopt_buffer(a, owner, b, why) == 0) {
 		b->fd = -1;
@@ -70,9 +91,10 @@ void restore_registry(struct handover *h, struct server *server, struct bus_serv
 	struct allocator *a = server->allocator;
 	uint64_t buffers = 0, bytes = 0;
 
-	if (!h->connection_count && !h->buffer_count)
+	if (!h->connection_count && !h->charge_count && !h->buffer_count)
 		return;
 	restore_connections(h, server);
+	restore_charges(h, server, bus);
 	for (size_t i = 0; i < h->buffer_count; i++) {
 		uint64_t charged = restore_buffer(&h->buffers[i], a, bus);
 

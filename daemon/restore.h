@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Takes over what the previous iobufd stored: its connections, then its buffers. */
+/*
+ * Takes over what the previous iobufd stored: its connections, the charges
+ * they made to other tasks, then its buffers.
+ */
 #ifndef IOBUFD_RESTORE_H
 #define IOBUFD_RESTORE_H
 
@@ -8,7 +11,7 @@
 #include "server.h"
 
 /*
- * Adopts h's connections and buffers (taking their fds) with their ids,
+ * Adopts h's connections, charges and buffers (taking their fds) with their ids,
  * charges and states. A buffer whose owner has gone in the meantime, or
  * whose heap is not in use any more, is released and taken out of the
  * store.

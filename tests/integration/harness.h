@@ -71,6 +71,11 @@ const char *own_comm(void);
 size_t count_fds(pid_t pid);
 size_t count_open_fds(void);
 
+/* pidfd_open(2) of pid, asserting it succeeds. */
+int test_pidfd_open(pid_t pid);
+/* A child that waits to be killed, and dies with this process at the latest. */
+pid_t idle_child(void);
+
 #endif
 
 struct iobuf_task;

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,34 +27,12 @@
 
 #define NOBODY 65534
 
-static int pidfd_open(pid_t pid)
-{
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	assert_true(fd >= 0);
-	return fd;
-}
-
-/* A child that waits to be killed, and dies with this process at the latest. */
-static pid_t idle_child(void)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
-	return pid;
-}
-
 static void test_charge_another_task(void **state)
 {
 	const struct test_daemon *d = *state;
 	struct iobuf_task *own = iobuf_task_connect(d->socket), *theirs;
 	pid_t child = idle_child();
-	int pidfd = pidfd_open(child);
+	int pidfd = test_pidfd_open(child);
 	struct iobuf_usage usage;
 	struct iobuf *buf;
 
@@ -132,7 +109,7 @@ static void test_bad_pidfds(void **state)
 	assert_true(child >= 0);
 	if (child == 0)
 		_exit(0);
-	pidfd = pidfd_open(child);
+	pidfd = test_pidfd_open(child);
 	waitpid(child, NULL, 0);
 
 	assert_refused(iobuf_task_for_pidfd(own, not_pidfd), EBADF, "takes a pidfd");
@@ -155,7 +132,7 @@ static void test_charge_after_allocating_is_refused(void **state)
 				    .allocate = { .capacity = 4096 } };
 	struct wire_message reply;
 	const char *reason;
-	int sock = raw_connect(d->socket), fd, pidfd = pidfd_open(getpid());
+	int sock = raw_connect(d->socket), fd, pidfd = test_pidfd_open(getpid());
 
 	raw_hello(sock);
 	assert_int_equal(raw_call(sock, &msg, &reply, &fd), 0);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading back the names buffers are stored under with the service manager. */
+/* Reading back the names buffers and charges are stored under with the service manager. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,12 +66,48 @@ static void test_unreadable_names(void **state)
 			fail_msg("accepted \"%s\"", names[i]);
 }
 
+static void test_charges(void **state)
+{
+	struct stored_charge c;
+
+	assert_int_equal(fdstore_parse_charge("charge;client=3;pid=1234;uid=1000", &c), 0);
+	assert_int_equal(c.client_id, 3);
+	assert_int_equal(c.pid, 1234);
+	assert_int_equal(c.uid, 1000);
+	assert_string_equal(c.bus_name, "");
+	assert_int_equal(c.fd, -1);
+	assert_int_equal(fdstore_parse_charge("charge;client=4;pid=5;uid=0;bus=1.7", &c), 0);
+	assert_string_equal(c.bus_name, ":1.7");
+}
+
+static void test_unreadable_charges(void **state)
+{
+	static const char *const names[] = {
+		"charge;",
+		"charge;pid=5;uid=0",                 /* no client */
+		"charge;client=3;uid=0",              /* no pid */
+		"charge;client=3;pid=0;uid=0",
+		"charge;client=3;pid=-5;uid=0",
+		"charge;client=3;pid=2147483648;uid=0",
+		"charge;client=3;pid=5;uid=0;size=4", /* a buffer's field */
+		"chargex;client=3;pid=5;uid=0",
+		"buf;client=3;pid=5;uid=0",
+	};
+	struct stored_charge c;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (fdstore_parse_charge(names[i], &c) != -EINVAL)
+			fail_msg("accepted \"%s\"", names[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_client_buffer),
 		cmocka_unit_test(test_bus_client_buffer_gets_its_colon_back),
 		cmocka_unit_test(test_unreadable_names),
+		cmocka_unit_test(test_charges),
+		cmocka_unit_test(test_unreadable_charges),
 	};
 
 	return cmocka_run_group_tests_name("fdstore", tests, NULL, NULL);

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A connection that charges another task keeps doing so across a restart:
+ * the task's pidfd is stored as "charge;client=N;pid=P;uid=U", and the
+ * next iobufd watches that task as the previous one did. Not run under
+ * valgrind, which (3.19) knows no pidfd_open; the daemon is.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "iobuf/iobuf.h"
+#include "service-manager.h"
+
+static int setup(void **state)
+{
+	static struct service_manager m;
+
+	manager_init(&m);
+	manager_start(&m, NULL);
+	*state = &m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	manager_fini(*state);
+	return 0;
+}
+
+/* A connection charging child, holding one 8 KiB buffer, with all of it stored. */
+static struct iobuf_task *charged_task(struct service_manager *m, pid_t child,
+				       struct iobuf **buf)
+{
+	int pidfd = test_pidfd_open(child);
+	struct iobuf_task *task = iobuf_task_for_pidfd(NULL, pidfd);
+
+	close(pidfd);
+	assert_non_null(task);
+	*buf = iobuf_in_task_with_options(task, 0, 8192, 0);
+	assert_non_null(*buf);
+	manager_wait_stored(m, "buf;", 1, 5000);
+	manager_wait_stored(m, "charge;", 1, 5000);
+	return task;
+}
+
+static void wait_released(struct iobuf_task *task)
+{
+	for (int tries = 0; tries < 500 && usage_of(task).buffers; tries++)
+		usleep(10000);
+	assert_int_equal(usage_of(task).buffers, 0);
+}
+
+static void kill_child(pid_t child)
+{
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+}
+
+static void test_charge_survives_a_restart(void **state)
+{
+	struct service_manager *m = *state;
+	pid_t child = idle_child();
+	struct iobuf_usage before, after;
+	struct iobuf_task *task;
+	char expected[128];
+	struct iobuf *buf;
+
+	setenv("IOBUFD_SOCKET", m->socket_path, 1);
+	task = charged_task(m, child, &buf);
+	snprintf(expected, sizeof(expected), ";pid=%d;uid=%u", (int)child, (unsigned)getuid());
+	for (size_t i = 0; i < m->stored; i++)
+		if (strncmp(m->store[i].name, "charge;", 7) == 0)
+			assert_non_null(strstr(m->store[i].name, expected));
+	before = usage_of(task);
+
+	manager_stop(m);
+	manager_start(m, NULL);
+
+	after = usage_of(task);
+	assert_int_equal(after.buffers, before.buffers);
+	assert_int_equal(after.bytes, before.bytes);
+	assert_int_equal(manager_count_stored(m, "charge;"), 1);
+
+	/* The new iobufd watches the task: its exit releases the charge. */
+	kill_child(child);
+	wait_released(task);
+	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
+	manager_wait_stored(m, "buf;", 0, 5000);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	manager_wait_stored(m, "charge;", 0, 5000);
+	manager_wait_stored(m, "conn;", 0, 5000);
+}
+
+static void test_task_exiting_while_stopped_is_released(void **state)
+{
+	struct service_manager *m = *state;
+	pid_t child = idle_child();
+	struct iobuf_task *task;
+	struct iobuf *buf;
+
+	setenv("IOBUFD_SOCKET", m->socket_path, 1);
+	task = charged_task(m, child, &buf);
+	manager_stop(m);
+	kill_child(child);
+	manager_start(m, NULL);
+
+	wait_released(task);
+	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
+	manager_wait_stored(m, "buf;", 0, 5000);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	manager_wait_stored(m, "charge;", 0, 5000);
+}
+
+/*
+ * The charging connection hangs up while no iobufd runs (its process, which
+ * charged this one, dies): the charge is dropped from the store.
+ */
+static void test_charge_of_a_gone_connection_is_dropped(void **state)
+{
+	struct service_manager *m = *state;
+	int ready[2];
+	pid_t child;
+	char c;
+
+	setenv("IOBUFD_SOCKET", m->socket_path, 1);
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int pidfd = test_pidfd_open(getppid());
+		struct iobuf_task *task = iobuf_task_for_pidfd(NULL, pidfd);
+
+		if (!task || !iobuf_in_task_with_options(task, 0, 8192, 0))
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	manager_wait_stored(m, "buf;", 1, 5000);
+	manager_wait_stored(m, "charge;", 1, 5000);
+	manager_stop(m);
+	kill_child(child);
+	manager_start(m, NULL);
+
+	manager_wait_stored(m, "charge;", 0, 5000);
+	manager_wait_stored(m, "buf;", 0, 5000);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_charge_survives_a_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_exiting_while_stopped_is_released, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_charge_of_a_gone_connection_is_dropped, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("restart-charge", tests, NULL, NULL);
+}
