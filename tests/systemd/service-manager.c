@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "iobuf/iobuf.h"
 #include "service-manager.h"
 
 static int bound_socket(int type, const char *path)
@@ -242,4 +243,45 @@ void manager_stop(struct service_manager *m)
 	/* Whatever it said after STOPPING=1, as a manager would read it. */
 	while (receive(m, msg, sizeof(msg), 0))
 		;
+}
+
+int manager_fixture_setup(void **state)
+{
+	static struct service_manager m;
+
+	manager_init(&m);
+	manager_start(&m, NULL);
+	*state = &m;
+	return 0;
+}
+
+int manager_fixture_teardown(void **state)
+{
+	manager_fini(*state);
+	return 0;
+}
+
+pid_t spawn_holder(struct iobuf_task *(*open_task)(const char *socket_path),
+		   const char *socket_path, uint32_t options, size_t size)
+{
+	int ready[2];
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct iobuf_task *task = open_task(socket_path);
+
+		if (!task || !iobuf_in_task_with_options(task, options, size, 0))
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	return child;
 }

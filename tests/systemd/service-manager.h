@@ -9,7 +9,10 @@
 #define IOBUF_TEST_SERVICE_MANAGER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+struct iobuf_task;
 
 #define MANAGER_STORE_MAX 64
 
@@ -34,6 +37,9 @@ struct service_manager {
 void manager_init(struct service_manager *m);
 /* Stops a running iobufd, closes the store and removes the directory. */
 void manager_fini(struct service_manager *m);
+/* cmocka setup and teardown: a manager with a started iobufd in *state. */
+int manager_fixture_setup(void **state);
+int manager_fixture_teardown(void **state);
 
 /*
  * Starts $IOBUFD_BINARY --no-dbus --heaps=memfd plus extra_args (NULL-
@@ -56,6 +62,13 @@ void manager_expect(struct service_manager *m, const char *text, int timeout_ms)
  */
 void manager_wait_stored(struct service_manager *m, const char *prefix, size_t count,
 			 int timeout_ms);
+/*
+ * Forks a child that opens a task with open_task(socket_path), allocates a
+ * buffer of size bytes with options in it and waits to be killed; returns
+ * its pid once it holds the buffer.
+ */
+pid_t spawn_holder(struct iobuf_task *(*open_task)(const char *socket_path),
+		   const char *socket_path, uint32_t options, size_t size);
 /* How many stored fds have names starting with prefix. */
 size_t manager_count_stored(const struct service_manager *m, const char *prefix);
 

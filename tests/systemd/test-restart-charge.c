@@ -24,22 +24,6 @@
 #include "iobuf/iobuf.h"
 #include "service-manager.h"
 
-static int setup(void **state)
-{
-	static struct service_manager m;
-
-	manager_init(&m);
-	manager_start(&m, NULL);
-	*state = &m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	manager_fini(*state);
-	return 0;
-}
-
 /* A connection charging child, holding one 8 KiB buffer, with all of it stored. */
 static struct iobuf_task *charged_task(struct service_manager *m, pid_t child,
 				       struct iobuf **buf)
@@ -56,11 +40,22 @@ static struct iobuf_task *charged_task(struct service_manager *m, pid_t child,
 	return task;
 }
 
-static void wait_released(struct iobuf_task *task)
+/*
+ * The charged task has exited: the daemon releases the buffer, refuses more,
+ * and takes buffer and charge out of the store as the task hangs up.
+ */
+static void assert_released(struct service_manager *m, struct iobuf_task *task,
+			    struct iobuf *buf)
 {
 	for (int tries = 0; tries < 500 && usage_of(task).buffers; tries++)
 		usleep(10000);
 	assert_int_equal(usage_of(task).buffers, 0);
+	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
+	manager_wait_stored(m, "buf;", 0, 5000);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	manager_wait_stored(m, "charge;", 0, 5000);
+	manager_wait_stored(m, "conn;", 0, 5000);
 }
 
 static void kill_child(pid_t child)
@@ -96,13 +91,7 @@ static void test_charge_survives_a_restart(void **state)
 
 	/* The new iobufd watches the task: its exit releases the charge. */
 	kill_child(child);
-	wait_released(task);
-	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
-	manager_wait_stored(m, "buf;", 0, 5000);
-	iobuf_release(buf);
-	iobuf_task_unref(task);
-	manager_wait_stored(m, "charge;", 0, 5000);
-	manager_wait_stored(m, "conn;", 0, 5000);
+	assert_released(m, task, buf);
 }
 
 static void test_task_exiting_while_stopped_is_released(void **state)
@@ -118,40 +107,31 @@ static void test_task_exiting_while_stopped_is_released(void **state)
 	kill_child(child);
 	manager_start(m, NULL);
 
-	wait_released(task);
-	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
-	manager_wait_stored(m, "buf;", 0, 5000);
-	iobuf_release(buf);
-	iobuf_task_unref(task);
-	manager_wait_stored(m, "charge;", 0, 5000);
+	assert_released(m, task, buf);
 }
 
 /*
  * The charging connection hangs up while no iobufd runs (its process, which
  * charged this one, dies): the charge is dropped from the store.
  */
+/* In a child: a connection charging its parent, the test. */
+static struct iobuf_task *charge_parent(const char *socket_path)
+{
+	struct iobuf_task *via = iobuf_task_connect(socket_path);
+	int pidfd = test_pidfd_open(getppid());
+
+	return via ? iobuf_task_for_pidfd(via, pidfd) : NULL;
+}
+
+/*
+ * The charging connection hangs up while no iobufd runs (its process dies):
+ * the charge is dropped from the store.
+ */
 static void test_charge_of_a_gone_connection_is_dropped(void **state)
 {
 	struct service_manager *m = *state;
-	int ready[2];
-	pid_t child;
-	char c;
+	pid_t child = spawn_holder(charge_parent, m->socket_path, 0, 8192);
 
-	setenv("IOBUFD_SOCKET", m->socket_path, 1);
-	assert_int_equal(pipe(ready), 0);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		int pidfd = test_pidfd_open(getppid());
-		struct iobuf_task *task = iobuf_task_for_pidfd(NULL, pidfd);
-
-		if (!task || !iobuf_in_task_with_options(task, 0, 8192, 0))
-			_exit(1);
-		(void)!write(ready[1], "r", 1);
-		pause();
-		_exit(0);
-	}
-	assert_int_equal(read(ready[0], &c, 1), 1);
 	manager_wait_stored(m, "buf;", 1, 5000);
 	manager_wait_stored(m, "charge;", 1, 5000);
 	manager_stop(m);
@@ -160,19 +140,16 @@ static void test_charge_of_a_gone_connection_is_dropped(void **state)
 
 	manager_wait_stored(m, "charge;", 0, 5000);
 	manager_wait_stored(m, "buf;", 0, 5000);
-	close(ready[0]);
-	close(ready[1]);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_charge_survives_a_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_task_exiting_while_stopped_is_released, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_charge_of_a_gone_connection_is_dropped, setup,
-						teardown),
+		cmocka_unit_test(test_charge_survives_a_restart),
+		cmocka_unit_test(test_task_exiting_while_stopped_is_released),
+		cmocka_unit_test(test_charge_of_a_gone_connection_is_dropped),
 	};
 
-	return cmocka_run_group_tests_name("restart-charge", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("restart-charge", tests, manager_fixture_setup,
+					   manager_fixture_teardown);
 }

@@ -27,22 +27,6 @@
 
 #define PURGEABLE_PAGEABLE (IOBUF_PAGEABLE | IOBUF_PURGEABLE)
 
-static int setup(void **state)
-{
-	static struct service_manager m;
-
-	manager_init(&m);
-	manager_start(&m, NULL);
-	*state = &m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	manager_fini(*state);
-	return 0;
-}
-
 static void restart(struct service_manager *m)
 {
 	manager_stop(m);
@@ -193,23 +177,8 @@ static void test_client_gone_during_restart_is_released(void **state)
 	struct service_manager *m = *state;
 	struct iobuf_task *task = iobuf_task_connect(m->socket_path);
 	struct iobuf_usage usage;
-	int ready[2];
-	pid_t child;
-	char c;
+	pid_t child = spawn_holder(iobuf_task_connect, m->socket_path, IOBUF_PAGEABLE, 1 << 20);
 
-	assert_int_equal(pipe(ready), 0);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		struct iobuf_task *own = iobuf_task_connect(m->socket_path);
-
-		if (!own || !iobuf_in_task_with_options(own, IOBUF_PAGEABLE, 1 << 20, 0))
-			_exit(1);
-		(void)!write(ready[1], "r", 1);
-		pause();
-		_exit(0);
-	}
-	assert_int_equal(read(ready[0], &c, 1), 1);
 	manager_wait_stored(m, "buf;", 1, 5000);
 	manager_stop(m);
 	kill(child, SIGKILL);
@@ -224,8 +193,6 @@ static void test_client_gone_during_restart_is_released(void **state)
 	manager_wait_stored(m, "conn;", 1, 5000);
 	iobuf_task_unref(task);
 	manager_wait_stored(m, "conn;", 0, 5000);
-	close(ready[0]);
-	close(ready[1]);
 }
 
 /* Stopping (as for a restart) leaves the store as it was: nothing is taken back. */
@@ -308,5 +275,6 @@ int main(void)
 		cmocka_unit_test(test_unknown_stored_fds_are_dropped),
 	};
 
-	return cmocka_run_group_tests_name("restart", tests, setup, teardown);
+	return cmocka_run_group_tests_name("restart", tests, manager_fixture_setup,
+					   manager_fixture_teardown);
 }
