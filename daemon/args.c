@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "config.h"
+#include "pressure.h"
 
 enum {
 	OPT_MAX_BUFFER_SIZE = 0x100,
@@ -20,6 +21,7 @@ enum {
 	OPT_BUS,
 	OPT_NO_DBUS,
 	OPT_CONFIG,
+	OPT_MEMORY_PRESSURE,
 };
 
 static void usage(FILE *out)
@@ -42,12 +44,16 @@ static void usage(FILE *out)
 		"      --max-client-buffers=N   buffers per client (default 4096)\n"
 		"      --max-client-bytes=BYTES bytes per client (default 2G)\n"
 		"      --max-clients=N          connected clients (default 256)\n"
+		"      --memory-pressure=TRIGGER\n"
+		"                               purge every volatile buffer when tasks stall on\n"
+		"                               memory this long: 'some|full STALL_US WINDOW_US'\n"
+		"                               or off (default '%s')\n"
 		"  -v, --verbose                log every request\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n\n"
 		"BYTES take a K, M or G suffix. A socket passed by systemd is used instead of PATH.\n"
 		"Options win over the config file, which SIGHUP reloads.\n",
-		IOBUFD_DEFAULT_SOCKET, IOBUFD_DEFAULT_CONFIG);
+		IOBUFD_DEFAULT_SOCKET, IOBUFD_DEFAULT_CONFIG, PRESSURE_TRIGGER_DEFAULT);
 }
 
 int args_parse_bytes(const char *text, uint64_t *bytes)
@@ -113,6 +119,16 @@ static int parse_limit(const char *name, const char *text, uint64_t max, uint64_
 	return r;
 }
 
+static int parse_memory_pressure(const char *text, struct daemon_config *config)
+{
+	char why[256];
+	int r = pressure_trigger_parse(text, config->memory_pressure, why, sizeof(why));
+
+	if (r < 0)
+		fprintf(stderr, "iobufd: invalid --memory-pressure %s\n", why);
+	return r;
+}
+
 int args_parse(int argc, char **argv, struct daemon_config *config)
 {
 	static const struct option options[] = {
@@ -126,6 +142,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "contiguous-heaps", required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
 		{ "bus", required_argument, NULL, OPT_BUS },
 		{ "no-dbus", no_argument, NULL, OPT_NO_DBUS },
+		{ "memory-pressure", required_argument, NULL, OPT_MEMORY_PRESSURE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -176,6 +193,9 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		case OPT_NO_DBUS:
 			config->bus = NULL;
 			config->bus_required = false;
+			break;
+		case OPT_MEMORY_PRESSURE:
+			r = parse_memory_pressure(optarg, config);
 			break;
 		case 'v':
 			config->verbose = true;

@@ -7,6 +7,7 @@
 
 #include "allocator.h"
 #include "heaps/heap.h"
+#include "pressure.h"
 
 /* A limit given on the command line; it wins over the config file, also on reload. */
 struct limit_override {
@@ -24,6 +25,7 @@ struct daemon_config {
 	struct limit_override overrides[4];
 	size_t override_count;
 	unsigned max_clients;     /* 0: the file's */
+	char memory_pressure[PRESSURE_TRIGGER_MAX]; /* --memory-pressure, or "": the file's */
 	bool verbose;
 };
 

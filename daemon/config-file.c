@@ -8,6 +8,7 @@
 #include "args.h"
 #include "config-file.h"
 #include "log.h"
+#include "pressure.h"
 
 struct parse {
 	const char *path;
@@ -15,6 +16,19 @@ struct parse {
 	struct file_settings settings;
 	char why[LIMIT_WHY_MAX];
 };
+
+/* On failure why says "memory-pressure 'VALUE': what is wrong; the forms". */
+static int memory_pressure_key(struct parse *p, const char *value)
+{
+	static const char key[] = "memory-pressure ";
+	size_t n = sizeof(key) - 1;
+
+	if (pressure_trigger_parse(value, p->settings.memory_pressure, p->why + n,
+				   sizeof(p->why) - n) == 0)
+		return 1;
+	memcpy(p->why, key, n);
+	return 0;
+}
 
 static int daemon_key(struct parse *p, const char *key, const char *value)
 {
@@ -35,6 +49,8 @@ static int daemon_key(struct parse *p, const char *key, const char *value)
 		p->settings.max_clients = (unsigned)n;
 		return 1;
 	}
+	if (strcmp(key, "memory-pressure") == 0)
+		return memory_pressure_key(p, value);
 	snprintf(p->why, sizeof(p->why), "unknown key '%s' in [daemon]", key);
 	return 0;
 }

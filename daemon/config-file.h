@@ -6,6 +6,10 @@
  *   heaps = dma-heap/system,memfd   ; as --heaps (read at start only)
  *   contiguous-heaps = linux,cma    ; as --contiguous-heaps (start only)
  *   max-clients = 256               ; as --max-clients (start only)
+ *   memory-pressure = some 200000 2000000
+ *                                   ; as --memory-pressure, also on reload: a PSI
+ *                                   ; trigger "some|full STALL_US WINDOW_US" that
+ *                                   ; purges every volatile buffer, or off
  *
  *   [limits]
  *   max-buffer-size = 512M          ; any name of limits.h, BYTES with K/M/G
@@ -21,11 +25,13 @@
 #include <stdbool.h>
 
 #include "limits.h"
+#include "pressure.h"
 
 struct file_settings {
 	char heaps[256];      /* "" when the file names none */
 	char contiguous[256];
 	unsigned max_clients; /* 0 when the file says nothing */
+	char memory_pressure[PRESSURE_TRIGGER_MAX]; /* a trigger or "off"; "" when unsaid */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "pressure.h"
 #include "restore.h"
 #include "server.h"
 
@@ -47,13 +48,23 @@ static int load_settings(const struct daemon_config *config, struct limits *limi
 	return 0;
 }
 
+/* The memory pressure trigger of the command line, else of the file, else the default. */
+static const char *pressure_trigger(const struct daemon_config *config,
+				    const struct file_settings *file)
+{
+	if (config->memory_pressure[0])
+		return config->memory_pressure;
+	return file->memory_pressure[0] ? file->memory_pressure : PRESSURE_TRIGGER_DEFAULT;
+}
+
 struct reload {
 	const struct daemon_config *config;
 	struct allocator *allocator;
 	struct bus_service *bus;
+	struct pressure_watch *pressure;
 };
 
-/* SIGHUP: new limits for new requests; every buffer stays. */
+/* SIGHUP: new limits for new requests, a new memory pressure trigger; every buffer stays. */
 static int on_reload(sd_event_source *source, const struct signalfd_siginfo *info,
 		     void *userdata)
 {
@@ -69,6 +80,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *inf
 	log_info("reloaded %s: %zu rules; heaps and max-clients change at a restart",
 		 reload->config->config_path, limits.rule_count);
 	bus_service_limits_changed(reload->bus);
+	(void)pressure_watch_change(reload->pressure, pressure_trigger(reload->config, &file));
 	return 0;
 }
 
@@ -114,7 +126,8 @@ static int run(const struct daemon_config *config)
 	struct bus_service bus = { 0 };
 	struct handover handover;
 	struct notify notify;
-	struct reload reload = { config, &allocator, &bus };
+	struct pressure_watch pressure;
+	struct reload reload = { config, &allocator, &bus, &pressure };
 	struct file_settings file;
 	struct heap_config heaps;
 	struct limits limits;
@@ -164,9 +177,11 @@ static int run(const struct daemon_config *config)
 		 IOBUFD_VERSION, limits.max_buffer_size, limits.client.buffers, limits.client.bytes,
 		 max_clients);
 	heaps_log(&allocator.heaps);
-	r = notify_ready(&notify, event, &allocator);
+	r = pressure_watch_start(&pressure, event, &allocator, pressure_trigger(config, &file));
+	if (r >= 0)
+		r = notify_ready(&notify, event, &allocator);
 	if (r < 0)
-		goto out_bus;
+		goto out_pressure;
 
 	r = sd_event_loop(event);
 	notify_stopping(&notify);
@@ -178,6 +193,8 @@ static int run(const struct daemon_config *config)
 			 allocator.buffers, allocator.bytes);
 	else
 		log_info("stopping");
+out_pressure:
+	pressure_watch_fini(&pressure);
 out_bus:
 	/* Closing our fds from here on leaves them with the manager, for the next iobufd. */
 	fdstore_stop(&allocator.store);

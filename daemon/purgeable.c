@@ -110,7 +110,7 @@ uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *w
 		buffers++;
 	}
 	if (buffers)
-		log_info("purged %" PRIu64 " volatile buffers, %" PRIu64 " bytes: %s", buffers,
-			 bytes, why);
+		log_info("purged %" PRIu64 " volatile buffer%s, %" PRIu64 " bytes: %s", buffers,
+			 buffers == 1 ? "" : "s", bytes, why);
 	return bytes;
 }
