@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The admin half of org.iobufd.Allocator1: list clients and buffers, change
- * a limit, purge volatile buffers, free a client's buffers. Root and the
- * iobufd-admin group only; anyone may read the limits.
+ * The admin half of org.iobufd.Allocator1: list clients, buffers and usage
+ * totals, change a limit, purge volatile buffers, free a client's buffers.
+ * Root and the iobufd-admin group only; anyone may read the limits.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "log.h"
+#include "usage.h"
 
 #define ADMIN_GROUP "iobufd-admin"
 
@@ -137,6 +138,49 @@ static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *
 	return r;
 }
 
+static int append_usage(sd_bus_message *reply, const struct usage *usage)
+{
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "(sutt)");
+	for (size_t i = 0; r >= 0 && i < usage->count; i++) {
+		const struct usage_entry *e = &usage->entries[i];
+
+		r = sd_bus_message_append(reply, "(sutt)", e->key, e->clients, e->buffers,
+					  e->bytes);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_list_usage(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	sd_bus_message *reply = NULL;
+	struct usage usage;
+	enum usage_by by;
+	const char *name;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &name);
+	if (r >= 0)
+		r = check_admin(m, error);
+	if (r <= 0)
+		return r;
+	if (usage_by_parse(name, &by) < 0)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+					 "cannot total by '%s': by is %s", name, usage_by_names);
+	r = usage_collect(service->allocator, by, &usage);
+	if (r >= 0)
+		r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = append_usage(reply, &usage);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	usage_fini(&usage);
+	return r;
+}
+
 static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
@@ -234,6 +278,9 @@ const sd_bus_vtable bus_admin_vtable[] = {
 				method_purge_volatile, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("FreeClientBuffers", SD_BUS_ARGS("u", client),
 				SD_BUS_RESULT("t", buffers), method_free_client_buffers,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ListUsage", SD_BUS_ARGS("s", by),
+				SD_BUS_RESULT("a(sutt)", usage), method_list_usage,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };

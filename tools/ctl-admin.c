@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The admin commands: clients, buffers, limits set, purge, free-client. The
- * daemon answers AccessDenied to callers who are neither root nor in
- * iobufd-admin; that is reported like any other error.
+ * The admin commands: clients, buffers, usage, limits set, purge,
+ * free-client. The daemon answers AccessDenied to callers who are neither
+ * root nor in iobufd-admin; that is reported like any other error.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "ctl-bus.h"
 #include "ctl-commands.h"
@@ -121,6 +124,70 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 					&row.options, &row.owner, &row.state);
 		if (r > 0 && buffer_row(&o, &row) < 0)
 			r = -ENOMEM;
+	}
+	ctl_output_end(&o);
+	sd_bus_message_unref(reply);
+	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+}
+
+struct usage_row {
+	const char *key;
+	uint32_t clients;
+	uint64_t buffers, bytes;
+};
+
+/* A uid key is a JSON number and a right-aligned cell; no unit or cgroup reads "(none)". */
+static int usage_key(struct ctl_output *o, bool by_uid, const char *key)
+{
+	uint32_t uid;
+
+	if (by_uid)
+		return ctl_parse_uid(key, &uid) < 0 ? -EBADMSG : ctl_output_u64(o, uid);
+	return ctl_output_text(o, key[0] || o->json ? key : "(none)");
+}
+
+static int usage_row(struct ctl_output *o, bool by_uid, const struct usage_row *u)
+{
+	int r = usage_key(o, by_uid, u->key);
+
+	if (r >= 0)
+		r = ctl_output_u64(o, u->clients);
+	if (r >= 0)
+		r = ctl_output_u64(o, u->buffers);
+	if (r >= 0)
+		r = ctl_output_u64(o, u->bytes);
+	return r;
+}
+
+int ctl_usage(const struct ctl_context *c, const struct ctl_request *req)
+{
+	bool by_uid = strcmp(req->by, "uid") == 0;
+	char header[16];
+	const struct ctl_field fields[] = {
+		{ header, req->by, by_uid ? CTL_NUMBER : CTL_TEXT },
+		{ "CLIENTS", "clients", CTL_NUMBER },
+		{ "BUFFERS", "buffers", CTL_NUMBER },
+		{ "BYTES", "bytes", CTL_BYTES },
+	};
+	sd_bus_message *reply = NULL;
+	struct ctl_output o;
+	struct usage_row row;
+	size_t i;
+	int r, added;
+
+	for (i = 0; req->by[i] && i + 1 < sizeof(header); i++)
+		header[i] = (char)toupper((unsigned char)req->by[i]);
+	header[i] = '\0';
+	r = ctl_bus_call(c->bus, c->what, "ListUsage", &reply, "s", req->by);
+	if (r < 0)
+		return r;
+	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
+	r = sd_bus_message_enter_container(reply, 'a', "(sutt)");
+	while (r > 0) {
+		r = sd_bus_message_read(reply, "(sutt)", &row.key, &row.clients, &row.buffers,
+					&row.bytes);
+		if (r > 0 && (added = usage_row(&o, by_uid, &row)) < 0)
+			r = added;
 	}
 	ctl_output_end(&o);
 	sd_bus_message_unref(reply);

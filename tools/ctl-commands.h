@@ -24,6 +24,7 @@ struct ctl_request {
 	uint32_t options;    /* alloc --options */
 	const char *limit;   /* limits set NAME */
 	uint64_t value;      /* limits set ... VALUE */
+	const char *by;      /* usage --by: "uid", "unit", "cgroup" or "heap" */
 };
 
 /*
@@ -38,6 +39,7 @@ int ctl_alloc(const struct ctl_context *c, const struct ctl_request *req);
 /* The daemon lets only root and members of iobufd-admin run these: */
 int ctl_clients(const struct ctl_context *c, const struct ctl_request *req);
 int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req);
+int ctl_usage(const struct ctl_context *c, const struct ctl_request *req);
 int ctl_limits_set(const struct ctl_context *c, const struct ctl_request *req);
 int ctl_purge(const struct ctl_context *c, const struct ctl_request *req);
 int ctl_free_client(const struct ctl_context *c, const struct ctl_request *req);

@@ -191,7 +191,8 @@ int ctl_parse_size(const char *text, uint64_t *value)
 	return 0;
 }
 
-int ctl_parse_client(const char *text, uint32_t *id)
+/* A whole decimal from min to 2^32-1. */
+static int parse_u32(const char *text, uint32_t min, uint32_t *value)
 {
 	const char *end;
 	uint64_t v;
@@ -200,11 +201,33 @@ int ctl_parse_client(const char *text, uint32_t *id)
 	r = parse_decimal(text, &v, &end);
 	if (r == 0 && *end)
 		r = -EINVAL;
-	if (r == 0 && (v == 0 || v > UINT32_MAX))
+	if (r == 0 && (v < min || v > UINT32_MAX))
 		r = -ERANGE;
 	if (r == 0)
-		*id = (uint32_t)v;
+		*value = (uint32_t)v;
 	return r;
+}
+
+int ctl_parse_client(const char *text, uint32_t *id)
+{
+	return parse_u32(text, 1, id);
+}
+
+int ctl_parse_uid(const char *text, uint32_t *uid)
+{
+	return parse_u32(text, 0, uid);
+}
+
+const char ctl_usage_by_vocabulary[] = "uid, unit, cgroup, heap";
+
+bool ctl_usage_by_known(const char *word)
+{
+	static const char *const words[] = { "uid", "unit", "cgroup", "heap" };
+
+	for (size_t i = 0; i < N_ELEMENTS(words); i++)
+		if (strcmp(words[i], word) == 0)
+			return true;
+	return false;
 }
 
 const char *ctl_state_name(uint32_t state)

@@ -2,7 +2,7 @@
 /*
  * What iobufctl reads from its command line and writes for the daemon's
  * numbers: option names <-> IOBUF_* bits, sizes with K/M/G suffixes, client
- * ids and purgeable states.
+ * ids, uids, what usage totals by, and purgeable states.
  */
 #ifndef IOBUFCTL_OPTIONS_H
 #define IOBUFCTL_OPTIONS_H
@@ -46,6 +46,15 @@ int ctl_parse_size(const char *text, uint64_t *value);
 
 /* A client id: a decimal from 1 to 2^32-1. 0, -EINVAL or -ERANGE. */
 int ctl_parse_client(const char *text, uint32_t *id);
+
+/* A uid: a decimal from 0 to 2^32-1. 0, -EINVAL or -ERANGE. */
+int ctl_parse_uid(const char *text, uint32_t *uid);
+
+/* Whether usage --by takes word: one of ctl_usage_by_vocabulary, as ListUsage names them. */
+bool ctl_usage_by_known(const char *word);
+
+/* Every word usage --by takes, comma separated, for messages. */
+extern const char ctl_usage_by_vocabulary[];
 
 /* Whether a limit (by its name in the Limits property) counts bytes rather than things. */
 bool ctl_limit_counts_bytes(const char *name);

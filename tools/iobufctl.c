@@ -24,6 +24,7 @@ enum {
 	OPT_CLIENT = 1 << 0,
 	OPT_ALIGNMENT = 1 << 1,
 	OPT_OPTIONS = 1 << 2,
+	OPT_BY = 1 << 3,
 };
 
 struct command {
@@ -47,6 +48,7 @@ static const struct command commands[] = {
 	{ "heaps", NULL, "heaps", "", 0, 0, NULL, ctl_heaps },
 	{ "clients", NULL, "clients", "", 0, 0, NULL, ctl_clients },
 	{ "buffers", NULL, "buffers", " [--client ID]", 0, OPT_CLIENT, NULL, ctl_buffers },
+	{ "usage", NULL, "usage", " [--by uid|unit|cgroup|heap]", 0, OPT_BY, NULL, ctl_usage },
 	{ "alloc", NULL, "alloc", " SIZE [--alignment A] [--options LIST]", 1,
 	  OPT_ALIGNMENT | OPT_OPTIONS, parse_alloc, ctl_alloc },
 	{ "limits", "set", "limits set", " NAME VALUE", 2, 0, parse_limits_set, ctl_limits_set },
@@ -78,6 +80,9 @@ static void help(void)
 	       "  heaps                     each heap, what it can do and what it serves\n"
 	       "  clients                   connected clients and what they hold (admin)\n"
 	       "  buffers [--client ID]     live buffers, of every client or of one (admin)\n"
+	       "  usage [--by uid|unit|cgroup|heap]\n"
+	       "                            clients, buffers and bytes per uid (the default),\n"
+	       "                            systemd unit, cgroup or heap (admin)\n"
 	       "  alloc SIZE [--alignment A] [--options LIST]\n"
 	       "                            allocate a test buffer, freed as iobufctl exits\n"
 	       "  limits                    the limits in force\n"
@@ -111,8 +116,8 @@ static int usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nUsage: iobufctl [--system|--user|--address=ADDRESS] [--json] COMMAND [ARGS]\n"
-	      "Commands: status, heaps, clients, buffers, alloc, limits, limits set, purge, "
-	      "free-client\n"
+	      "Commands: status, heaps, clients, buffers, usage, alloc, limits, limits set, "
+	      "purge, free-client\n"
 	      "See 'iobufctl --help'.\n",
 	      stderr);
 	return -EINVAL;
@@ -207,6 +212,13 @@ static int take_option(int c, struct args *a, char **argv)
 	case 'o':
 		a->given |= OPT_OPTIONS;
 		return parse_option_list(optarg, &a->req.options);
+	case 'b':
+		a->given |= OPT_BY;
+		a->req.by = optarg;
+		if (!ctl_usage_by_known(optarg))
+			return usage_error("--by: unknown key '%s'; known: %s", optarg,
+					   ctl_usage_by_vocabulary);
+		return 0;
 	case ':':
 		return usage_error("option '%s' needs a value", argv[optind - 1]);
 	}
@@ -223,13 +235,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "client", required_argument, NULL, 'c' },
 		{ "alignment", required_argument, NULL, 'a' },
 		{ "options", required_argument, NULL, 'o' },
+		{ "by", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	*a = (struct args){ .bus = CTL_BUS_SYSTEM };
+	*a = (struct args){ .bus = CTL_BUS_SYSTEM, .req.by = "uid" };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hV", options, NULL)) != -1)
 		if (take_option(c, a, argv) < 0)
@@ -254,7 +267,12 @@ static const struct command *find_command(char **words, int n)
 
 static const char *option_name(unsigned opt)
 {
-	return opt == OPT_CLIENT ? "--client" : opt == OPT_ALIGNMENT ? "--alignment" : "--options";
+	switch (opt) {
+	case OPT_CLIENT: return "--client";
+	case OPT_ALIGNMENT: return "--alignment";
+	case OPT_OPTIONS: return "--options";
+	}
+	return "--by";
 }
 
 /* The command and its arguments, checked. */

@@ -61,6 +61,33 @@ static void test_client_ids(void **state)
 	assert_int_equal(ctl_parse_client("-1", &id), -EINVAL);
 }
 
+/* What usage reads from the daemon and from --by. */
+static void test_uids_and_usage_keys(void **state)
+{
+	uint32_t uid = 7;
+
+	assert_int_equal(ctl_parse_uid("0", &uid), 0);
+	assert_int_equal(uid, 0);
+	assert_int_equal(ctl_parse_uid("65534", &uid), 0);
+	assert_int_equal(uid, 65534);
+	assert_int_equal(ctl_parse_uid("4294967295", &uid), 0);
+	assert_int_equal(uid, UINT32_MAX);
+	assert_int_equal(ctl_parse_uid("4294967296", &uid), -ERANGE);
+	assert_int_equal(ctl_parse_uid("", &uid), -EINVAL);
+	assert_int_equal(ctl_parse_uid("1000x", &uid), -EINVAL);
+	assert_int_equal(ctl_parse_uid("-1", &uid), -EINVAL);
+	assert_int_equal(uid, UINT32_MAX);
+
+	assert_true(ctl_usage_by_known("uid"));
+	assert_true(ctl_usage_by_known("unit"));
+	assert_true(ctl_usage_by_known("cgroup"));
+	assert_true(ctl_usage_by_known("heap"));
+	assert_false(ctl_usage_by_known("UID"));
+	assert_false(ctl_usage_by_known(""));
+	assert_false(ctl_usage_by_known("heaps"));
+	assert_string_equal(ctl_usage_by_vocabulary, "uid, unit, cgroup, heap");
+}
+
 static void expect_options(const char *list, uint32_t expected)
 {
 	const char *bad = NULL;
@@ -261,6 +288,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_client_ids),
+		cmocka_unit_test(test_uids_and_usage_keys),
 		cmocka_unit_test(test_option_names),
 		cmocka_unit_test(test_option_formatting),
 		cmocka_unit_test(test_states_and_limits),

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -333,6 +335,7 @@ static void test_help_and_version(void **state)
 	assert_has(res.out, "Usage: iobufctl [OPTIONS] COMMAND [ARGS]");
 	assert_has(res.out, "limits set NAME VALUE");
 	assert_has(res.out, "cache=default|inhibit|writethru|copyback|writecombine");
+	assert_has(res.out, "usage [--by uid|unit|cgroup|heap]");
 	ctl_ok(&res, "-h");
 	assert_has(res.out, "free-client ID");
 	ctl_ok(&res, "-V");
@@ -402,6 +405,14 @@ static void test_usage_errors(void **state)
 		{ "free-client: missing argument", { "free-client" } },
 		{ "free-client: invalid client id 'x'", { "free-client", "x" } },
 		{ "free-client: invalid client id '-3'", { "free-client", "--", "-3" } },
+		{ "--by: unknown key 'pid'; known: uid, unit, cgroup, heap",
+		  { "usage", "--by", "pid" } },
+		{ "--by: unknown key 'UID'", { "usage", "--by=UID" } },
+		{ "--by: unknown key ''", { "usage", "--by=" } },
+		{ "option '--by' needs a value", { "usage", "--by" } },
+		{ "usage: unexpected argument 'heap'", { "usage", "heap" } },
+		{ "status: --by does not apply to it", { "status", "--by", "uid" } },
+		{ "usage: --client does not apply to it", { "usage", "--client", "1" } },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -739,6 +750,128 @@ static void test_free_client(void **state)
 	iobuf_task_unref(task);
 }
 
+/*
+ * A child running as nobody that allocates size bytes over the bus and
+ * holds them until *release is closed. Its pid.
+ */
+static pid_t hold_as_nobody(uint64_t size, int *release)
+{
+	int ready[2], wait_for[2];
+	sd_bus *bus = NULL;
+	char byte;
+	pid_t pid;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(wait_for), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(wait_for[1]);
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, bus_address()) < 0 ||
+		    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0 ||
+		    sd_bus_call_method(bus, NAME, PATH, NAME, "Allocate", NULL, NULL, "ttu", size,
+				       (uint64_t)0, (uint32_t)0) < 0 ||
+		    write(ready[1], "", 1) != 1)
+			_exit(11);
+		while (read(wait_for[0], &byte, 1) > 0)
+			;
+		sd_bus_flush_close_unref(bus);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(wait_for[0]);
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	*release = wait_for[1];
+	return pid;
+}
+
+/* The systemd unit the daemon finds for this process, "" outside any. */
+static const char *own_unit(void)
+{
+	static char unit[128];
+	char *name = NULL;
+
+	unit[0] = '\0';
+	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
+		snprintf(unit, sizeof(unit), "%s", name);
+	free(name);
+	return unit;
+}
+
+/* The table's nth line (0: the header), a static copy. */
+static const char *nth_line(const char *text, int n)
+{
+	static char line[1024];
+
+	for (; n > 0 && strchr(text, '\n'); n--)
+		text = strchr(text, '\n') + 1;
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(text, "\n"), text);
+	return line;
+}
+
+/* Root holds 20 KiB over the socket, nobody 64 KiB over the bus. */
+static void test_usage(void **state)
+{
+	struct iobuf_task *task;
+	struct iobuf *buf;
+	char expr[512];
+	struct result res;
+	int release, status;
+	pid_t nobody;
+
+	wait_buffers(0);
+	task = iobuf_task_connect(fixture->daemon.socket);
+	buf = iobuf_in_task_with_options(task, 0, 20000, 0);
+	assert_non_null(buf);
+	nobody = hold_as_nobody(65536, &release);
+
+	ctl_ok(&res, "usage");
+	expect_header(res.out, "UID", "CLIENTS", "BUFFERS", "BYTES", NULL);
+	expect_right_edge(res.out);
+	assert_has(nth_line(res.out, 1), "65534        1        1  64.0 KiB");
+	assert_int_equal(strncmp(nth_line(res.out, 2), "    0  ", 7), 0);
+	assert_has(nth_line(res.out, 2), "        1  20.0 KiB");
+	assert_string_equal(nth_line(res.out, 3), "");
+	ctl_ok(&res, "usage", "--json", "--by", "uid");
+	json_expect(res.out, "len(d) == 2",
+		    "d[0] == {'uid': 65534, 'clients': 1, 'buffers': 1, 'bytes': 65536}",
+		    "d[1]['uid'] == 0 and d[1]['clients'] >= 1",
+		    "(d[1]['buffers'], d[1]['bytes']) == (1, 20480)");
+
+	ctl_ok(&res, "usage", "--by", "heap");
+	expect_header(res.out, "HEAP", "CLIENTS", "BUFFERS", "BYTES", NULL);
+	assert_string_equal(nth_line(res.out, 1), "memfd        2        2  84.0 KiB");
+	ctl_ok(&res, "--json", "usage", "--by=heap");
+	json_expect(res.out, "d == [{'heap': 'memfd', 'clients': 2, 'buffers': 2, 'bytes': 86016}]");
+
+	/* Every client here is in the test's unit and cgroup; no unit reads "(none)" in a table. */
+	ctl_ok(&res, "usage", "--by", "unit");
+	expect_header(res.out, "UNIT", "CLIENTS", "BUFFERS", "BYTES", NULL);
+	assert_has(nth_line(res.out, 1), own_unit()[0] ? own_unit() : "(none)  ");
+	assert_has(nth_line(res.out, 1), "2  84.0 KiB");
+	ctl_ok(&res, "usage", "--by", "unit", "--json");
+	snprintf(expr, sizeof(expr), "[u['unit'] for u in d] == ['%s']", own_unit());
+	json_expect(res.out, expr, "d[0]['clients'] >= 2",
+		    "(d[0]['buffers'], d[0]['bytes']) == (2, 86016)");
+	ctl_ok(&res, "usage", "--by", "cgroup", "--json");
+	json_expect(res.out, "len(d) == 1 and d[0]['cgroup'].startswith('/')",
+		    "(d[0]['buffers'], d[0]['bytes']) == (2, 86016)");
+	ctl_ok(&res, "usage", "--by", "cgroup");
+	expect_header(res.out, "CGROUP", "CLIENTS", "BUFFERS", "BYTES", NULL);
+
+	close(release);
+	assert_int_equal(waitpid(nobody, &status, 0), nobody);
+	assert_int_equal(status, 0);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+	wait_buffers(0);
+}
+
 static void expect_denied(const char *what, const char *method, const char *a1, const char *a2,
 			  const char *a3)
 {
@@ -763,6 +896,8 @@ static void test_admin_commands_denied_to_others(void **state)
 	expect_denied("limits", "SetLimit", "set", "max-buffer-size", "1M");
 	expect_denied("purge", "PurgeVolatile", NULL, NULL, NULL);
 	expect_denied("free-client", "FreeClientBuffers", "1", NULL, NULL);
+	expect_denied("usage", "ListUsage", NULL, NULL, NULL);
+	expect_denied("usage", "ListUsage", "--by", "heap", "--json");
 	ctl_as(&res, as_nobody, "limits", "set", "max-buffer-size", "1M", (const char *)NULL);
 	assert_has(res.err, "iobufctl: limits set: AccessDenied: ");
 	ctl_as(&res, as_nobody, "free-client", "1", (const char *)NULL);
@@ -852,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_free_client),
+		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_admin_commands_denied_to_others),
 		cmocka_unit_test(test_strings_are_escaped),
 		cmocka_unit_test(test_bus_failures),

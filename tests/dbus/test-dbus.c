@@ -4,7 +4,9 @@
  * and through the tools admins use: busctl and gdbus.
  */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
@@ -380,7 +384,7 @@ static void test_admin_methods_denied_to_others(void **state)
 	struct bus_fixture *f = *state;
 	static const char *const denied[] = {
 		"ListClients", "ListBuffers 0", "SetLimit \"'max-buffer-size'\" 1",
-		"PurgeVolatile", "FreeClientBuffers 1",
+		"PurgeVolatile", "FreeClientBuffers 1", "ListUsage \"'uid'\"",
 	};
 	char cmd[512], out[1024];
 	size_t n;
@@ -417,6 +421,308 @@ static void test_introspection_matches_the_contract(void **state)
 	    f->address, getenv("IOBUF_XML_COMPARE"), getenv("IOBUF_XML_CONTRACT"));
 }
 
+/*
+ * ListUsage, on a daemon of its own so that every client is known: two
+ * socket clients and a bus client of root (one of them holding nothing), and
+ * bus clients of daemon and nobody.
+ */
+#define NOBODY 65534
+#define CHARGED_UID 4343 /* a task's only: dbus-daemon takes no uid without a passwd entry */
+
+/* A second uid with a passwd entry, which dbus-daemon needs of a caller. */
+static uid_t other_uid(void)
+{
+	const struct passwd *pw = getpwnam("daemon");
+
+	assert_non_null(pw);
+	return pw->pw_uid;
+}
+
+/* The write end's closing tells every holder to leave. */
+static int release_pipe[2] = { -1, -1 };
+
+/* In a child: becomes uid, tells the parent on ready, waits for the release. */
+static void hold_in_child(int ready, uid_t uid, const char *address, uint64_t size)
+{
+	sd_bus *bus = NULL;
+	char byte;
+
+	close(release_pipe[1]);
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		_exit(10);
+	if (address && (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 ||
+			sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0))
+		_exit(11);
+	if (bus && sd_bus_call_method(bus, NAME, PATH, NAME, "Allocate", NULL, NULL, "ttu", size,
+				      (uint64_t)0, (uint32_t)0) < 0)
+		_exit(12);
+	if (write(ready, "", 1) != 1)
+		_exit(13);
+	while (read(release_pipe[0], &byte, 1) > 0)
+		;
+	sd_bus_flush_close_unref(bus);
+	_exit(0);
+}
+
+/*
+ * A child running as uid that, given a bus address, allocates size bytes
+ * there; it holds them (or just runs) until release_holders().
+ */
+static pid_t hold_as(uid_t uid, const char *address, uint64_t size)
+{
+	int ready[2];
+	char byte;
+	pid_t pid;
+
+	if (release_pipe[1] < 0)
+		assert_int_equal(pipe(release_pipe), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		hold_in_child(ready[1], uid, address, size);
+	}
+	close(ready[1]);
+	if (read(ready[0], &byte, 1) != 1) {
+		int status = 0;
+
+		waitpid(pid, &status, 0);
+		fail_msg("the child running as uid %u failed: status 0x%x", (unsigned)uid, status);
+	}
+	close(ready[0]);
+	return pid;
+}
+
+static void release_holders(const pid_t *pids, size_t n)
+{
+	int status;
+
+	close(release_pipe[1]);
+	close(release_pipe[0]);
+	release_pipe[0] = release_pipe[1] = -1;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
+/* This process's cgroup v2 path, as the daemon reads it. */
+static const char *own_cgroup(void)
+{
+	static char cgroup[512];
+	char line[512];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	assert_non_null(f);
+	cgroup[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(cgroup, sizeof(cgroup), "%s", line + 3);
+		}
+	fclose(f);
+	return cgroup;
+}
+
+/* ListUsage(by) as lines of "key clients buffers bytes", in the order given. */
+static const char *list_usage(sd_bus *bus, const char *by)
+{
+	static char text[4096];
+	sd_bus_message *reply = NULL;
+	const char *key;
+	uint32_t clients;
+	uint64_t buffers, bytes;
+	size_t used = 0;
+	int r;
+
+	assert_int_equal(sd_bus_call_method(bus, NAME, PATH, NAME, "ListUsage", NULL, &reply, "s",
+					    by), 1);
+	text[0] = '\0';
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(sutt)"), 1);
+	while ((r = sd_bus_message_read(reply, "(sutt)", &key, &clients, &buffers, &bytes)) > 0)
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+					 "\"%s\" %" PRIu32 " %" PRIu64 " %" PRIu64 "\n", key,
+					 clients, buffers, bytes);
+	assert_int_equal(r, 0);
+	assert_true(used < sizeof(text));
+	sd_bus_message_unref(reply);
+	return text;
+}
+
+static void expect_usage(sd_bus *bus, const char *by, const char *expected)
+{
+	const char *got = list_usage(bus, by);
+
+	if (strcmp(got, expected) != 0)
+		fail_msg("ListUsage %s gave\n%sexpected\n%s", by, got, expected);
+}
+
+/* Each heap of the Heaps property has the buffers and bytes ListUsage by heap counts. */
+static void expect_heaps_agree(sd_bus *bus, const char *usage)
+{
+	sd_bus_message *reply = NULL;
+	const char *name, *caps, *row, *end;
+	uint64_t buffers, bytes;
+	char key[80], tail[64];
+	size_t n = 0;
+
+	assert_true(sd_bus_get_property(bus, NAME, PATH, NAME, "Heaps", NULL, &reply,
+					"a(sstt)") >= 0);
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(sstt)"), 1);
+	while (sd_bus_message_read(reply, "(sstt)", &name, &caps, &buffers, &bytes) > 0) {
+		snprintf(key, sizeof(key), "\"%s\" ", name);
+		snprintf(tail, sizeof(tail), " %" PRIu64 " %" PRIu64, buffers, bytes);
+		row = strstr(usage, key);
+		end = row ? strchr(row, '\n') : NULL;
+		if (!end || (size_t)(end - row) < strlen(tail) ||
+		    memcmp(end - strlen(tail), tail, strlen(tail)) != 0)
+			fail_msg("heap %s holds%s; ListUsage heap gave\n%s", name, tail, usage);
+		n++;
+	}
+	sd_bus_message_unref(reply);
+	for (const char *p = usage; *p; p = strchr(p, '\n') + 1)
+		n--;
+	assert_int_equal(n, 0);
+}
+
+static void test_list_usage_totals(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *holder, *idle;
+	struct iobuf *a, *b;
+	pid_t pids[2];
+	char expected[1200];
+	const char *usage;
+
+	assert_int_equal(clients(f->bus), 0);
+	holder = iobuf_task_connect(f->daemon.socket);
+	idle = iobuf_task_connect(f->daemon.socket);
+	a = iobuf_in_task_with_options(holder, 0, 20000, 0);
+	b = iobuf_in_task_with_options(holder, IOBUF_PAGEABLE, 4096, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(sd_bus_call_method(f->bus, NAME, PATH, NAME, "Allocate", NULL, NULL,
+					    "ttu", (uint64_t)8192, (uint64_t)0, (uint32_t)0), 1);
+	pids[0] = hold_as(other_uid(), f->address, 65536);
+	pids[1] = hold_as(NOBODY, f->address, 65536);
+
+	/* Most bytes first; uids that tie come in the order of their keys: daemon's "1" first. */
+	snprintf(expected, sizeof(expected),
+		 "\"%u\" 1 1 65536\n\"65534\" 1 1 65536\n\"0\" 3 3 32768\n",
+		 (unsigned)other_uid());
+	expect_usage(f->bus, "uid", expected);
+	/* By heap only the clients holding buffers there count: not idle. */
+	usage = list_usage(f->bus, "heap");
+	assert_string_equal(usage, "\"memfd\" 4 5 163840\n");
+	expect_heaps_agree(f->bus, usage);
+	snprintf(expected, sizeof(expected), "\"%s\" 5 5 163840\n", own_unit());
+	expect_usage(f->bus, "unit", expected);
+	snprintf(expected, sizeof(expected), "\"%s\" 5 5 163840\n", own_cgroup());
+	expect_usage(f->bus, "cgroup", expected);
+
+	/* The same through the tools admins use. */
+	snprintf(expected, sizeof(expected),
+		 "a(sutt) 3 \"%u\" 1 1 65536 \"65534\" 1 1 65536 \"0\" 3 3 32768\n",
+		 (unsigned)other_uid());
+	assert_string_equal(run("busctl --address='%s' call " NAME " " PATH " " NAME
+				" ListUsage s uid", f->address), expected);
+	assert_string_equal(run("gdbus call --address '%s' --dest " NAME " --object-path " PATH
+				" --method " NAME ".ListUsage heap", f->address),
+			    "([('memfd', uint32 4, uint64 5, uint64 163840)],)\n");
+
+	/* Who leaves is no longer counted. */
+	release_holders(pids, 2);
+	iobuf_release(a);
+	iobuf_release(b);
+	iobuf_task_unref(holder);
+	for (int tries = 0; tries < 500 && clients(f->bus) != 2; tries++)
+		usleep(10000);
+	expect_usage(f->bus, "uid", "\"0\" 2 1 8192\n");
+	expect_usage(f->bus, "heap", "\"memfd\" 1 1 8192\n");
+	iobuf_task_unref(idle);
+}
+
+/* A bus caller charging another task: what it holds counts under that task's uid. */
+static void test_list_usage_counts_the_charged_task(void **state)
+{
+	struct bus_fixture *f = *state;
+	pid_t task = hold_as(CHARGED_UID, NULL, 0);
+	int pidfd = (int)syscall(SYS_pidfd_open, task, 0);
+	char usage[4200]; /* with a newline before the first line */
+	char charged[64];
+	const char *root;
+	uint64_t root_bytes;
+	sd_bus *caller;
+
+	if (pidfd < 0 && errno == ENOSYS) { /* valgrind 3.19 */
+		release_holders(&task, 1);
+		skip();
+	}
+	assert_true(pidfd >= 0);
+	caller = connect_bus(f->address);
+	assert_true(sd_bus_call_method(caller, NAME, PATH, NAME, "ChargeTo", NULL, NULL, "h",
+				       pidfd) >= 0);
+	assert_int_equal(sd_bus_call_method(caller, NAME, PATH, NAME, "Allocate", NULL, NULL,
+					    "ttu", (uint64_t)12288, (uint64_t)0, (uint32_t)0), 1);
+	snprintf(usage, sizeof(usage), "\n%s", list_usage(f->bus, "uid"));
+	snprintf(charged, sizeof(charged), "\n\"%d\" 1 1 12288\n", CHARGED_UID);
+	root = strstr(usage, "\n\"0\" ");
+	if (!strstr(usage, charged) || !root ||
+	    sscanf(root, "\n\"0\" %*u %*u %" SCNu64, &root_bytes) != 1 ||
+	    root_bytes + 12288 != property_t(f->bus, "Bytes"))
+		fail_msg("ListUsage uid gave%s", usage);
+	sd_bus_flush_close_unref(caller);
+	close(pidfd);
+	release_holders(&task, 1);
+}
+
+static void test_list_usage_refusals(void **state)
+{
+	struct bus_fixture *f = *state;
+	static const char *const bad[] = { "pid", "", "UID", "uid " };
+	char message[96];
+	pid_t child;
+	int status;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(message, sizeof(message),
+			 "cannot total by '%s': by is uid, unit, cgroup or heap", bad[i]);
+		expect_error(f->bus, "ListUsage", SD_BUS_ERROR_INVALID_ARGS, message, "s", bad[i]);
+	}
+
+	/* Others are refused before their argument is looked at. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		sd_bus_error error = SD_BUS_ERROR_NULL;
+		sd_bus *bus = NULL;
+		int r;
+
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(10);
+		if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, f->address) < 0 ||
+		    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0)
+			_exit(11);
+		r = 0;
+		for (size_t i = 0; i < 2 && r == 0; i++) {
+			if (sd_bus_call_method(bus, NAME, PATH, NAME, "ListUsage", &error, NULL, "s",
+					       i ? "pid" : "uid") >= 0 ||
+			    strcmp(error.name, SD_BUS_ERROR_ACCESS_DENIED) != 0 ||
+			    !strstr(error.message, "ListUsage is for root and members of iobufd-admin"))
+				r = 12;
+			sd_bus_error_free(&error);
+		}
+		sd_bus_flush_close_unref(bus);
+		_exit(r);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +740,16 @@ int main(void)
 		cmocka_unit_test(test_admin_methods_denied_to_others),
 	};
 
-	return cmocka_run_group_tests_name("dbus", tests, bus_fixture_setup,
-					   bus_fixture_teardown);
+	const struct CMUnitTest usage_tests[] = {
+		cmocka_unit_test(test_list_usage_totals),
+		cmocka_unit_test(test_list_usage_counts_the_charged_task),
+		cmocka_unit_test(test_list_usage_refusals),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("dbus", tests, bus_fixture_setup,
+					     bus_fixture_teardown);
+	failed += cmocka_run_group_tests_name("dbus-usage", usage_tests, bus_fixture_setup,
+					      bus_fixture_teardown);
+	return failed;
 }
