@@ -790,19 +790,6 @@ static pid_t hold_as_nobody(uint64_t size, int *release)
 	return pid;
 }
 
-/* The systemd unit the daemon finds for this process, "" outside any. */
-static const char *own_unit(void)
-{
-	static char unit[128];
-	char *name = NULL;
-
-	unit[0] = '\0';
-	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
-		snprintf(unit, sizeof(unit), "%s", name);
-	free(name);
-	return unit;
-}
-
 /* The table's nth line (0: the header), a static copy. */
 static const char *nth_line(const char *text, int n)
 {

@@ -243,18 +243,6 @@ static void test_gdbus(void **state)
 	assert_has(out, "(uint64 4096, uint32 776, 'memfd')");
 }
 
-/* The systemd unit the daemon finds for this process, "" outside any. */
-static const char *own_unit(void)
-{
-	static char unit[128];
-	char *name = NULL;
-
-	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
-		snprintf(unit, sizeof(unit), "%s", name);
-	free(name);
-	return unit;
-}
-
 static void test_objects_per_client_and_buffer(void **state)
 {
 	struct bus_fixture *f = *state;
@@ -506,24 +494,6 @@ static void release_holders(const pid_t *pids, size_t n)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-}
-
-/* This process's cgroup v2 path, as the daemon reads it. */
-static const char *own_cgroup(void)
-{
-	static char cgroup[512];
-	char line[512];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-
-	assert_non_null(f);
-	cgroup[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "0::", 3) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(cgroup, sizeof(cgroup), "%s", line + 3);
-		}
-	fclose(f);
-	return cgroup;
 }
 
 /* ListUsage(by) as lines of "key clients buffers bytes", in the order given. */

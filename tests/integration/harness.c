@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -351,4 +352,83 @@ pid_t idle_child(void)
 		_exit(0);
 	}
 	return pid;
+}
+
+const char *own_unit(void)
+{
+	static char unit[128];
+	char *name = NULL;
+
+	unit[0] = '\0';
+	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
+		snprintf(unit, sizeof(unit), "%s", name);
+	free(name);
+	return unit;
+}
+
+const char *own_cgroup(void)
+{
+	static char path[512];
+	char line[600];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	assert_non_null(f);
+	path[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			snprintf(path, sizeof(path), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+	fclose(f);
+	return path;
+}
+
+struct iobuf *purgeable_filled(struct iobuf_task *task, size_t size, unsigned char fill)
+{
+	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
+						       size, 0);
+
+	assert_non_null(buf);
+	memset(iobuf_get_bytes_no_copy(buf), fill, size);
+	return buf;
+}
+
+enum iobuf_purgeable_state set_state(struct iobuf *buf, enum iobuf_purgeable_state state)
+{
+	enum iobuf_purgeable_state old;
+
+	assert_int_equal(iobuf_set_purgeable(buf, state, &old), 0);
+	return old;
+}
+
+bool holds(struct iobuf *buf, unsigned char fill)
+{
+	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
+
+	for (size_t i = 0; i < iobuf_get_capacity(buf); i++)
+		if (bytes[i] != fill)
+			return false;
+	return true;
+}
+
+void write_config(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+void assert_config_refused(const char *text, const char *error)
+{
+	char path[64], arg[96], out[2048];
+
+	snprintf(path, sizeof(path), "/tmp/iobufd-bad.%d.conf", (int)getpid());
+	snprintf(arg, sizeof(arg), "--config=%s", path);
+	write_config(path, text);
+	assert_int_equal(run_iobufd((const char *[]){ arg, "--no-dbus", "--socket",
+						      "/nonexistent/s", NULL },
+				    out, sizeof(out)), 1);
+	unlink(path);
+	if (!strstr(out, error))
+		fail_msg("for \"%s\": \"%s\" lacks \"%s\"", text, out, error);
 }

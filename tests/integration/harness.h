@@ -3,10 +3,12 @@
 #ifndef IOBUF_TEST_HARNESS_H
 #define IOBUF_TEST_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "iobuf/iobuf.h"
 #include "wire.h"
 
 struct test_daemon {
@@ -44,6 +46,14 @@ pid_t spawn_iobufd(const char *const *args, int output_fd, void (*in_child)(void
  */
 int run_iobufd(const char *const *args, char *output, size_t size);
 
+/* Writes text to the file at path, asserting it works. */
+void write_config(const char *path, const char *text);
+/*
+ * Asserts that iobufd refuses to start on a config file saying text, with
+ * exit status 1 and error (e.g. ":2: what is wrong") in what it prints.
+ */
+void assert_config_refused(const char *text, const char *error);
+
 /* SIGTERMs it and asserts a clean exit (status 0) that removed the socket. */
 void test_daemon_stop(struct test_daemon *d);
 /* The same, for a daemon that was already sent SIGTERM. */
@@ -76,10 +86,18 @@ int test_pidfd_open(pid_t pid);
 /* A child that waits to be killed, and dies with this process at the latest. */
 pid_t idle_child(void);
 
-#endif
+/* The systemd unit the daemon finds for this process, "" outside any. */
+const char *own_unit(void);
+/* This process's cgroup v2 path, as the daemon reads it; "" without cgroup v2. */
+const char *own_cgroup(void);
 
-struct iobuf_task;
-struct iobuf_usage;
+/* A pageable, purgeable buffer of size bytes in task, every byte fill. */
+struct iobuf *purgeable_filled(struct iobuf_task *task, size_t size, unsigned char fill);
+/* Sets the buffer's purgeable state, asserting it works; the old one. */
+enum iobuf_purgeable_state set_state(struct iobuf *buf, enum iobuf_purgeable_state state);
+/* Whether every byte of the buffer is fill. */
+bool holds(struct iobuf *buf, unsigned char fill);
+
 
 /* The daemon's figures for task, asserting the call succeeds. */
 struct iobuf_usage usage_of(struct iobuf_task *task);
@@ -100,3 +118,5 @@ void assert_refused_r(int r, int err, const char *message);
 /* Group setup/teardown running one default iobufd in *state. */
 int group_daemon_start(void **state);
 int group_daemon_stop(void **state);
+
+#endif

@@ -31,18 +31,6 @@ struct fixture {
 	char config[128];
 };
 
-static void write_config(const char *path, const char *fmt, ...)
-{
-	FILE *f = fopen(path, "we");
-	va_list ap;
-
-	assert_non_null(f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Starts iobufd on a config file that says text (a printf format). */
 static struct fixture *start(const char *fmt, ...)
 {
@@ -54,7 +42,7 @@ static struct fixture *start(const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	snprintf(f.config, sizeof(f.config), "/tmp/iobufd-limits.%d.conf", (int)getpid());
-	write_config(f.config, "%s", text);
+	write_config(f.config, text);
 	snprintf(arg, sizeof(arg), "--config=%s", f.config);
 	test_daemon_start(&f.daemon, (const char *[]){ arg, NULL });
 	return &f;
@@ -161,22 +149,6 @@ static void test_per_uid(void **state)
 	iobuf_task_unref(one);
 	iobuf_task_unref(two);
 	stop(f);
-}
-
-/* This process's cgroup v2 path, as the daemon reads it; "" without cgroup v2. */
-static const char *own_cgroup(void)
-{
-	static char path[512];
-	char line[600];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-
-	assert_non_null(f);
-	path[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "0::", 3) == 0)
-			snprintf(path, sizeof(path), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
-	fclose(f);
-	return path;
 }
 
 /* A cgroup rule covers the clients in matching cgroups, together, and only those. */
@@ -303,35 +275,6 @@ static void test_allocation_rate(void **state)
 	stop(f);
 }
 
-static struct iobuf *purgeable(struct iobuf_task *task, unsigned char fill)
-{
-	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
-						       4 * KIB, 0);
-
-	assert_non_null(buf);
-	memset(iobuf_get_bytes_no_copy(buf), fill, 4 * KIB);
-	return buf;
-}
-
-static enum iobuf_purgeable_state set_state(struct iobuf *buf, enum iobuf_purgeable_state state)
-{
-	enum iobuf_purgeable_state old;
-
-	assert_int_equal(iobuf_set_purgeable(buf, state, &old), 0);
-	return old;
-}
-
-/* Whether every byte of the buffer is fill. */
-static bool holds(struct iobuf *buf, unsigned char fill)
-{
-	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < 4 * KIB; i++)
-		if (bytes[i] != fill)
-			return false;
-	return true;
-}
-
 /*
  * Past the volatile budget the buffers made volatile longest ago are
  * purged: they read as zero and report EMPTY; newer volatile buffers and
@@ -341,8 +284,10 @@ static void test_volatile_budget(void **state)
 {
 	struct fixture *f = start("[limits]\nmax-volatile-bytes = 8K\n");
 	struct iobuf_task *task = connect_task(f);
-	struct iobuf *a = purgeable(task, 0xa), *b = purgeable(task, 0xb), *c = purgeable(task, 0xc);
-	struct iobuf *kept = purgeable(task, 0xd);
+	struct iobuf *a = purgeable_filled(task, 4 * KIB, 0xa);
+	struct iobuf *b = purgeable_filled(task, 4 * KIB, 0xb);
+	struct iobuf *c = purgeable_filled(task, 4 * KIB, 0xc);
+	struct iobuf *kept = purgeable_filled(task, 4 * KIB, 0xd);
 
 	set_state(b, IOBUF_PURGEABLE_VOLATILE);
 	set_state(a, IOBUF_PURGEABLE_VOLATILE);
@@ -436,20 +381,10 @@ static void test_bad_files(void **state)
 		{ "max-client-bytes = 1M\n", ":1: 'max-client-bytes' outside any section" },
 		{ "[limits\n", ":1: not INI syntax" },
 	};
-	char path[64], arg[96], out[2048];
+	char out[2048];
 
-	snprintf(path, sizeof(path), "/tmp/iobufd-bad.%d.conf", (int)getpid());
-	snprintf(arg, sizeof(arg), "--config=%s", path);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		write_config(path, "%s", cases[i].text);
-		assert_int_equal(run_iobufd((const char *[]){ arg, "--no-dbus", "--socket",
-							      "/nonexistent/s", NULL },
-					    out, sizeof(out)), 1);
-		if (!strstr(out, cases[i].error))
-			fail_msg("for \"%s\": \"%s\" lacks \"%s\"", cases[i].text, out,
-				 cases[i].error);
-	}
-	unlink(path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_config_refused(cases[i].text, cases[i].error);
 	assert_int_equal(run_iobufd((const char *[]){ "--config=/nonexistent/iobufd.conf",
 						      "--no-dbus", NULL }, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "cannot read /nonexistent/iobufd.conf"));

@@ -75,15 +75,6 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static void write_config(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 static int write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -283,7 +274,7 @@ static bool find_hierarchy(const char *fstype, char *mount, char *root)
 }
 
 /* This process's cgroup in the v1 memory hierarchy, or in cgroup v2. */
-static bool own_cgroup(bool v1_memory, char *path, size_t size)
+static bool own_memory_cgroup(bool v1_memory, char *path, size_t size)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	char line[4096];
@@ -333,12 +324,12 @@ static const char *memory_cgroup_parent(char parent[PATH_SIZE], const char **lim
 	char controllers[256] = "";
 	FILE *f;
 
-	if (find_hierarchy("cgroup", mount, root) && own_cgroup(true, cgroup, sizeof(cgroup))) {
+	if (find_hierarchy("cgroup", mount, root) && own_memory_cgroup(true, cgroup, sizeof(cgroup))) {
 		cgroup_dir(parent, PATH_SIZE, mount, root, cgroup);
 		*limit_file = "memory.limit_in_bytes";
 		return NULL;
 	}
-	if (!find_hierarchy("cgroup2", mount, root) || !own_cgroup(false, cgroup, sizeof(cgroup)))
+	if (!find_hierarchy("cgroup2", mount, root) || !own_memory_cgroup(false, cgroup, sizeof(cgroup)))
 		return "no cgroup hierarchy with the memory controller";
 	cgroup_dir(parent, PATH_SIZE, mount, root, cgroup);
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", parent);
@@ -536,35 +527,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct iobuf *purgeable(struct iobuf_task *task, unsigned char fill)
-{
-	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE | IOBUF_PURGEABLE,
-						       BUFFER_SIZE, 0);
-
-	assert_non_null(buf);
-	memset(iobuf_get_bytes_no_copy(buf), fill, BUFFER_SIZE);
-	return buf;
-}
-
-static enum iobuf_purgeable_state set_state(struct iobuf *buf, enum iobuf_purgeable_state state)
-{
-	enum iobuf_purgeable_state old;
-
-	assert_int_equal(iobuf_set_purgeable(buf, state, &old), 0);
-	return old;
-}
-
-/* Whether every byte of the buffer is fill. */
-static bool holds(struct iobuf *buf, unsigned char fill)
-{
-	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < BUFFER_SIZE; i++)
-		if (bytes[i] != fill)
-			return false;
-	return true;
-}
-
 /* Polls until the buffer reports EMPTY; how long that took, or -1 when it did not. */
 static double wait_purged(struct iobuf *buf, const struct timespec *since)
 {
@@ -600,8 +562,8 @@ static void test_purged_under_pressure(void **state)
 	wait_log(&d, "volatile buffers are purged under memory pressure '" TEST_TRIGGER "'", 1);
 	task = iobuf_task_connect(d.d.socket);
 	assert_non_null(task);
-	lost = purgeable(task, 0xa5);
-	kept = purgeable(task, 0x3c);
+	lost = purgeable_filled(task, BUFFER_SIZE, 0xa5);
+	kept = purgeable_filled(task, BUFFER_SIZE, 0x3c);
 	assert_int_equal(set_state(lost, IOBUF_PURGEABLE_VOLATILE), IOBUF_PURGEABLE_NON_VOLATILE);
 	assert_true(holds(lost, 0xa5));
 
@@ -661,20 +623,10 @@ static void test_bad_values(void **state)
 		{ "[daemon]\nmemory-pressure = some -1 2000000\n",
 		  ":2: memory-pressure 'some -1 2000000': not a trigger" },
 	};
-	char path[64], arg[96], out[2048];
+	char out[2048];
 
-	snprintf(path, sizeof(path), "/tmp/iobufd-pressure-bad.%d.conf", (int)getpid());
-	snprintf(arg, sizeof(arg), "--config=%s", path);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		write_config(path, cases[i].text);
-		assert_int_equal(run_iobufd((const char *[]){ arg, "--no-dbus", "--socket",
-							      "/nonexistent/s", NULL },
-					    out, sizeof(out)), 1);
-		if (!strstr(out, cases[i].error))
-			fail_msg("for \"%s\": \"%s\" lacks \"%s\"", cases[i].text, out,
-				 cases[i].error);
-	}
-	unlink(path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_config_refused(cases[i].text, cases[i].error);
 	assert_int_equal(run_iobufd((const char *[]){ "--memory-pressure=some 20000 3000",
 						      "--no-dbus", NULL }, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "invalid --memory-pressure 'some 20000 3000': WINDOW_US is "
