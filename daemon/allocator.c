@@ -237,6 +237,7 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 		.client_id = client->id,
 	};
 	account(a, client, b);
+	quota_count_allocation(client);
 	fdstore_keep_buffer(&a->store, b, client);
 	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
 		  client->id, b->id, size, heap->name, options);
@@ -297,6 +298,34 @@ static int check_alive(const struct client *client, char *why)
 	return -ESRCH;
 }
 
+/*
+ * A heap may make more than was asked (GBM rounds up to whole rows, and an
+ * image's size is known only once it is made): the limits hold for what it
+ * made, and over one the buffer goes again.
+ */
+static int check_made(struct allocator *a, struct client *client, const struct heap *heap,
+		      uint64_t asked, uint64_t made, char *why)
+{
+	char limit_why[QUOTA_WHY_MAX];
+	int r;
+
+	if (made <= asked)
+		return 0;
+	if (made > a->limits.max_buffer_size) {
+		snprintf(why, WHY_SIZE, "heap %s makes %" PRIu64 " bytes for this request, over the "
+			 "maximum buffer size %" PRIu64, heap->name, made,
+			 a->limits.max_buffer_size);
+		return -EFBIG;
+	}
+	r = quota_check_client(a, client, made, limit_why);
+	if (r >= 0)
+		r = quota_check_heap(a, heap, made, limit_why);
+	if (r < 0)
+		snprintf(why, WHY_SIZE, "heap %s makes %" PRIu64 " bytes for this request: %.360s",
+			 heap->name, made, limit_why);
+	return r;
+}
+
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why)
@@ -317,7 +346,7 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (r >= 0)
 		r = quota_check_client(a, client, hreq.size, why);
 	if (r >= 0)
-		r = quota_take_allocation(a, client, why);
+		r = quota_check_rate(a, client, why);
 	if (r < 0)
 		return r;
 
@@ -325,7 +354,9 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (r < 0)
 		return r;
 	buffer_fd = r;
-	r = map_in_daemon(req->options, buffer_fd, size, &map, why);
+	r = check_made(a, client, heap, hreq.size, size, why);
+	if (r >= 0)
+		r = map_in_daemon(req->options, buffer_fd, size, &map, why);
 	if (r < 0) {
 		close(buffer_fd);
 		return r;
@@ -400,7 +431,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	if (r >= 0)
 		r = quota_check_client(a, client, 0, why);
 	if (r >= 0)
-		r = quota_take_allocation(a, client, why);
+		r = quota_check_rate(a, client, why);
 	if (r < 0)
 		return r;
 	*reply = (struct wire_allocate_image_reply){ 0 };
@@ -410,11 +441,8 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 			 heap->name, req->width, req->height, req->fourcc, strerror(-r));
 		return r == -EINVAL ? -EOPNOTSUPP : r;
 	}
-	/* The size is known only now; over a limit, the image goes again. */
 	image_fd = r;
-	r = quota_check_client(a, client, reply->buffer.size, why);
-	if (r >= 0)
-		r = quota_check_heap(a, heap, reply->buffer.size, why);
+	r = check_made(a, client, heap, 0, reply->buffer.size, why);
 	if (r < 0) {
 		close(image_fd);
 		return r;

@@ -125,7 +125,7 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int quota_take_allocation(const struct allocator *a, struct client *client, char *why)
+int quota_check_rate(const struct allocator *a, struct client *client, char *why)
 {
 	uint64_t rate = a->limits.client_rate, now;
 
@@ -141,6 +141,10 @@ int quota_take_allocation(const struct allocator *a, struct client *client, char
 			 " per second reached; try again later", rate);
 		return -EAGAIN;
 	}
-	client->rate_count++;
 	return 0;
+}
+
+void quota_count_allocation(struct client *client)
+{
+	client->rate_count++;
 }

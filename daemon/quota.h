@@ -25,7 +25,9 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 /* size more bytes on heap. */
 int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,
 		     char *why);
-/* Counts one allocation against the client's rate. */
-int quota_take_allocation(const struct allocator *a, struct client *client, char *why);
+/* Whether the client may allocate once more within its rate. */
+int quota_check_rate(const struct allocator *a, struct client *client, char *why);
+/* Counts an allocation made against the client's rate. */
+void quota_count_allocation(struct client *client);
 
 #endif
