@@ -2,7 +2,8 @@
 # `systemctl restart iobufd.service` under a real systemd while a client
 # holds buffers from the socket and from D-Bus (on a private dbus-daemon):
 # the client's connection, buffers, contents, purgeable states and charges
-# all survive, through systemd's fd store.
+# all survive, through systemd's fd store, and before and after the restart
+# what iobufd charges and holds is what the kernel says the client's fds are.
 #
 # systemd runs as a user manager in a private mount namespace (it wants
 # /run/systemd/system, which only a system booted with systemd has), with
@@ -76,6 +77,37 @@ systemctl --user start iobufd.socket iobufd.service
 
 show() { systemctl --user show -p "$1" --value iobufd.service; }
 
+# The sizes of the buffers a process holds, one a line, sorted: a dma-buf's
+# from its fdinfo, a memfd's (whose fdinfo has no size) from its file.
+buffer_sizes() { # PID
+	local fd info
+	for fd in /proc/"$1"/fd/*; do
+		info=/proc/$1/fdinfo/${fd##*/}
+		if grep -q '^exp_name:' "$info" 2>/dev/null; then
+			sed -n 's/^size:[[:space:]]*//p' "$info"
+		else
+			case $(readlink "$fd") in /memfd:iobuf:*) stat -L -c %s "$fd" ;; esac
+		fi
+	done | sort -n
+}
+
+# iobufd (pid) holds one fd of each of the client's buffers, of the size the
+# client's fds have, and its totals are theirs.
+check_held() { # PID WHEN
+	local held total=0 size status
+	held=$(buffer_sizes "$1")
+	[ "$held" = "$client_sizes" ] ||
+		fail "$2, iobufd holds buffers of ${held//$'\n'/ } bytes, the client ${client_sizes//$'\n'/ }"
+	for size in $held; do total=$((total + size)); done
+	[ "$total" = "$client_total" ] || fail "$2, iobufd's buffers add up to $total, not $client_total"
+	for _ in $(seq 30); do
+		status=$(show StatusText)
+		[ "$status" = "2 clients, $client_buffers buffers, $total bytes" ] && return 0
+		sleep 0.1
+	done
+	fail "$2, iobufd's status is '$status', its buffers $client_buffers and $total bytes"
+}
+
 mkfifo "$dir/go"
 "$client" "$dir/iobufd.sock" "$address" <"$dir/go" >"$dir/client.out" &
 client_pid=$!
@@ -86,11 +118,17 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q '^ready 2 buffers 73728 bytes' "$dir/client.out" || fail "the client is not ready"
+# What the client's fdinfo and files say it holds, and the totals it was told.
+client_sizes=$(sed -n 's/^ready .* fd sizes //p' "$dir/client.out" | tr ' ' '\n' | sort -n)
+client_buffers=$(sed -n 's/^ready .*, total \([0-9]*\) buffers .*/\1/p' "$dir/client.out")
+client_total=$(sed -n 's/^ready .*, total [0-9]* buffers \([0-9]*\) bytes.*/\1/p' "$dir/client.out")
+[ "$client_buffers" = 3 ] || fail "the client saw $client_buffers buffers in all, not 3"
 
 # The connection and the three buffers are in the store.
 for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 4 ] && break; sleep 0.1; done
 [ "$(show NFileDescriptorStore)" = 4 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 4"
 before=$(show MainPID)
+check_held "$before" "before the restart"
 
 systemctl --user restart iobufd.service
 after=$(show MainPID)
@@ -102,7 +140,9 @@ case ${IOBUF_RESTART_HEAPS:-} in
 *dma-heap/system*)
 	grep -q 'bytes on dma-heap/system' "$dir/iobufd.log" || fail "no buffer came from dma-heap/system" ;;
 esac
-echo "restarted iobufd (pid $before -> $after) with 4 stored fds"
+check_held "$after" "after the restart"
+echo "restarted iobufd (pid $before -> $after) with 4 stored fds;" \
+	"it holds buffers of ${client_sizes//$'\n'/ } bytes, as the client's fds are"
 
 echo go >&7
 exec 7>&-

@@ -5,13 +5,18 @@
  * been restarted) and then checks that its connection, buffers, contents,
  * states and charges are all still there. Prints "ok" or what went wrong.
  * With a bus address it also holds a buffer from the D-Bus Allocate, which
- * must still be its own to free afterwards.
+ * must still be its own to free afterwards. Before and after the restart,
+ * its charge and the daemon's totals must be the sizes the kernel gives the
+ * fds it holds; "ready" lists those sizes.
  * Usage: restart-client SOCKET [BUS_ADDRESS]
  */
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -53,7 +58,45 @@ struct bus_buffer {
 	sd_bus *bus;
 	uint64_t id;
 	unsigned char *map;
+	int fd; /* its own copy, -1 without a bus */
 };
+
+/*
+ * The size the kernel gives the fd's file: fdinfo's "size:" for a dma-buf;
+ * a memfd's fdinfo has none, so its file size. 0 when unreadable.
+ */
+static uint64_t kernel_size(int fd)
+{
+	char path[64], line[128];
+	uint64_t size = 0;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "size: %" SCNu64, &size);
+	fclose(f);
+	if (size == 0 && fstat(fd, &st) == 0)
+		size = (uint64_t)st.st_size;
+	return size;
+}
+
+/*
+ * The task's charge is the sizes of its two buffers' fds, and the daemon's
+ * totals those and the bus buffer's.
+ */
+static int charged_as_held(const struct iobuf_usage *usage, struct iobuf *wired,
+			   struct iobuf *purgeable, const struct bus_buffer *b)
+{
+	uint64_t held = kernel_size(iobuf_get_fd(wired)) + kernel_size(iobuf_get_fd(purgeable));
+	uint64_t bus_held = b->fd >= 0 ? kernel_size(b->fd) : 0;
+
+	return usage->buffers == 2 && usage->bytes == held &&
+	       usage->total_buffers == 2 + (b->fd >= 0) && usage->total_bytes == held + bus_held;
+}
 
 static int bus_allocate(const char *address, struct bus_buffer *b)
 {
@@ -79,6 +122,10 @@ static int bus_allocate(const char *address, struct bus_buffer *b)
 		b->map = mmap(NULL, BUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		r = b->map == MAP_FAILED ? -1 : 0;
 	}
+	if (r >= 0) {
+		b->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		r = b->fd < 0 ? -1 : 0;
+	}
 	sd_bus_message_unref(reply);
 	if (r < 0)
 		return r;
@@ -99,13 +146,14 @@ static int bus_free_twice(struct bus_buffer *b)
 	second = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Free", NULL, NULL, "t",
 				    b->id);
 	munmap(b->map, BUS_SIZE);
+	close(b->fd);
 	sd_bus_flush_close_unref(b->bus);
 	return first >= 0 && second < 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-	struct bus_buffer bus_buffer = { 0 };
+	struct bus_buffer bus_buffer = { .fd = -1 };
 	struct iobuf_task *task;
 	struct iobuf *wired, *purgeable, *later;
 	struct iobuf_usage before, after;
@@ -131,8 +179,15 @@ int main(int argc, char **argv)
 	if (iobuf_set_purgeable(purgeable, IOBUF_PURGEABLE_VOLATILE, &old) < 0 ||
 	    iobuf_task_get_usage(task, &before) < 0)
 		return failed("before the restart");
-	printf("ready %llu buffers %llu bytes\n", (unsigned long long)before.buffers,
-	       (unsigned long long)before.bytes);
+	if (!charged_as_held(&before, wired, purgeable, &bus_buffer))
+		return failed("the charge is not the sizes of the fds held");
+	printf("ready %" PRIu64 " buffers %" PRIu64 " bytes, total %" PRIu64 " buffers %" PRIu64
+	       " bytes, fd sizes %" PRIu64 " %" PRIu64,
+	       before.buffers, before.bytes, before.total_buffers, before.total_bytes,
+	       kernel_size(iobuf_get_fd(wired)), kernel_size(iobuf_get_fd(purgeable)));
+	if (bus_buffer.fd >= 0)
+		printf(" %" PRIu64, kernel_size(bus_buffer.fd));
+	printf("\n");
 	fflush(stdout);
 
 	if (!fgets(line, sizeof(line), stdin))
@@ -142,6 +197,8 @@ int main(int argc, char **argv)
 	if (after.buffers != before.buffers || after.bytes != before.bytes ||
 	    after.total_bytes != before.total_bytes || after.clients != before.clients)
 		return failed("the charge changed");
+	if (!charged_as_held(&after, wired, purgeable, &bus_buffer))
+		return failed("after the restart, the charge is not the sizes of the fds held");
 	if (!filled(wired, 3) || !filled(purgeable, 5))
 		return failed("the contents changed");
 	if (argc == 3 && bus_free_twice(&bus_buffer) < 0)

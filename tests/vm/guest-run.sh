@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs a command inside a qemu guest booted from Debian's 6.12 kernel, which
 # has the drivers this machine's kernel lacks: the dma-buf system heap and
-# udmabuf (built in), vgem and bochs-drm (loaded at boot). The host's root
-# is shared read-only over 9p and the command runs chrooted into it, in the
-# same working directory, with /tmp writable over the host's, and tmpfs on
-# /run and /dev/shm.
+# udmabuf (built in), vgem and bochs-drm (loaded at boot), with pressure
+# stall information on (psi=1: Debian's kernel leaves it off by default) as
+# on the host. The host's root is shared read-only over 9p and the command
+# runs chrooted into it, in the same working directory, with /tmp writable
+# over the host's, and tmpfs on /run and /dev/shm.
 #
 # Usage: guest-run.sh [--timeout SECONDS] -- COMMAND [ARGS...]
 # The command's stdout and stderr appear on stdout. Exits with the command's
@@ -164,7 +165,7 @@ boot() { # RUN
 	local status=0
 	timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -m 1024 -smp 2 -nographic -no-reboot \
 		-device bochs-display -kernel "$cache"/kernel/boot/vmlinuz-* -initrd "$initrd" \
-		-append "console=ttyS0 quiet loglevel=1 panic=-1 iobuf_run=$1" \
+		-append "console=ttyS0 quiet loglevel=1 panic=-1 psi=1 iobuf_run=$1" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		</dev/null || status=$?
 	echo "$status" >"$1/qemu-status"
