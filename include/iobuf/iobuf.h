@@ -135,7 +135,12 @@ int iobuf_task_get_usage(struct iobuf_task *task, struct iobuf_usage *usage);
 
 /* What the daemon would grant for a request, without allocating. */
 struct iobuf_match {
-	uint64_t size;    /* bytes it would allocate (capacity rounded up) */
+	/*
+	 * Bytes it would allocate: the capacity rounded up to pages. A heap
+	 * whose driver rounds further (GBM makes whole rows) may make more;
+	 * the allocation says, and charges, what it made.
+	 */
+	uint64_t size;
 	uint32_t options; /* options it would grant */
 	char heap[IOBUF_HEAP_NAME_MAX + 1];
 };
