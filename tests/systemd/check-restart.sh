@@ -1,8 +1,8 @@
 #!/bin/bash
 # `systemctl restart iobufd.service` under a real systemd while a client
-# holds buffers from the socket and from D-Bus (on a private dbus-daemon):
-# the client's connection, buffers, contents, purgeable states and charges
-# all survive, through systemd's fd store, and before and after the restart
+# holds buffers from the socket and from D-Bus (on a private dbus-daemon,
+# charged to another task): the client's connection, buffers, contents,
+# purgeable states and charges all survive, through systemd's fd store, and before and after the restart
 # what iobufd charges and holds is what the kernel says the client's fds are.
 #
 # systemd runs as a user manager in a private mount namespace (it wants
@@ -124,9 +124,9 @@ client_buffers=$(sed -n 's/^ready .*, total \([0-9]*\) buffers .*/\1/p' "$dir/cl
 client_total=$(sed -n 's/^ready .*, total [0-9]* buffers \([0-9]*\) bytes.*/\1/p' "$dir/client.out")
 [ "$client_buffers" = 3 ] || fail "the client saw $client_buffers buffers in all, not 3"
 
-# The connection and the three buffers are in the store.
-for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 4 ] && break; sleep 0.1; done
-[ "$(show NFileDescriptorStore)" = 4 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 4"
+# The connection, the three buffers and the bus caller's charge are in the store.
+for _ in $(seq 50); do [ "$(show NFileDescriptorStore)" = 5 ] && break; sleep 0.1; done
+[ "$(show NFileDescriptorStore)" = 5 ] || fail "systemd stores $(show NFileDescriptorStore) fds, not 5"
 before=$(show MainPID)
 check_held "$before" "before the restart"
 
@@ -141,7 +141,7 @@ case ${IOBUF_RESTART_HEAPS:-} in
 	grep -q 'bytes on dma-heap/system' "$dir/iobufd.log" || fail "no buffer came from dma-heap/system" ;;
 esac
 check_held "$after" "after the restart"
-echo "restarted iobufd (pid $before -> $after) with 4 stored fds;" \
+echo "restarted iobufd (pid $before -> $after) with 5 stored fds;" \
 	"it holds buffers of ${client_sizes//$'\n'/ } bytes, as the client's fds are"
 
 echo go >&7

@@ -4,19 +4,25 @@
  * buffers, says "ready", waits for a line on stdin (sent once iobufd has
  * been restarted) and then checks that its connection, buffers, contents,
  * states and charges are all still there. Prints "ok" or what went wrong.
- * With a bus address it also holds a buffer from the D-Bus Allocate, which
- * must still be its own to free afterwards. Before and after the restart,
+ * With a bus address it also holds a buffer from the D-Bus Allocate, charged
+ * (ChargeTo) to a child of its own: after the restart the daemon still lists
+ * that caller as the child, the buffer is still the caller's to free, and
+ * the child's exit still ends the charge. Before and after the restart,
  * its charge and the daemon's totals must be the sizes the kernel gives the
  * fds it holds; "ready" lists those sizes.
  * Usage: restart-client SOCKET [BUS_ADDRESS]
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -53,9 +59,13 @@ static int filled(struct iobuf *buf, unsigned char seed)
 	return 1;
 }
 
-/* A caller on the bus holding one buffer from Allocate, mapped and filled. */
+/*
+ * A caller on the bus charged to a child, holding one buffer from Allocate,
+ * mapped and filled.
+ */
 struct bus_buffer {
 	sd_bus *bus;
+	pid_t child;
 	uint64_t id;
 	unsigned char *map;
 	int fd; /* its own copy, -1 without a bus */
@@ -98,6 +108,35 @@ static int charged_as_held(const struct iobuf_usage *usage, struct iobuf *wired,
 	       usage->total_buffers == 2 + (b->fd >= 0) && usage->total_bytes == held + bus_held;
 }
 
+/* A child that waits to be killed, and dies with this process at the latest. */
+static pid_t idle_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static int bus_charge_to_child(struct bus_buffer *b)
+{
+	int pidfd, r;
+
+	b->child = idle_child();
+	if (b->child < 0)
+		return -1;
+	pidfd = (int)syscall(SYS_pidfd_open, b->child, 0);
+	if (pidfd < 0)
+		return -1;
+	r = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "ChargeTo", NULL, NULL, "h",
+			       pidfd);
+	close(pidfd);
+	return r;
+}
+
 static int bus_allocate(const char *address, struct bus_buffer *b)
 {
 	sd_bus_message *reply = NULL;
@@ -113,6 +152,8 @@ static int bus_allocate(const char *address, struct bus_buffer *b)
 		r = sd_bus_set_bus_client(b->bus, 1);
 	if (r >= 0)
 		r = sd_bus_start(b->bus);
+	if (r >= 0)
+		r = bus_charge_to_child(b);
 	if (r >= 0)
 		r = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Allocate", NULL, &reply,
 				       "ttu", (uint64_t)BUS_SIZE, (uint64_t)0, IOBUF_PAGEABLE);
@@ -133,6 +174,30 @@ static int bus_allocate(const char *address, struct bus_buffer *b)
 	return 0;
 }
 
+/* Whether the daemon lists a bus client that is the child. */
+static int bus_lists_child(struct bus_buffer *b)
+{
+	sd_bus_message *reply = NULL;
+	const char *comm, *unit, *transport;
+	uint32_t id, uid, pid;
+	uint64_t buffers, bytes;
+	int found = 0, r;
+
+	r = sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "ListClients", NULL, &reply,
+			       "");
+	if (r >= 0)
+		r = sd_bus_message_enter_container(reply, 'a', "(uuussstt)");
+	while (r > 0) {
+		r = sd_bus_message_read(reply, "(uuussstt)", &id, &uid, &pid, &comm, &unit,
+					&transport, &buffers, &bytes);
+		if (r > 0 && (pid_t)pid == b->child && strcmp(transport, "bus") == 0 &&
+		    bytes == BUS_SIZE)
+			found = 1;
+	}
+	sd_bus_message_unref(reply);
+	return found;
+}
+
 /* Frees the buffer, which must work once and only once. */
 static int bus_free_twice(struct bus_buffer *b)
 {
@@ -147,8 +212,27 @@ static int bus_free_twice(struct bus_buffer *b)
 				    b->id);
 	munmap(b->map, BUS_SIZE);
 	close(b->fd);
-	sd_bus_flush_close_unref(b->bus);
 	return first >= 0 && second < 0 ? 0 : -1;
+}
+
+/* The child exits: the daemon watching it refuses the caller from then on. */
+static int bus_charge_ends(struct bus_buffer *b)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int refused = 0;
+
+	kill(b->child, SIGKILL);
+	waitpid(b->child, NULL, 0);
+	for (int tries = 0; tries < 100 && !refused; tries++) {
+		if (sd_bus_call_method(b->bus, BUS_NAME, BUS_PATH, BUS_NAME, "Allocate", &error,
+				       NULL, "ttu", (uint64_t)BUS_SIZE, (uint64_t)0, 0u) < 0)
+			refused = strstr(error.message, "has exited") != NULL;
+		sd_bus_error_free(&error);
+		if (!refused)
+			usleep(20000);
+	}
+	sd_bus_flush_close_unref(b->bus);
+	return refused ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -201,8 +285,12 @@ int main(int argc, char **argv)
 		return failed("after the restart, the charge is not the sizes of the fds held");
 	if (!filled(wired, 3) || !filled(purgeable, 5))
 		return failed("the contents changed");
+	if (argc == 3 && !bus_lists_child(&bus_buffer))
+		return failed("the bus caller is no longer charged to its child");
 	if (argc == 3 && bus_free_twice(&bus_buffer) < 0)
 		return failed("the bus buffer is not the caller's any more");
+	if (argc == 3 && bus_charge_ends(&bus_buffer) < 0)
+		return failed("the child's exit did not end the bus caller's charge");
 	if (iobuf_set_purgeable(purgeable, IOBUF_PURGEABLE_NON_VOLATILE, &old) < 0 ||
 	    old != IOBUF_PURGEABLE_VOLATILE)
 		return failed("the purgeable state was lost");
