@@ -80,12 +80,16 @@ static void read_comm(pid_t pid, char comm[16])
 	sanitize_comm(comm);
 }
 
+/*
+ * A process of a user's service is that service's (its user unit), not the
+ * user manager's (user@UID.service): rules and totals by unit mean it.
+ */
 static void read_unit(pid_t pid, char unit[128])
 {
 	char *name = NULL;
 
 	unit[0] = '\0';
-	if (sd_pid_get_unit(pid, &name) >= 0 || sd_pid_get_user_unit(pid, &name) >= 0)
+	if (sd_pid_get_user_unit(pid, &name) >= 0 || sd_pid_get_unit(pid, &name) >= 0)
 		snprintf(unit, 128, "%s", name);
 	free(name);
 }

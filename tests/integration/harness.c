@@ -360,7 +360,7 @@ const char *own_unit(void)
 	char *name = NULL;
 
 	unit[0] = '\0';
-	if (sd_pid_get_unit(0, &name) >= 0 || sd_pid_get_user_unit(0, &name) >= 0)
+	if (sd_pid_get_user_unit(0, &name) >= 0 || sd_pid_get_unit(0, &name) >= 0)
 		snprintf(unit, sizeof(unit), "%s", name);
 	free(name);
 	return unit;

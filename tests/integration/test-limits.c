@@ -16,7 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-login.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -185,18 +186,121 @@ static void test_per_unit(void **state)
 	struct fixture *f = start("[unit *]\nmax-buffers = 1\n");
 	struct iobuf_task *task = connect_task(f);
 	struct iobuf *a = alloc(task, 4 * KIB), *b = alloc(task, 4 * KIB);
-	char *unit = NULL;
 
 	assert_non_null(a);
-	if (sd_pid_get_unit(0, &unit) >= 0 || sd_pid_get_user_unit(0, &unit) >= 0) {
+	if (own_unit()[0]) {
 		assert_refused(b, EDQUOT, "unit * buffer limit 1 reached: 1 buffers in use");
 	} else {
 		assert_non_null(b); /* outside any unit, no unit rule applies */
 		iobuf_release(b);
 	}
-	free(unit);
 	iobuf_release(a);
 	iobuf_task_unref(task);
+	stop(f);
+}
+
+/* Where cgroup v2 is mounted, from /proc/self/mounts; false when it is not. */
+static bool cgroup2_mount(char *mount, size_t size)
+{
+	char line[512], dir[256], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %255s %63s", dir, type) == 2 &&
+			strcmp(type, "cgroup2") == 0;
+	fclose(f);
+	if (found)
+		snprintf(mount, size, "%s", dir);
+	return found;
+}
+
+/* A user's service, as a user manager lays it out under cgroup v2. */
+static const char *const user_service[] = {
+	"user.slice", "user-4242.slice", "user@4242.service", "app.slice", "iobuf-test.service",
+};
+#define USER_SERVICE_DEPTH (sizeof(user_service) / sizeof(user_service[0]))
+
+/* The cgroup's directory, made under mount; how many levels this made. */
+static size_t make_user_service(const char *mount, char *dir, size_t size)
+{
+	size_t made = 0;
+
+	snprintf(dir, size, "%s", mount);
+	for (size_t i = 0; i < USER_SERVICE_DEPTH; i++) {
+		size_t len = strlen(dir);
+
+		snprintf(dir + len, size - len, "/%s", user_service[i]);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return 0;
+		made = i + 1;
+	}
+	return made;
+}
+
+static void remove_user_service(const char *mount)
+{
+	char dir[1024];
+
+	for (size_t depth = USER_SERVICE_DEPTH; depth > 0; depth--) {
+		snprintf(dir, sizeof(dir), "%s", mount);
+		for (size_t i = 0; i < depth; i++)
+			snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", user_service[i]);
+		rmdir(dir);
+	}
+}
+
+/*
+ * A client in a child that moves itself into the user service's cgroup:
+ * its second buffer is refused under the [unit iobuf-test.service] rule.
+ */
+static void user_service_client(const struct fixture *f, const char *dir)
+{
+	char procs[1100];
+	struct iobuf_task *task;
+	FILE *p;
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	p = fopen(procs, "we");
+	if (!p || fprintf(p, "0\n") < 0 || fclose(p) != 0)
+		_exit(3);
+	task = iobuf_task_connect(f->daemon.socket);
+	if (!task || !alloc(task, 4 * KIB))
+		_exit(4);
+	if (alloc(task, 4 * KIB) || errno != EDQUOT ||
+	    !strstr(iobuf_last_error(), "unit iobuf-test.service buffer limit 1 reached"))
+		_exit(5);
+	_exit(0);
+}
+
+/*
+ * A process of a user's service is charged to that service, not to the
+ * user manager (user@4242.service): a rule for the service covers it.
+ */
+static void test_user_unit(void **state)
+{
+	struct fixture *f;
+	char mount[256] = "", dir[1024];
+	int status;
+	pid_t child;
+
+	if (getuid() != 0 || !cgroup2_mount(mount, sizeof(mount)) ||
+	    make_user_service(mount, dir, sizeof(dir)) != USER_SERVICE_DEPTH) {
+		if (mount[0])
+			remove_user_service(mount);
+		print_message("[          ] cannot make a user service's cgroup here\n");
+		skip();
+	}
+	f = start("[unit iobuf-test.service]\nmax-buffers = 1\n");
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		user_service_client(f, dir);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	remove_user_service(mount);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	stop(f);
 }
 
@@ -422,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_per_uid),
 		cmocka_unit_test(test_per_cgroup),
 		cmocka_unit_test(test_per_unit),
+		cmocka_unit_test(test_user_unit),
 		cmocka_unit_test(test_per_heap),
 		cmocka_unit_test(test_total),
 		cmocka_unit_test(test_allocation_rate),
