@@ -259,6 +259,7 @@ static void user_service_client(const struct fixture *f, const char *dir)
 {
 	char procs[1100];
 	struct iobuf_task *task;
+	struct iobuf *first;
 	FILE *p;
 
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
@@ -266,11 +267,14 @@ static void user_service_client(const struct fixture *f, const char *dir)
 	if (!p || fprintf(p, "0\n") < 0 || fclose(p) != 0)
 		_exit(3);
 	task = iobuf_task_connect(f->daemon.socket);
-	if (!task || !alloc(task, 4 * KIB))
+	first = task ? alloc(task, 4 * KIB) : NULL;
+	if (!first)
 		_exit(4);
 	if (alloc(task, 4 * KIB) || errno != EDQUOT ||
 	    !strstr(iobuf_last_error(), "unit iobuf-test.service buffer limit 1 reached"))
 		_exit(5);
+	iobuf_release(first);
+	iobuf_task_unref(task);
 	_exit(0);
 }
 
