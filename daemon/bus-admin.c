@@ -11,14 +11,13 @@
 #include <string.h>
 
 #include "bus.h"
+#include "config.h"
 #include "log.h"
 #include "usage.h"
 
-#define ADMIN_GROUP "iobufd-admin"
-
 static bool in_admin_group(sd_bus_creds *creds)
 {
-	const struct group *group = getgrnam(ADMIN_GROUP);
+	const struct group *group = getgrnam(IOBUFD_ADMIN_GROUP);
 	const gid_t *gids;
 	gid_t egid;
 	int n;
@@ -54,7 +53,7 @@ static int check_admin(sd_bus_message *m, sd_bus_error *error)
 	if (r == 0)
 		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 					 "%s is for root and members of %s",
-					 sd_bus_message_get_member(m), ADMIN_GROUP);
+					 sd_bus_message_get_member(m), IOBUFD_ADMIN_GROUP);
 	return r;
 }
 

@@ -9,9 +9,8 @@
 #include <unistd.h>
 
 #include "charge.h"
+#include "config.h"
 #include "log.h"
-
-#define ADMIN_GROUP "iobufd-admin"
 
 /* The value after "key:" in a /proc file, copied into out; -ENOENT if absent. */
 static int proc_field(const char *path, const char *key, char *out, size_t size)
@@ -88,7 +87,7 @@ static int pidfd_identity(int pidfd, pid_t *pid, uid_t *uid)
 
 static bool in_admin_group(pid_t pid)
 {
-	struct group *admin = getgrnam(ADMIN_GROUP);
+	struct group *admin = getgrnam(IOBUFD_ADMIN_GROUP);
 	char path[64], groups[1024], *p, *end;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -173,8 +172,8 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 	}
 	if (client->uid != uid && client->uid != 0 && !in_admin_group(client->pid)) {
 		snprintf(why, CHARGE_WHY_MAX, "uid %u may not charge pid %d (uid %u): only the "
-			 "same uid, root and " ADMIN_GROUP " may", (unsigned)client->uid, (int)pid,
-			 (unsigned)uid);
+			 "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
+			 (int)pid, (unsigned)uid);
 		return -EPERM;
 	}
 	log_info("client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,

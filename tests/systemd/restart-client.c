@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "iobuf/iobuf.h"
+#include "pattern.h"
 
 #define BUS_NAME "org.iobufd.Allocator1"
 #define BUS_PATH "/org/iobufd/Allocator1"
@@ -39,24 +40,6 @@ static int failed(const char *what)
 {
 	printf("FAIL: %s (%s)\n", what, iobuf_last_error());
 	return EXIT_FAILURE;
-}
-
-static void fill(struct iobuf *buf, unsigned char seed)
-{
-	unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < iobuf_get_capacity(buf); i++)
-		bytes[i] = (unsigned char)(seed + i);
-}
-
-static int filled(struct iobuf *buf, unsigned char seed)
-{
-	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < iobuf_get_capacity(buf); i++)
-		if (bytes[i] != (unsigned char)(seed + i))
-			return 0;
-	return 1;
 }
 
 /*
@@ -258,8 +241,8 @@ int main(int argc, char **argv)
 					       VOLATILE_SIZE, 0);
 	if (!wired || !purgeable)
 		return failed("allocate");
-	fill(wired, 3);
-	fill(purgeable, 5);
+	fill_pattern(wired, 3);
+	fill_pattern(purgeable, 5);
 	if (iobuf_set_purgeable(purgeable, IOBUF_PURGEABLE_VOLATILE, &old) < 0 ||
 	    iobuf_task_get_usage(task, &before) < 0)
 		return failed("before the restart");
@@ -283,7 +266,7 @@ int main(int argc, char **argv)
 		return failed("the charge changed");
 	if (!charged_as_held(&after, wired, purgeable, &bus_buffer))
 		return failed("after the restart, the charge is not the sizes of the fds held");
-	if (!filled(wired, 3) || !filled(purgeable, 5))
+	if (!holds_pattern(wired, 3) || !holds_pattern(purgeable, 5))
 		return failed("the contents changed");
 	if (argc == 3 && !bus_lists_child(&bus_buffer))
 		return failed("the bus caller is no longer charged to its child");

@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "iobuf/iobuf.h"
+#include "pattern.h"
 #include "service-manager.h"
 
 #define PURGEABLE_PAGEABLE (IOBUF_PAGEABLE | IOBUF_PURGEABLE)
@@ -31,23 +32,6 @@ static void restart(struct service_manager *m)
 {
 	manager_stop(m);
 	manager_start(m, NULL);
-}
-
-static void fill(struct iobuf *buf, unsigned char seed)
-{
-	unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < iobuf_get_capacity(buf); i++)
-		bytes[i] = (unsigned char)(seed + i);
-}
-
-static void assert_filled(struct iobuf *buf, unsigned char seed)
-{
-	const unsigned char *bytes = iobuf_get_bytes_no_copy(buf);
-
-	for (size_t i = 0; i < iobuf_get_capacity(buf); i++)
-		if (bytes[i] != (unsigned char)(seed + i))
-			fail_msg("byte %zu changed", i);
 }
 
 static void assert_same_usage(const struct iobuf_usage *a, const struct iobuf_usage *b)
@@ -76,8 +60,8 @@ static void test_restart_keeps_connections_buffers_and_charges(void **state)
 	assert_non_null(wired);
 	assert_non_null(volatile_buf);
 	assert_non_null(gone);
-	fill(wired, 7);
-	fill(volatile_buf, 9);
+	fill_pattern(wired, 7);
+	fill_pattern(volatile_buf, 9);
 	assert_int_equal(iobuf_set_purgeable(volatile_buf, IOBUF_PURGEABLE_VOLATILE, &old), 0);
 	iobuf_release(gone);
 	before = usage_of(task);
@@ -92,10 +76,10 @@ static void test_restart_keeps_connections_buffers_and_charges(void **state)
 	after = usage_of(other);
 	assert_same_usage(&other_before, &after);
 	assert_int_equal(after.buffers, 0);
-	assert_filled(wired, 7);
-	assert_filled(volatile_buf, 9);
-	fill(wired, 11);
-	assert_filled(wired, 11);
+	assert_true(holds_pattern(wired, 7));
+	assert_true(holds_pattern(volatile_buf, 9));
+	fill_pattern(wired, 11);
+	assert_true(holds_pattern(wired, 11));
 
 	/* The state survived, and the buffers are still theirs to change and free. */
 	assert_int_equal(iobuf_set_purgeable(volatile_buf, IOBUF_PURGEABLE_NON_VOLATILE, &old), 0);
