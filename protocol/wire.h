@@ -182,12 +182,13 @@ const char *wire_opcode_name(uint16_t opcode);
 int wire_send(int sock, const struct wire_message *msg, int fd, int flags);
 
 /*
- * Receives one record and decodes it into *msg. On success *fd gets the
- * first fd that came with it (close-on-exec) or -1; further fds are closed.
- * On failure no fd is kept (*fd is -1) and the return is -ECONNRESET at end
- * of stream, -EMSGSIZE for a record over WIRE_MAX_MESSAGE, the decoder's
- * error (with *reason; msg->header is filled for -ENOSYS), or another
- * negative errno from recvmsg (e.g. -EAGAIN).
+ * Receives one record and decodes it into *msg. Every fd that came with it
+ * is the caller's from then on: on success *fd gets it (close-on-exec), or
+ * -1 when none came. On failure every fd that came is closed (*fd is -1)
+ * and the return is -ECONNRESET at end of stream, -EMSGSIZE for a record
+ * over WIRE_MAX_MESSAGE, -EBADMSG (with *reason) for a record with more
+ * than one fd, the decoder's error (with *reason; msg->header is filled for
+ * -ENOSYS), or another negative errno from recvmsg (e.g. -EAGAIN).
  */
 int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Sending and receiving protocol messages, with an fd in SCM_RIGHTS. */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,25 +47,59 @@ int wire_send(int sock, const struct wire_message *msg, int fd, int flags)
 	return sent < 0 ? -errno : 0;
 }
 
-/* Collects the fds of a received message: the first in *fd, the rest closed. */
-static void take_fds(struct msghdr *mh, int *fd)
+/* The fds that came with a record: the receiver's from the moment they arrive. */
+struct received_fds {
+	int fd[MAX_RECEIVED_FDS];
+	size_t count;
+};
+
+static void received_fds_take(struct received_fds *fds, struct msghdr *mh)
 {
+	fds->count = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t n;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int received;
-
-			memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = received;
-			else
-				close(received);
-		}
+		for (size_t i = 0; i < n && fds->count < MAX_RECEIVED_FDS; i++)
+			memcpy(&fds->fd[fds->count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 	}
+}
+
+static void received_fds_close(struct received_fds *fds)
+{
+	for (size_t i = 0; i < fds->count; i++)
+		close(fds->fd[i]);
+	fds->count = 0;
+}
+
+/*
+ * A seqpacket socket reads 0 bytes both for an empty record and at the end
+ * of the stream; only the latter leaves the peer shut down.
+ */
+static bool peer_gone(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* What is wrong with a record as it arrived, before its bytes are decoded. */
+static int check_record(int sock, const struct msghdr *mh, ssize_t len,
+			const struct received_fds *fds, const char **reason)
+{
+	if (len == 0 && fds->count == 0 && peer_gone(sock))
+		return -ECONNRESET;
+	if (mh->msg_flags & MSG_TRUNC) {
+		*reason = "message is larger than 4096 bytes";
+		return -EMSGSIZE;
+	}
+	if (mh->msg_flags & MSG_CTRUNC) {
+		*reason = "message carries more file descriptors than any message may";
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason)
@@ -80,6 +116,7 @@ int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
+	struct received_fds fds;
 	ssize_t len;
 	int r;
 
@@ -90,22 +127,20 @@ int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char
 	while (len < 0 && errno == EINTR);
 	if (len < 0)
 		return -errno;
-	if (len == 0)
-		return -ECONNRESET;
 
-	take_fds(&mh, fd);
-	if (mh.msg_flags & MSG_TRUNC) {
-		*reason = "message is larger than 4096 bytes";
-		r = -EMSGSIZE;
-	} else if (mh.msg_flags & MSG_CTRUNC) {
-		*reason = "message carries more file descriptors than any message may";
-		r = -EBADMSG;
-	} else {
+	received_fds_take(&fds, &mh);
+	r = check_record(sock, &mh, len, &fds, reason);
+	if (r >= 0)
 		r = wire_decode(buf, (size_t)len, msg, reason);
+	if (r >= 0 && fds.count > 1) {
+		*reason = "message carries more than one file descriptor";
+		r = -EBADMSG;
 	}
-	if (r < 0 && *fd >= 0) {
-		close(*fd);
-		*fd = -1;
+	if (r < 0) {
+		received_fds_close(&fds);
+		return r;
 	}
-	return r;
+	if (fds.count)
+		*fd = fds.fd[0];
+	return 0;
 }
