@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +65,17 @@ static int pid_uid(pid_t pid, uid_t *uid)
 	return 0;
 }
 
+/* A pidfd reads as ready once its task has exited, reaped or not (a zombie). */
+static bool pidfd_exited(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP));
+}
+
 /*
  * The pid and uid of the task behind pidfd: -EBADF when the fd is no
- * pidfd, -ESRCH when the task has exited. The pidfd names the task for
+ * pidfd, -ESRCH when the task has exited (a zombie too). The pidfd names the task for
  * good, its pid only while it lives: the pidfd still showing that pid
  * after /proc was read means the uid read is that task's, not a successor's.
  */
@@ -76,6 +85,8 @@ static int pidfd_identity(int pidfd, pid_t *pid, uid_t *uid)
 	int r;
 
 	r = pidfd_pid(pidfd, pid);
+	if (r >= 0 && pidfd_exited(pidfd))
+		r = -ESRCH;
 	if (r >= 0)
 		r = pid_uid(*pid, uid);
 	if (r >= 0)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -124,6 +125,30 @@ static void test_bad_pidfds(void **state)
 	iobuf_task_unref(own);
 }
 
+/* A task that has exited but is not reaped yet (a zombie) is no task to charge. */
+static void test_zombie_is_refused(void **state)
+{
+	const struct test_daemon *d = *state;
+	struct iobuf_task *own = iobuf_task_connect(d->socket);
+	struct pollfd exited;
+	pid_t child = fork();
+	int pidfd;
+
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	pidfd = test_pidfd_open(child);
+	exited = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	assert_int_equal(poll(&exited, 1, 5000), 1);
+	assert_int_equal(waitid(P_PID, (id_t)child, NULL, WEXITED | WNOWAIT), 0);
+
+	assert_refused(iobuf_task_for_pidfd(own, pidfd), ESRCH, "has exited");
+	assert_int_equal(usage_of(own).buffers, 0);
+	waitpid(child, NULL, 0);
+	close(pidfd);
+	iobuf_task_unref(own);
+}
+
 /* On the wire: a connection that holds buffers cannot change whom it charges. */
 static void test_charge_after_allocating_is_refused(void **state)
 {
@@ -154,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_charge_another_task),
 		cmocka_unit_test(test_other_uid_is_refused),
 		cmocka_unit_test(test_bad_pidfds),
+		cmocka_unit_test(test_zombie_is_refused),
 		cmocka_unit_test(test_charge_after_allocating_is_refused),
 	};
 
