@@ -16,6 +16,8 @@ enum {
 	OPT_MAX_CLIENT_BUFFERS,
 	OPT_MAX_CLIENT_BYTES,
 	OPT_MAX_CLIENTS,
+	OPT_MAX_UID_BUFFERS,
+	OPT_MAX_UID_CLIENTS,
 	OPT_HEAPS,
 	OPT_CONTIGUOUS_HEAPS,
 	OPT_BUS,
@@ -44,6 +46,10 @@ static void usage(FILE *out)
 		"      --max-client-buffers=N   buffers per client (default 4096)\n"
 		"      --max-client-bytes=BYTES bytes per client (default 2G)\n"
 		"      --max-clients=N          connected clients (default 256)\n"
+		"      --max-uid-buffers=N      buffers per uid (default: an eighth of the\n"
+		"                               file descriptors left for buffers)\n"
+		"      --max-uid-clients=N      clients per uid (default: an eighth of\n"
+		"                               max-clients)\n"
 		"      --memory-pressure=TRIGGER\n"
 		"                               purge every volatile buffer when tasks stall on\n"
 		"                               memory this long: 'some|full STALL_US WINDOW_US'\n"
@@ -138,6 +144,8 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "max-client-buffers", required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
 		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "max-uid-buffers", required_argument, NULL, OPT_MAX_UID_BUFFERS },
+		{ "max-uid-clients", required_argument, NULL, OPT_MAX_UID_CLIENTS },
 		{ "heaps", required_argument, NULL, OPT_HEAPS },
 		{ "contiguous-heaps", required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
 		{ "bus", required_argument, NULL, OPT_BUS },
@@ -179,6 +187,12 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		case OPT_MAX_CLIENTS:
 			r = parse_limit("--max-clients", optarg, 65536, &clients);
 			config->max_clients = (unsigned)clients;
+			break;
+		case OPT_MAX_UID_BUFFERS:
+			r = add_override(config, "max-uid-buffers", optarg, UINT32_MAX);
+			break;
+		case OPT_MAX_UID_CLIENTS:
+			r = add_override(config, "max-uid-clients", optarg, 65536);
 			break;
 		case OPT_HEAPS:
 			config->heaps.select = optarg;

@@ -22,7 +22,7 @@ struct daemon_config {
 	struct heap_config heaps; /* --heaps, --contiguous-heaps; NULL: the file's */
 	const char *bus;          /* --bus: "system", "session" or an address; NULL: --no-dbus */
 	bool bus_required;        /* --bus was given: failing to serve on it is fatal */
-	struct limit_override overrides[4];
+	struct limit_override overrides[8];
 	size_t override_count;
 	unsigned max_clients;     /* 0: the file's */
 	char memory_pressure[PRESSURE_TRIGGER_MAX]; /* --memory-pressure, or "": the file's */

@@ -18,6 +18,7 @@
 #include "charge.h"
 #include "config.h"
 #include "log.h"
+#include "quota.h"
 
 
 struct bus_client {
@@ -109,8 +110,30 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 	return 0;
 }
 
+/* A new caller's uid past its share of clients gets EUSERS; other uids do not. */
+static int check_new_caller(struct bus_service *service, sd_bus_message *m,
+			    sd_bus_error *error)
+{
+	char why[QUOTA_WHY_MAX];
+	sd_bus_creds *creds = NULL;
+	uid_t uid;
+	int r;
+
+	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+	if (r >= 0)
+		r = sd_bus_creds_get_euid(creds, &uid);
+	sd_bus_creds_unref(creds);
+	if (r < 0)
+		return r;
+	r = quota_check_uid_clients(service->allocator, uid, why);
+	if (r < 0)
+		return sd_bus_error_set_errnof(error, -r, "%s", why);
+	return 0;
+}
+
 /* The client a call is charged to: its sender's, made on its first call. */
-static int caller(struct bus_service *service, sd_bus_message *m, struct client **out)
+static int caller(struct bus_service *service, sd_bus_message *m, sd_bus_error *error,
+		  struct client **out)
 {
 	const char *sender = sd_bus_message_get_sender(m);
 	struct bus_client *bc;
@@ -120,6 +143,9 @@ static int caller(struct bus_service *service, sd_bus_message *m, struct client 
 		return -EPERM;
 	bc = find_bus_client(service, sender);
 	if (!bc) {
+		r = check_new_caller(service, m, error);
+		if (r < 0)
+			return r;
 		r = bus_client_new(service, sender, 0, &bc);
 		if (r < 0)
 			return r;
@@ -164,7 +190,7 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
 	if (r < 0)
 		return r;
-	r = caller(service, m, &client);
+	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, why);
@@ -202,7 +228,7 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = sd_bus_message_read(m, "t", &id);
 	if (r < 0)
 		return r;
-	r = caller(service, m, &client);
+	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_free(service->allocator, client, id, why);
@@ -223,7 +249,7 @@ static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = sd_bus_message_read(m, "tu", &id, &state);
 	if (r < 0)
 		return r;
-	r = caller(service, m, &client);
+	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_set_purgeable(service->allocator, client, id, state, &old, why);
@@ -242,7 +268,7 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 	r = sd_bus_message_read(m, "h", &fd);
 	if (r < 0)
 		return r;
-	r = caller(service, m, &client);
+	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
 	/* The message keeps its fd; the charge keeps a copy for the task's life. */

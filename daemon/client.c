@@ -132,6 +132,7 @@ int client_init(struct client *client, int sock)
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	client->uid = cred.uid;
+	client->peer_uid = cred.uid;
 	client->pid = cred.pid;
 	len = sizeof(pidfd);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
@@ -143,7 +144,7 @@ int client_init(struct client *client, int sock)
 
 void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
 {
-	*client = (struct client){ .uid = uid, .pid = pid };
+	*client = (struct client){ .uid = uid, .peer_uid = uid, .pid = pid };
 	/* The bus gave a pid: pin the process now, as close to the call as we can. */
 	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	read_identity(client);

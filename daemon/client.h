@@ -27,7 +27,8 @@ struct buffer {
 struct client {
 	struct client *next; /* in the allocator's list */
 	unsigned id;
-	uid_t uid;
+	uid_t uid;      /* charged: the peer's, or the task's it charges */
+	uid_t peer_uid; /* the peer's, for good: its connection counts against it */
 	pid_t pid;
 	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
 	char comm[16];

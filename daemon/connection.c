@@ -51,6 +51,7 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 		return;
 	}
 	conn->greeted = true;
+	conn->hello_deadline = sd_event_source_disable_unref(conn->hello_deadline);
 	ans->msg.hello_reply.version = WIRE_VERSION;
 	fdstore_keep_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
@@ -189,6 +190,29 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	return 0;
 }
 
+static int on_hello_deadline(sd_event_source *source, uint64_t usec, void *userdata)
+{
+	struct connection *conn = userdata;
+
+	log_debug("client %u (pid %d, %s) said no hello within %llu s; disconnecting",
+		  conn->client.id, (int)conn->client.pid, conn->client.comm,
+		  HELLO_DEADLINE_USEC / 1000000);
+	connection_free(conn);
+	return 0;
+}
+
+static int watch(struct connection *conn)
+{
+	sd_event *event = conn->server->event;
+	int r;
+
+	r = sd_event_add_io(event, &conn->source, conn->sock, EPOLLIN, on_readable, conn);
+	if (r >= 0 && !conn->greeted)
+		r = sd_event_add_time_relative(event, &conn->hello_deadline, CLOCK_MONOTONIC,
+					       HELLO_DEADLINE_USEC, 0, on_hello_deadline, conn);
+	return r;
+}
+
 static int connection_add(struct server *server, int sock, unsigned id, bool greeted)
 {
 	struct connection *conn;
@@ -204,8 +228,10 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	conn->greeted = greeted;
 	r = client_init(&conn->client, sock);
 	if (r >= 0)
-		r = sd_event_add_io(server->event, &conn->source, sock, EPOLLIN, on_readable, conn);
+		r = watch(conn);
 	if (r < 0) {
+		sd_event_source_disable_unref(conn->hello_deadline);
+		sd_event_source_disable_unref(conn->source);
 		client_fini(&conn->client);
 		close(sock);
 		free(conn);
@@ -256,6 +282,7 @@ void connection_free(struct connection *conn)
 		conn->next->prev = conn->prev;
 	server->connection_count--;
 	sd_event_source_disable_unref(conn->source);
+	sd_event_source_disable_unref(conn->hello_deadline);
 	client_fini(&conn->client);
 	close(conn->sock);
 	free(conn);

@@ -8,6 +8,9 @@
 
 #include "client.h"
 
+/* A connection that has not said hello by then is closed. */
+#define HELLO_DEADLINE_USEC (5 * 1000000ull)
+
 struct server;
 
 struct connection {
@@ -16,7 +19,8 @@ struct connection {
 	struct client client;
 	int sock;
 	sd_event_source *source;
-	bool greeted; /* hello was answered */
+	sd_event_source *hello_deadline; /* until hello is answered */
+	bool greeted;
 };
 
 /* Takes ownership of sock (a connected, non-blocking socket). */

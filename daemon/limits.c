@@ -22,6 +22,7 @@ static const struct scalar_limit scalars[] = {
 	SCALAR("max-client-bytes", client.bytes, false),
 	SCALAR("max-uid-buffers", uid.buffers, true),
 	SCALAR("max-uid-bytes", uid.bytes, true),
+	SCALAR("max-uid-clients", uid_clients, true),
 	SCALAR("max-total-buffers", total.buffers, true),
 	SCALAR("max-total-bytes", total.bytes, true),
 	SCALAR("max-client-allocations-per-second", client_rate, true),
@@ -41,6 +42,9 @@ void limits_default(struct limits *l)
 	*l = (struct limits){
 		.max_buffer_size = 512ull << 20,
 		.client = { .buffers = 4096, .bytes = 2ull << 30 },
+		.uid = { .buffers = LIMIT_FROM_FD_BUDGET },
+		.uid_clients = LIMIT_FROM_FD_BUDGET,
+		.fd_buffers = UINT64_MAX,
 	};
 }
 

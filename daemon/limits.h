@@ -8,11 +8,14 @@
  * Limits property all speak these names:
  *
  *   max-buffer-size, max-client-buffers, max-client-bytes,
- *   max-uid-buffers, max-uid-bytes, max-total-buffers, max-total-bytes,
+ *   max-uid-buffers, max-uid-bytes, max-uid-clients,
+ *   max-total-buffers, max-total-bytes,
  *   max-client-allocations-per-second, max-volatile-bytes,
  *   "<kind> <match> max-buffers", "<kind> <match> max-bytes"
  *
  * 0 means no limit, except for the first three, which always hold.
+ * max-uid-buffers and max-uid-clients default to a uid's share of the
+ * daemon's file descriptors (fdbudget.h), and the buffer budget always holds.
  */
 #ifndef IOBUFD_LIMITS_H
 #define IOBUFD_LIMITS_H
@@ -27,6 +30,8 @@
 #define LIMIT_RULES_MAX 64
 #define LIMIT_MATCH_MAX 128
 #define LIMIT_NAME_MAX (LIMIT_MATCH_MAX + 32)
+/* A default that fd_budget_apply() turns into a share of the fds. */
+#define LIMIT_FROM_FD_BUDGET UINT64_MAX
 
 enum rule_kind { RULE_UID, RULE_UNIT, RULE_CGROUP, RULE_HEAP };
 
@@ -47,14 +52,21 @@ struct limits {
 	uint64_t max_buffer_size;
 	struct quota client; /* per connection or bus caller */
 	struct quota uid;    /* per uid, over its clients, where no "uid N" rule says */
+	uint64_t uid_clients; /* connections and bus callers per uid */
 	struct quota total;  /* over every client: ENOMEM past it */
 	uint64_t client_rate; /* allocations per second per client */
 	uint64_t volatile_bytes; /* past it, the oldest volatile buffers are purged */
+	uint64_t fd_buffers;  /* the buffer budget of fdbudget.h: not a setting */
+	bool uid_buffers_shared; /* max-uid-buffers and max-uid-clients are the fd shares */
+	bool uid_clients_shared;
 	struct limit_rule rules[LIMIT_RULES_MAX];
 	size_t rule_count;
 };
 
-/* The defaults: 512M buffers, 4096 buffers and 2G per client, no others. */
+/*
+ * The defaults: 512M buffers, 4096 buffers and 2G per client, max-uid-buffers
+ * and max-uid-clients from the fd budget, no others.
+ */
 void limits_default(struct limits *l);
 
 /*

@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <systemd/sd-event.h>
 
 #include "allocator.h"
@@ -12,22 +11,12 @@
 #include "bus.h"
 #include "config-file.h"
 #include "config.h"
+#include "fdbudget.h"
 #include "log.h"
 #include "notify.h"
 #include "pressure.h"
 #include "restore.h"
 #include "server.h"
-
-/* Every live buffer holds an fd in the daemon: allow as many as we may. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 /* The limits of the config file under those of the command line, and the file's settings. */
 static int load_settings(const struct daemon_config *config, struct limits *limits,
@@ -59,6 +48,7 @@ static const char *pressure_trigger(const struct daemon_config *config,
 
 struct reload {
 	const struct daemon_config *config;
+	const struct fd_budget *budget;
 	struct allocator *allocator;
 	struct bus_service *bus;
 	struct pressure_watch *pressure;
@@ -76,6 +66,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *inf
 		log_warning("keeping the limits in force");
 		return 0;
 	}
+	fd_budget_apply(reload->budget, &limits);
 	reload->allocator->limits = limits;
 	log_info("reloaded %s: %zu rules; heaps and max-clients change at a restart",
 		 reload->config->config_path, limits.rule_count);
@@ -127,11 +118,11 @@ static int run(const struct daemon_config *config)
 	struct handover handover;
 	struct notify notify;
 	struct pressure_watch pressure;
-	struct reload reload = { config, &allocator, &bus, &pressure };
+	struct fd_budget budget;
+	struct reload reload = { config, &budget, &allocator, &bus, &pressure };
 	struct file_settings file;
 	struct heap_config heaps;
 	struct limits limits;
-	unsigned max_clients;
 	sd_event *event = NULL;
 	int r;
 
@@ -144,8 +135,9 @@ static int run(const struct daemon_config *config)
 		.contiguous = config->heaps.contiguous ? config->heaps.contiguous
 						       : file.contiguous[0] ? file.contiguous : NULL,
 	};
-	max_clients = config->max_clients ? config->max_clients
-					  : file.max_clients ? file.max_clients : 256;
+	fd_budget_init(&budget, config->max_clients ? config->max_clients
+			: file.max_clients ? file.max_clients : 256);
+	fd_budget_apply(&budget, &limits);
 	r = allocator_init(&allocator, &limits, &heaps);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the heaps");
@@ -163,7 +155,7 @@ static int run(const struct daemon_config *config)
 		goto out_event;
 	}
 	r = server_init(&server, event, &allocator, handover.listen_fd, config->socket_path,
-			max_clients);
+			budget.max_clients);
 	handover.listen_fd = -1;
 	if (r < 0)
 		goto out_server;
@@ -175,7 +167,10 @@ static int run(const struct daemon_config *config)
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
 		 " buffers and %" PRIu64 " bytes, %u clients",
 		 IOBUFD_VERSION, limits.max_buffer_size, limits.client.buffers, limits.client.bytes,
-		 max_clients);
+		 budget.max_clients);
+	log_info("file descriptors: %" PRIu64 ", of which %" PRIu64 " for buffers; per uid %"
+		 PRIu64 " buffers and %" PRIu64 " clients", budget.nofile, budget.buffers,
+		 limits.uid.buffers, limits.uid_clients);
 	heaps_log(&allocator.heaps);
 	r = pressure_watch_start(&pressure, event, &allocator, pressure_trigger(config, &file));
 	if (r >= 0)
@@ -218,6 +213,5 @@ int main(int argc, char **argv)
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	log_set_verbose(config.verbose);
-	raise_fd_limit();
 	return run(&config) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -46,7 +46,7 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 {
 	const struct quota *quota = &a->limits.uid;
 	uint64_t buffers = 0, bytes = 0;
-	char who[32];
+	char who[80];
 
 	for (size_t i = 0; i < a->limits.rule_count; i++)
 		if (a->limits.rules[i].kind == RULE_UID &&
@@ -60,7 +60,9 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 			bytes += c->bytes;
 		}
 	}
-	snprintf(who, sizeof(who), "uid %u", (unsigned)client->uid);
+	snprintf(who, sizeof(who), "uid %u%s", (unsigned)client->uid,
+		 quota == &a->limits.uid && a->limits.uid_buffers_shared ?
+			 " (its share of the daemon's file descriptors)" : "");
 	return fits(who, quota, buffers, bytes, size, -EDQUOT, why);
 }
 
@@ -85,6 +87,16 @@ static int fits_groups(const struct allocator *a, const struct client *client, u
 	return 0;
 }
 
+/* Every buffer holds an fd in the daemon: past the budget, no more (fdbudget.h). */
+static int fits_fd_budget(const struct allocator *a, char *why)
+{
+	if (a->buffers < a->limits.fd_buffers)
+		return 0;
+	snprintf(why, QUOTA_WHY_MAX, "the daemon's file descriptor budget for buffers %" PRIu64
+		 " reached: %" PRIu64 " buffers held", a->limits.fd_buffers, a->buffers);
+	return -ENOMEM;
+}
+
 int quota_check_client(const struct allocator *a, const struct client *client, uint64_t size,
 		       char *why)
 {
@@ -98,7 +110,26 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 		r = fits_groups(a, client, size, why);
 	if (r >= 0)
 		r = fits("total", &a->limits.total, a->buffers, a->bytes, size, -ENOMEM, why);
+	if (r >= 0)
+		r = fits_fd_budget(a, why);
 	return r;
+}
+
+int quota_check_uid_clients(const struct allocator *a, uid_t uid, char *why)
+{
+	uint64_t clients = 0;
+
+	if (!a->limits.uid_clients)
+		return 0;
+	for (const struct client *c = a->client_list; c; c = c->next)
+		if (c->peer_uid == uid)
+			clients++;
+	if (clients < a->limits.uid_clients)
+		return 0;
+	snprintf(why, QUOTA_WHY_MAX, "uid %u client limit %" PRIu64 "%s reached: %" PRIu64
+		 " clients connected", (unsigned)uid, a->limits.uid_clients,
+		 a->limits.uid_clients_shared ? " (its share of max-clients)" : "", clients);
+	return -EUSERS;
 }
 
 int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,

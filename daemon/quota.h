@@ -3,13 +3,14 @@
  * The limits a new buffer must fit (see limits.h). Each returns 0, or a
  * negative errno with why (at least QUOTA_WHY_MAX bytes) naming the limit,
  * its value and the use it met: -EDQUOT for a limit on a client, uid,
- * group or heap, -ENOMEM for the total over every client, -EAGAIN for the
- * allocation rate.
+ * group or heap, -ENOMEM for the total over every client and the daemon's
+ * fd budget, -EAGAIN for the allocation rate.
  */
 #ifndef IOBUFD_QUOTA_H
 #define IOBUFD_QUOTA_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wire.h"
 
@@ -25,6 +26,8 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 /* size more bytes on heap. */
 int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,
 		     char *why);
+/* Whether uid may have one more client (connection or bus caller): -EUSERS if not. */
+int quota_check_uid_clients(const struct allocator *a, uid_t uid, char *why);
 /* Whether the client may allocate once more within its rate. */
 int quota_check_rate(const struct allocator *a, struct client *client, char *why);
 /* Counts an allocation made against the client's rate. */

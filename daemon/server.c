@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,7 +10,10 @@
 
 #include "connection.h"
 #include "log.h"
+#include "quota.h"
 #include "server.h"
+
+#define ACCEPT_RETRY_USEC 1000000
 
 static int fill_address(struct sockaddr_un *addr, const char *path)
 {
@@ -112,15 +116,95 @@ static int on_retry(sd_event_source *source, uint64_t usec, void *userdata)
 	return sd_event_source_set_enabled(server->listen_source, SD_EVENT_ON);
 }
 
-/* Out of fds: stop accepting for a moment instead of spinning on EMFILE. */
+/* Made at start and only re-armed later: recovering must not need a new fd. */
+static int add_retry_timer(struct server *server)
+{
+	int r;
+
+	r = sd_event_add_time_relative(server->event, &server->retry_source, CLOCK_MONOTONIC,
+				       ACCEPT_RETRY_USEC, 0, on_retry, server);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(server->retry_source, SD_EVENT_OFF);
+	return r;
+}
+
+/* The last resort when even the spare fd is gone: stop accepting for a moment. */
 static void pause_accepting(struct server *server)
 {
+	int r;
+
 	log_warning("out of file descriptors; not accepting clients for a second");
-	sd_event_source_set_enabled(server->listen_source, SD_EVENT_OFF);
-	sd_event_source_disable_unref(server->retry_source);
-	server->retry_source = NULL;
-	sd_event_add_time_relative(server->event, &server->retry_source, CLOCK_MONOTONIC,
-				   1000000, 0, on_retry, server);
+	r = sd_event_source_set_enabled(server->listen_source, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_source_set_time_relative(server->retry_source, ACCEPT_RETRY_USEC);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(server->retry_source, SD_EVENT_ONESHOT);
+	if (r < 0) {
+		log_error_errno(r, "cannot arm the accept retry; accepting again at once");
+		(void)sd_event_source_set_enabled(server->listen_source, SD_EVENT_ON);
+	}
+}
+
+/*
+ * Out of fds with clients waiting: the spare fd makes room to accept one
+ * and tell it so, rather than leave the queue to fill with clients that
+ * wait for ever. Returns false when that did not work.
+ */
+static bool turn_away_with_spare(struct server *server)
+{
+	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EMFILE };
+	int sock, accept_errno;
+
+	if (server->spare_fd < 0)
+		return false;
+	close(server->spare_fd);
+	sock = accept4(server->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	accept_errno = errno;
+	if (sock >= 0) {
+		snprintf(msg.error.message, sizeof(msg.error.message),
+			 "the daemon is out of file descriptors; try again later");
+		(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
+		close(sock);
+	}
+	server->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!server->fd_shortage_logged) {
+		log_warning("out of file descriptors: turning new clients away until some close");
+		server->fd_shortage_logged = true;
+	}
+	return sock >= 0 || accept_errno == EAGAIN;
+}
+
+static void out_of_fds(struct server *server)
+{
+	if (!turn_away_with_spare(server))
+		pause_accepting(server);
+}
+
+/* The uid behind a new connection, (uid_t)-1 when the kernel does not say. */
+static uid_t peer_uid(int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return (uid_t)-1;
+	return cred.uid;
+}
+
+/* A uid past its share of clients is turned away; other uids are not. */
+static bool uid_may_connect(struct server *server, int sock)
+{
+	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
+	uid_t uid = peer_uid(sock);
+	int r;
+
+	r = quota_check_uid_clients(server->allocator, uid, msg.error.message);
+	if (r >= 0)
+		return true;
+	log_debug("refused a client: %s", msg.error.message);
+	(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
+	close(sock);
+	return false;
 }
 
 static int on_connection(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -131,16 +215,22 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 	sock = accept4(server->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (sock < 0) {
 		if (errno == EMFILE || errno == ENFILE)
-			pause_accepting(server);
+			out_of_fds(server);
 		else if (errno != EAGAIN && errno != ECONNABORTED)
 			log_error_errno(-errno, "accept failed");
 		return 0;
+	}
+	if (server->fd_shortage_logged) {
+		log_info("file descriptors are available again: accepting clients");
+		server->fd_shortage_logged = false;
 	}
 	if (server->connection_count >= server->max_clients) {
 		log_warning("refused a client: %u clients connected", server->connection_count);
 		turn_away(sock, server->max_clients);
 		return 0;
 	}
+	if (!uid_may_connect(server, sock))
+		return 0;
 	r = connection_new(server, sock);
 	if (r < 0)
 		log_error_errno(r, "cannot set up a client");
@@ -157,7 +247,10 @@ int server_init(struct server *server, sd_event *event, struct allocator *alloca
 		.allocator = allocator,
 		.max_clients = max_clients,
 		.sock = -1,
+		.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC),
 	};
+	if (server->spare_fd < 0)
+		return log_error_errno(-errno, "cannot open /dev/null");
 	if (listen_fd >= 0) {
 		server->sock = listen_fd;
 		log_info("listening on the socket systemd passed");
@@ -171,6 +264,9 @@ int server_init(struct server *server, sd_event *event, struct allocator *alloca
 			    server);
 	if (r < 0)
 		return log_error_errno(r, "cannot watch the listening socket");
+	r = add_retry_timer(server);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the accept retry timer");
 	return 0;
 }
 
@@ -182,6 +278,8 @@ void server_fini(struct server *server)
 	sd_event_source_disable_unref(server->listen_source);
 	if (server->sock >= 0)
 		close(server->sock);
+	if (server->spare_fd >= 0)
+		close(server->spare_fd);
 	if (server->path)
 		unlink(server->path);
 }

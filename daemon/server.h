@@ -16,7 +16,9 @@ struct server {
 	int sock;
 	const char *path;  /* set when this process created the socket */
 	sd_event_source *listen_source;
-	sd_event_source *retry_source; /* re-arms accept after EMFILE */
+	sd_event_source *retry_source; /* re-arms accept after EMFILE; made at start */
+	int spare_fd;                  /* given up to turn a client away when out of fds */
+	bool fd_shortage_logged;
 	struct connection *connections;
 	unsigned connection_count;
 	unsigned max_clients;

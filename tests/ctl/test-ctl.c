@@ -431,16 +431,20 @@ static void test_status(void **state)
 	assert_has(res.out, "\nBuffers: ");
 	assert_has(res.out, "\nBytes:   ");
 	assert_has(res.out, "\nHeaps:   1\n");
+	/* max-uid-buffers is a share of the fds the daemon may open, which vary. */
 	assert_has(res.out, "\nLimits:  max-buffer-size 512.0 MiB, max-client-buffers 4096, "
-			    "max-client-bytes 2.0 GiB\n");
+			    "max-client-bytes 2.0 GiB, max-uid-buffers ");
+	assert_has(res.out, ", max-uid-clients 32\n");
 
 	ctl_ok(&res, "--json", "status");
 	snprintf(expected, sizeof(expected), "d['version'] == '%s'", IOBUFD_VERSION);
 	json_expect(res.out, expected, "d['heaps'] == 1",
 		    "sorted(d) == ['buffers', 'bytes', 'clients', 'heaps', 'limits', 'version']",
 		    "all(type(d[k]) is int for k in ('clients', 'buffers', 'bytes'))",
-		    "{k: v for k, v in d['limits'].items() if v} == {'max-buffer-size': 536870912, "
-		    "'max-client-buffers': 4096, 'max-client-bytes': 2147483648}",
+		    "{k: v for k, v in d['limits'].items() if v and k != 'max-uid-buffers'} == "
+		    "{'max-buffer-size': 536870912, 'max-client-buffers': 4096, "
+		    "'max-client-bytes': 2147483648, 'max-uid-clients': 32}",
+		    "d['limits']['max-uid-buffers'] > 0",
 		    "d['limits']['max-uid-bytes'] == 0");
 }
 
@@ -651,7 +655,7 @@ static void test_limits(void **state)
 	ctl_ok(&res, "limits", "set", "max-client-bytes", "1M");
 	assert_string_equal(res.out, "Limit: max-client-bytes\nValue: 1048576 (1.0 MiB)\n");
 	ctl_ok(&res, "limits", "--json");
-	json_expect(res.out, "d['max-client-bytes'] == 1048576", "len(d) == 9",
+	json_expect(res.out, "d['max-client-bytes'] == 1048576", "len(d) == 10",
 		    "d['max-total-bytes'] == 0");
 	expect_refusal("iobufctl: alloc: EDQUOT: per-client byte limit 1048576 exceeded", "alloc",
 		       "2M");
@@ -665,9 +669,10 @@ static void test_limits(void **state)
 	ctl_ok(&res, "limits", "set", "max-client-bytes", "2G");
 	ctl_ok(&res, "limits", "set", "max-client-buffers", "4096");
 	ctl_ok(&res, "status", "--json");
-	json_expect(res.out, "{k: v for k, v in d['limits'].items() if v} == "
-			     "{'max-buffer-size': 536870912, 'max-client-buffers': 4096, "
-			     "'max-client-bytes': 2147483648}");
+	json_expect(res.out, "{k: v for k, v in d['limits'].items() if v and "
+			     "k != 'max-uid-buffers'} == {'max-buffer-size': 536870912, "
+			     "'max-client-buffers': 4096, 'max-client-bytes': 2147483648, "
+			     "'max-uid-clients': 32}");
 
 	expect_refusal("iobufctl: limits set: InvalidArgs: unknown limit 'bogus'", "limits", "set",
 		       "bogus", "1");

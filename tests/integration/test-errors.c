@@ -231,7 +231,7 @@ static void test_images_without_an_image_heap(void **state)
 
 static void test_max_clients(void **state)
 {
-	static const char *const args[] = { "--max-clients=2", NULL };
+	static const char *const args[] = { "--max-clients=2", "--max-uid-clients=8", NULL };
 	struct test_daemon d;
 	struct iobuf_task *a, *b;
 	size_t fds;
