@@ -99,14 +99,28 @@ fail:
 	return r;
 }
 
+/*
+ * Sends a new client its refusal and closes the connection. What it sent
+ * already is read and dropped first: closing with unread records would
+ * make its next read fail with ECONNRESET before it sees why.
+ */
+static void refuse_client(int sock, const struct wire_message *refusal)
+{
+	char drop;
+
+	(void)wire_send(sock, refusal, -1, MSG_DONTWAIT);
+	for (int i = 0; i < 64 && recv(sock, &drop, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0; i++)
+		;
+	close(sock);
+}
+
 static void turn_away(int sock, unsigned max_clients)
 {
 	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
 
 	snprintf(msg.error.message, sizeof(msg.error.message), "too many clients (limit %u)",
 		 max_clients);
-	(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
-	close(sock);
+	refuse_client(sock, &msg);
 }
 
 static int on_retry(sd_event_source *source, uint64_t usec, void *userdata)
@@ -163,8 +177,7 @@ static bool turn_away_with_spare(struct server *server)
 	if (sock >= 0) {
 		snprintf(msg.error.message, sizeof(msg.error.message),
 			 "the daemon is out of file descriptors; try again later");
-		(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
-		close(sock);
+		refuse_client(sock, &msg);
 	}
 	server->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (!server->fd_shortage_logged) {
@@ -202,8 +215,7 @@ static bool uid_may_connect(struct server *server, int sock)
 	if (r >= 0)
 		return true;
 	log_debug("refused a client: %s", msg.error.message);
-	(void)wire_send(sock, &msg, -1, MSG_DONTWAIT);
-	close(sock);
+	refuse_client(sock, &msg);
 	return false;
 }
 

@@ -79,11 +79,10 @@ static struct fixture *start(const char *const *extra_args, unsigned nofile)
 
 /*
  * As nobody, in a child: connects, allocates a 4 KiB buffer, writes it and
- * releases it. Asserts that it worked within deadline_ms.
+ * releases it. The child's exit status: 0 when all of it worked.
  */
-static void assert_victim_served(const struct fixture *f, unsigned deadline_ms)
+static int victim_attempt(const struct fixture *f, unsigned deadline_ms)
 {
-	uint64_t begin = now_ms();
 	pid_t child = fork();
 	int status;
 
@@ -114,9 +113,27 @@ static void assert_victim_served(const struct fixture *f, unsigned deadline_ms)
 		_exit(0);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Asserts that nobody is served, in one attempt, within deadline_ms. */
+static void assert_victim_served(const struct fixture *f, unsigned deadline_ms)
+{
+	uint64_t begin = now_ms();
+
+	assert_int_equal(victim_attempt(f, deadline_ms), 0);
 	assert_true(now_ms() - begin <= deadline_ms);
+}
+
+/* Asserts that nobody, trying again every 50 ms, is served within deadline_ms. */
+static void assert_victim_served_soon(const struct fixture *f, unsigned deadline_ms)
+{
+	uint64_t end = now_ms() + deadline_ms;
+
+	while (victim_attempt(f, deadline_ms) != 0) {
+		assert_true(now_ms() < end);
+		usleep(50000);
+	}
 }
 
 /* The daemon is alive, holds no buffer and has the fds it had at start. */
@@ -316,7 +333,7 @@ static void test_accept_recovers_from_emfile(void **state)
 
 	while (n)
 		close(socks[--n]);
-	assert_victim_served(f, 2000);
+	assert_victim_served_soon(f, 2000);
 	if (prlimit(f->daemon.pid, RLIMIT_NOFILE, &saved, NULL) < 0)
 		fail_msg("prlimit on the daemon: %s", strerror(errno));
 	assert_back_to_baseline(f);
