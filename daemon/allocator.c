@@ -14,6 +14,7 @@
 #include "log.h"
 #include "purgeable.h"
 #include "quota.h"
+#include "release.h"
 #include "request.h"
 
 #define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
@@ -29,11 +30,20 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 
 void allocator_fini(struct allocator *a)
 {
+	while (a->client_list && a->client_list->detached) {
+		struct client *d = a->client_list;
+
+		allocator_drop_buffers(a, d);
+		a->client_list = d->next;
+		free(d);
+	}
 	heaps_fini(&a->heaps);
 }
 
 static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
 {
+	if (b->freed)
+		a->freed_buffers--;
 	purgeable_forget(a, b);
 	fdstore_forget_buffer(&a->store, b, client);
 	client_remove_buffer(client, b);
@@ -49,6 +59,7 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
+
 	if (!id)
 		id = a->last_client_id + 1;
 	if (id > a->last_client_id)
@@ -67,27 +78,167 @@ struct client *allocator_find_client(const struct allocator *a, unsigned id)
 	return NULL;
 }
 
-size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
+static void unlink_client(struct allocator *a, struct client *client)
 {
-	size_t n = 0;
-
-	for (; client->buffers; n++)
-		buffer_destroy(a, client, client->buffers);
-	return n;
-}
-
-
-void allocator_remove_client(struct allocator *a, struct client *client)
-{
-	charge_end(a, client);
-	allocator_free_client_buffers(a, client);
 	for (struct client **p = &a->client_list; *p; p = &(*p)->next) {
 		if (*p == client) {
 			*p = client->next;
 			break;
 		}
 	}
+}
+
+/*
+ * The owner is done with the buffer: it goes at once when nothing else
+ * refers to its memory, else it stays charged, freed, until it is released.
+ * Whether it still lives.
+ */
+static bool buffer_free(struct allocator *a, struct client *client, struct buffer *b)
+{
+	enum release_state state = release_check(b);
+
+	if (state == RELEASE_DONE) {
+		buffer_destroy(a, client, b);
+		return false;
+	}
+	if (!b->freed) {
+		fdstore_forget_buffer(&a->store, b, client);
+		b->freed = true;
+		client->freed_count++;
+		a->freed_buffers++;
+		fdstore_keep_buffer(&a->store, b, client);
+	}
+	if (state == RELEASE_UNKNOWN && !b->heap->release_unknown_logged) {
+		log_warning("heap %s: the kernel does not say when its buffers are released; a "
+			    "freed buffer stays charged until its owner disconnects", b->heap->name);
+		b->heap->release_unknown_logged = true;
+	}
+	return true;
+}
+
+size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
+{
+	struct buffer *b, *next;
+	size_t n = 0;
+
+	for (b = client->buffers; b; b = next) {
+		next = b->next;
+		if (!b->freed) {
+			buffer_free(a, client, b);
+			n++;
+		}
+	}
+	return n;
+}
+
+size_t allocator_reap(struct allocator *a, struct client *only)
+{
+	struct client *c, *next_client;
+	struct buffer *b, *next;
+	size_t n = 0;
+
+	for (c = only ? only : a->client_list; c; c = next_client) {
+		next_client = only ? NULL : c->next;
+		for (b = c->buffers; c->freed_count && b; b = next) {
+			next = b->next;
+			if (b->freed && release_check(b) == RELEASE_DONE) {
+				buffer_destroy(a, c, b);
+				n++;
+			}
+		}
+		if (c->detached && !c->buffers) {
+			log_debug("client %u (pid %d, %s): its last buffer is released", c->id,
+				  (int)c->pid, c->comm);
+			unlink_client(a, c);
+			free(c);
+		}
+	}
+	return n;
+}
+
+/* A client that outlives its connection while others refer to its buffers. */
+static struct client *detached_copy(const struct client *client)
+{
+	struct client *d = malloc(sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *client;
+	d->detached = true;
+	d->transport = "none";
+	d->bus_name = NULL;
+	d->pidfd = -1;
+	d->stored = false;
+	d->charge = NULL;
+	d->charge_stored = false;
+	d->buffers = NULL;
+	d->buffer_count = d->bytes = d->freed_count = 0;
+	return d;
+}
+
+struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t uid, pid_t pid)
+{
+	struct client *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = (struct client){ .id = id, .uid = uid, .peer_uid = uid, .pid = pid, .pidfd = -1,
+			      .detached = true, .transport = "none", .next = a->client_list };
+	snprintf(d->comm, sizeof(d->comm), "?");
+	if (id > a->last_client_id)
+		a->last_client_id = id;
+	a->client_list = d;
+	return d;
+}
+
+/* Hands the buffers still referenced to a detached copy of the client. */
+static void detach_held(struct allocator *a, struct client *client)
+{
+	struct client *d = NULL;
+	struct buffer *b, *next;
+
+	for (b = client->buffers; b; b = next) {
+		next = b->next;
+		if (release_check(b) != RELEASE_HELD) {
+			buffer_destroy(a, client, b);
+			continue;
+		}
+		if (!d && !(d = detached_copy(client))) {
+			buffer_destroy(a, client, b);
+			continue;
+		}
+		fdstore_forget_buffer(&a->store, b, client);
+		client_remove_buffer(client, b);
+		if (!b->freed)
+			a->freed_buffers++;
+		b->freed = true;
+		client_add_buffer(d, b);
+		fdstore_keep_buffer(&a->store, b, d);
+	}
+	if (d) {
+		log_info("client %u (pid %d, %s) left %" PRIu64 " buffers (%" PRIu64 " bytes) that "
+			 "others still refer to: they stay charged to it until released", d->id,
+			 (int)d->pid, d->comm, d->buffer_count, d->bytes);
+		d->next = a->client_list;
+		a->client_list = d;
+	}
+}
+
+void allocator_remove_client(struct allocator *a, struct client *client)
+{
+	charge_end(a, client);
+	unlink_client(a, client);
 	a->clients--;
+	if (a->store.stopping) /* a restart: the fd store keeps every buffer */
+		allocator_drop_buffers(a, client);
+	else
+		detach_held(a, client);
+}
+
+void allocator_drop_buffers(struct allocator *a, struct client *client)
+{
+	while (client->buffers)
+		buffer_destroy(a, client, client->buffers);
 }
 
 static uint32_t granted_options(uint32_t options)
@@ -272,6 +423,8 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	}
 	*b = (struct buffer){
 		.map = map,
+		.freed = stored->freed || client->detached,
+		.own_references = 1 + (map != NULL),
 		.id = stored->id,
 		.size = stored->size,
 		.fd = stored->fd,
@@ -282,10 +435,23 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.stored = true,
 	};
 	account(a, client, b);
+	a->freed_buffers += b->freed;
 	purgeable_adopt(a, b);
 	if (stored->id >= a->next_id)
 		a->next_id = stored->id + 1;
 	return 0;
+}
+
+/* The fd the client gets for a new buffer, in *fd; the buffer goes on failure. */
+static int hand_out(struct allocator *a, struct client *client, struct buffer *b, int *fd,
+		    char *why)
+{
+	*fd = release_client_fd(b);
+	if (*fd >= 0)
+		return 0;
+	snprintf(why, WHY_SIZE, "cannot make an fd for the buffer: %s", strerror(-*fd));
+	buffer_destroy(a, client, b);
+	return *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd;
 }
 
 /* A connection whose charged task has exited gets nothing more. */
@@ -342,6 +508,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (!heap)
 		return r;
 	hreq.size = request_size(req);
+	if (client->freed_count)
+		allocator_reap(a, client);
 	r = check_alive(client, why);
 	if (r >= 0)
 		r = quota_check_client(a, client, hreq.size, why);
@@ -368,8 +536,10 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		return -ENOMEM;
 	}
 	b->map = map;
+	r = hand_out(a, client, b, fd, why);
+	if (r < 0)
+		return r;
 	fill_reply(reply, b->id, size, b->options, heap);
-	*fd = b->fd;
 	return 0;
 }
 
@@ -427,6 +597,8 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	heap = image_heap(a, why);
 	if (!heap)
 		return -EOPNOTSUPP;
+	if (client->freed_count)
+		allocator_reap(a, client);
 	r = check_alive(client, why);
 	if (r >= 0)
 		r = quota_check_client(a, client, 0, why);
@@ -451,10 +623,12 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	b = charge(a, client, heap, reply->buffer.size, r, heap_cache_mode(heap), why);
 	if (!b)
 		return -ENOMEM;
+	r = hand_out(a, client, b, fd, why);
+	if (r < 0)
+		return r;
 	reply->buffer.id = b->id;
 	reply->buffer.options = b->options;
 	snprintf(reply->buffer.heap, sizeof(reply->buffer.heap), "%s", heap->name);
-	*fd = b->fd;
 	return 0;
 }
 
@@ -473,8 +647,10 @@ int allocator_free(struct allocator *a, struct client *client, uint64_t id, char
 
 	if (!b)
 		return -ENOENT;
-	log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
-	buffer_destroy(a, client, b);
+	if (buffer_free(a, client, b))
+		log_debug("client %u: buffer %" PRIu64 " freed, still referenced", client->id, id);
+	else
+		log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
 	return 0;
 }
 

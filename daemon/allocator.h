@@ -27,6 +27,7 @@ struct allocator {
 	struct client *client_list; /* every client of either transport */
 	struct fdstore store;        /* keeps buffers across a restart */
 	uint64_t volatile_bytes;     /* in buffers now VOLATILE */
+	uint64_t freed_buffers;      /* freed by their owners, still referenced (release.h) */
 	uint64_t volatile_seq;       /* the last buffer made volatile got this */
 };
 
@@ -40,13 +41,30 @@ void allocator_fini(struct allocator *a);
  * the previous iobufd gave (not 0).
  */
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id);
-/* Frees every buffer of the client and forgets it. */
+/*
+ * The client's connection is gone: its buffers go, but those others still
+ * refer to stay charged to a detached copy of it until they are released
+ * (release.h). The caller frees the client.
+ */
 void allocator_remove_client(struct allocator *a, struct client *client);
+/* Closes every buffer of the client, charge and all (a restart, a shutdown). */
+void allocator_drop_buffers(struct allocator *a, struct client *client);
+/*
+ * Uncharges the freed buffers (of only, or of every client when NULL) whose
+ * memory has been released, and forgets detached clients left with none.
+ * How many went.
+ */
+size_t allocator_reap(struct allocator *a, struct client *only);
 struct client *allocator_find_client(const struct allocator *a, unsigned id);
-/* Frees every buffer of the client, which stays connected; how many. */
+/* A detached client restored for freed buffers whose owner had gone; NULL without memory. */
+struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t uid, pid_t pid);
+/*
+ * Frees every buffer of the client, which stays connected; how many. Those
+ * still referenced stay charged until released, as after allocator_free().
+ */
 size_t allocator_free_client_buffers(struct allocator *a, struct client *client);
 
-/* On success *fd is the buffer's fd, still owned by the allocator. */
+/* On success *fd is an fd of the buffer for the client, which the caller closes once sent. */
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
 		       char *why);
@@ -56,6 +74,10 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 			     struct wire_allocate_image_reply *reply, int *fd, char *why);
 int allocator_query(struct allocator *a, const struct wire_allocate *req,
 		    struct wire_allocate_reply *reply, char *why);
+/*
+ * Ends the client's use of buffer id. Its charge ends when its memory is
+ * released: at once when nothing else refers to it, else later (release.h).
+ */
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
 			    uint32_t state, uint32_t *old_state, char *why);

@@ -196,8 +196,10 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, why);
 	if (r < 0)
 		return refuse(error, r, why);
-	return sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
-					  reply.heap);
+	r = sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
+				       reply.heap);
+	close(fd);
+	return r;
 }
 
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)

@@ -126,14 +126,15 @@ static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void 
 {
 	struct charge *charge = userdata;
 	struct client *client = charge->client;
-	uint64_t bytes = client->bytes;
-	size_t n;
+	uint64_t buffers = client->buffer_count, bytes = client->bytes;
 
-	n = allocator_free_client_buffers(charge->allocator, client);
+	allocator_free_client_buffers(charge->allocator, client);
 	client->exited = true;
-	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %zu buffers "
-		 "(%" PRIu64 " bytes)", (int)client->pid, client->comm, client->id,
-		 (int)client->charged_by_pid, client->charged_by_comm, n, bytes);
+	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %" PRIu64
+		 " buffers (%" PRIu64 " bytes); %" PRIu64 " still referenced stay charged",
+		 (int)client->pid, client->comm, client->id, (int)client->charged_by_pid,
+		 client->charged_by_comm, buffers - client->buffer_count,
+		 bytes - client->bytes, client->buffer_count);
 	charge->exit_watch = sd_event_source_disable_unref(charge->exit_watch);
 	return 0;
 }

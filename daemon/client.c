@@ -176,12 +176,13 @@ void client_add_buffer(struct client *client, struct buffer *buffer)
 	client->buffers = buffer;
 	client->buffer_count++;
 	client->bytes += buffer->size;
+	client->freed_count += buffer->freed;
 }
 
 struct buffer *client_find_buffer(const struct client *client, uint64_t id)
 {
 	for (struct buffer *b = client->buffers; b; b = b->next)
-		if (b->id == id)
+		if (b->id == id && !b->freed)
 			return b;
 	return NULL;
 }
@@ -193,6 +194,7 @@ void client_remove_buffer(struct client *client, struct buffer *buffer)
 			*p = buffer->next;
 			client->buffer_count--;
 			client->bytes -= buffer->size;
+			client->freed_count -= buffer->freed;
 			return;
 		}
 	}

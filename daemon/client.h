@@ -22,6 +22,8 @@ struct buffer {
 	struct heap *heap;
 	unsigned client_id; /* its owner's */
 	bool stored;        /* in the service manager's fd store */
+	bool freed;         /* by its owner, or its owner left: charged until released */
+	unsigned own_references; /* a dma-buf's file references the daemon holds itself */
 };
 
 struct client {
@@ -37,9 +39,11 @@ struct client {
 	const char *transport; /* "socket" or "bus" */
 	const char *bus_name;  /* a bus client's unique name, else NULL */
 	bool stored;           /* its connection is in the service manager's fd store */
+	bool detached;         /* its connection is gone; it lives while its buffers do */
 	struct buffer *buffers;
-	uint64_t buffer_count;
+	uint64_t buffer_count; /* every buffer charged to it, freed ones included */
 	uint64_t bytes;
+	uint64_t freed_count;  /* of those, freed and still referenced elsewhere */
 	pid_t charged_by_pid; /* set when a connection charges this task instead of itself */
 	char charged_by_comm[16];
 	struct charge *charge; /* then watching this task's exit (charge.c) */
@@ -61,6 +65,7 @@ void client_fini(struct client *client);
 void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid);
 
 void client_add_buffer(struct client *client, struct buffer *buffer);
+/* The buffer id that the client has not freed, or NULL. */
 struct buffer *client_find_buffer(const struct client *client, uint64_t id);
 /* Unlinks the buffer from the client; the caller frees it. */
 void client_remove_buffer(struct client *client, struct buffer *buffer);

@@ -185,6 +185,8 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 			ans.close = true;
 		}
 	}
+	if (ans.fd >= 0)
+		close(ans.fd);
 	if (ans.close)
 		connection_free(conn);
 	return 0;

@@ -108,10 +108,16 @@ static void buffer_name(const struct buffer *b, const struct client *owner, char
 {
 	const char *bus = bus_name_field(owner);
 
-	snprintf(out, size,
-		 "buf;id=%" PRIu64 ";client=%u;size=%" PRIu64 ";options=0x%x;state=%u;heap=%s%s%s",
-		 b->id, b->client_id, b->size, b->options, b->purgeable_state, b->heap->name,
-		 bus ? ";bus=" : "", bus ? bus : "");
+	int n;
+
+	n = snprintf(out, size,
+		     "buf;id=%" PRIu64 ";client=%u;size=%" PRIu64 ";options=0x%x;state=%u;heap=%s%s%s",
+		     b->id, b->client_id, b->size, b->options, b->purgeable_state, b->heap->name,
+		     bus ? ";bus=" : "", bus ? bus : "");
+	/* Who pays for it, should its owner be gone when the next iobufd starts. */
+	if (n > 0 && (size_t)n < size)
+		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->uid,
+			 (int)owner->pid, b->freed ? ";freed=1" : "");
 }
 
 void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock)
@@ -223,6 +229,12 @@ static int parse_buffer_field(const char *key, const char *value, void *data)
 		out->options = (uint32_t)n;
 	else if (strcmp(key, "state") == 0 && n <= UINT32_MAX)
 		out->state = (uint32_t)n;
+	else if (strcmp(key, "freed") == 0 && n == 1)
+		out->freed = true;
+	else if (strcmp(key, "uid") == 0 && n <= UINT32_MAX)
+		out->uid = (uid_t)n, out->owner_known = true;
+	else if (strcmp(key, "pid") == 0 && n <= INT32_MAX)
+		out->pid = (pid_t)n;
 	else
 		return -EINVAL;
 	return 0;

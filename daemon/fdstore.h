@@ -6,8 +6,10 @@
  *
  *   conn;client=3
  *   charge;client=3;pid=1234;uid=1000[;bus=1.42]
- *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42]
+ *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42];uid=1000;pid=1234[;freed=1]
  *
+ * (uid and pid: whom a buffer stays charged to should its owner be gone;
+ * freed: its owner freed it, and others still refer to it)
  * so that the next iobufd, after a restart or an upgrade, gets them back in
  * $LISTEN_FDS/$LISTEN_FDNAMES and rebuilds its registry (restore.c): no
  * buffer and no charge is lost, and clients keep their connections.
@@ -85,6 +87,10 @@ struct stored_buffer {
 	uint32_t state;
 	char heap[WIRE_MAX_HEAP_NAME + 1];
 	char bus_name[256]; /* the owner's unique bus name, "" for a socket client */
+	bool freed;
+	bool owner_known;   /* uid and pid are the owner's */
+	uid_t uid;
+	pid_t pid;
 	int fd;
 	char name[FDSTORE_NAME_MAX + 1];
 };

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pressure.h"
+#include "release.h"
 #include "restore.h"
 #include "server.h"
 
@@ -118,6 +119,7 @@ static int run(const struct daemon_config *config)
 	struct handover handover;
 	struct notify notify;
 	struct pressure_watch pressure;
+	struct release_watch release = { 0 };
 	struct fd_budget budget;
 	struct reload reload = { config, &budget, &allocator, &bus, &pressure };
 	struct file_settings file;
@@ -174,6 +176,8 @@ static int run(const struct daemon_config *config)
 	heaps_log(&allocator.heaps);
 	r = pressure_watch_start(&pressure, event, &allocator, pressure_trigger(config, &file));
 	if (r >= 0)
+		r = release_watch_start(&release, event, &allocator);
+	if (r >= 0)
 		r = notify_ready(&notify, event, &allocator);
 	if (r < 0)
 		goto out_pressure;
@@ -189,6 +193,7 @@ static int run(const struct daemon_config *config)
 	else
 		log_info("stopping");
 out_pressure:
+	release_watch_fini(&release);
 	pressure_watch_fini(&pressure);
 out_bus:
 	/* Closing our fds from here on leaves them with the manager, for the next iobufd. */

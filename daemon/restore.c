@@ -68,6 +68,20 @@ static void restore_charges(struct handover *h, struct server *server, struct bu
 	}
 }
 
+/*
+ * The client a buffer stays charged to when its owner has gone, while
+ * others still refer to it: one made from what the stored name says (no
+ * unit or cgroup: they are not stored), shared by the owner's other buffers.
+ */
+static struct client *detached_owner(const struct stored_buffer *b, struct allocator *a)
+{
+	struct client *c = allocator_find_client(a, b->client_id);
+
+	if (c)
+		return c->detached && c->uid == b->uid ? c : NULL;
+	return allocator_add_detached(a, b->client_id, b->uid, b->pid);
+}
+
 /* Adopts one buffer; the bytes it charges, 0 when it was released instead. */
 static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 			       struct bus_service *bus)
@@ -75,6 +89,8 @@ static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "its owner has gone";
 	struct client *owner = client_of(b->client_id, b->bus_name, a, bus);
 
+	if (!owner && b->owner_known)
+		owner = detached_owner(b, a);
 	if (owner && allocator_adopt_buffer(a, owner, b, why) == 0) {
 		b->fd = -1;
 		return b->size;
@@ -103,4 +119,6 @@ void restore_registry(struct handover *h, struct server *server, struct bus_serv
 	}
 	log_info("took over %u clients and %" PRIu64 " buffers (%" PRIu64
 		 " bytes) from the previous iobufd", a->clients, buffers, bytes);
+	/* What was released while no iobufd ran goes now. */
+	allocator_reap(a, NULL);
 }

@@ -35,6 +35,7 @@ struct heap {
 	struct heap_caps caps;
 	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
 	bool gone;         /* its device went away: it serves no more */
+	bool release_unknown_logged; /* said once: its releases cannot be seen */
 	uint64_t buffers;  /* live buffers it served, and their bytes */
 	uint64_t bytes;
 

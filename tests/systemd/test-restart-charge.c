@@ -41,18 +41,31 @@ static struct iobuf_task *charged_task(struct service_manager *m, pid_t child,
 }
 
 /*
- * The charged task has exited: the daemon releases the buffer, refuses more,
- * and takes buffer and charge out of the store as the task hangs up.
+ * The charged task has exited: the daemon refuses more; the buffer stays
+ * charged while this process maps it, and leaves charge and store with
+ * the mapping. Charge and connection leave the store as the task hangs up.
  */
 static void assert_released(struct service_manager *m, struct iobuf_task *task,
 			    struct iobuf *buf)
 {
+	struct iobuf *more;
+
+	/* The daemon sees the exit when the task's pidfd says so. */
+	for (int tries = 0; tries < 500; tries++) {
+		more = iobuf_in_task_with_options(task, 0, 4096, 0);
+		if (!more)
+			break;
+		iobuf_release(more);
+		usleep(10000);
+	}
+	assert_refused(more, ESRCH, "has exited");
+	assert_int_equal(usage_of(task).buffers, 1);
+	assert_int_equal(manager_count_stored(m, "buf;"), 1);
+	iobuf_release(buf);
 	for (int tries = 0; tries < 500 && usage_of(task).buffers; tries++)
 		usleep(10000);
 	assert_int_equal(usage_of(task).buffers, 0);
-	assert_refused(iobuf_in_task_with_options(task, 0, 4096, 0), ESRCH, "has exited");
 	manager_wait_stored(m, "buf;", 0, 5000);
-	iobuf_release(buf);
 	iobuf_task_unref(task);
 	manager_wait_stored(m, "charge;", 0, 5000);
 	manager_wait_stored(m, "conn;", 0, 5000);
