@@ -915,7 +915,8 @@ static void expect_absent(const char *address, const char *who, const char *path
 
 	snprintf(expected, sizeof(expected), "Unknown object '%s'.", path);
 	for (size_t i = 0; i < n; i++)
-		assert_has(run_failing("%sbusctl --address='%s' get-property " NAME " %s %s %s 2>&1",
+		assert_has(run_failing("%sbusctl --address='%s' get-property " NAME
+				       " %s %s %s 2>&1",
 				       who, address, path, interface, properties[i]),
 			   expected);
 	snprintf(expected, sizeof(expected),
