@@ -2,7 +2,8 @@
 /*
  * The admin half of org.iobufd.Allocator1: list clients, buffers and usage
  * totals, change a limit, purge volatile buffers, free a client's buffers.
- * Root and the iobufd-admin group only; anyone may read the limits.
+ * Root and the iobufd-admin group only; anyone may read the limits. The
+ * same rights decide whose client and buffer objects a caller sees.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,11 +34,9 @@ static bool in_admin_group(sd_bus_creds *creds)
 	return false;
 }
 
-/* 1 when the caller may administer, 0 with AccessDenied set, or a negative errno. */
-static int check_admin(sd_bus_message *m, sd_bus_error *error)
+int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights)
 {
 	sd_bus_creds *creds = NULL;
-	uid_t euid;
 	int r;
 
 	r = sd_bus_query_sender_creds(m,
@@ -46,15 +45,27 @@ static int check_admin(sd_bus_message *m, sd_bus_error *error)
 				      &creds);
 	if (r < 0)
 		return r;
-	r = sd_bus_creds_get_euid(creds, &euid);
+	r = sd_bus_creds_get_euid(creds, &rights->euid);
 	if (r >= 0)
-		r = euid == 0 || in_admin_group(creds);
+		rights->admin = rights->euid == 0 || in_admin_group(creds);
 	sd_bus_creds_unref(creds);
-	if (r == 0)
+	return r < 0 ? r : 0;
+}
+
+/* 1 when the caller may administer, 0 with AccessDenied set, or a negative errno. */
+static int check_admin(sd_bus_message *m, sd_bus_error *error)
+{
+	struct bus_rights rights;
+	int r;
+
+	r = bus_sender_rights(m, &rights);
+	if (r < 0)
+		return r;
+	if (!rights.admin)
 		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 					 "%s is for root and members of %s",
 					 sd_bus_message_get_member(m), IOBUFD_ADMIN_GROUP);
-	return r;
+	return 1;
 }
 
 /*

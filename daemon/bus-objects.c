@@ -3,6 +3,11 @@
  * An object per client (…/client/<id>, org.iobufd.Client1) and per buffer
  * (…/buffer/<id>, org.iobufd.Buffer1), of either transport, found on demand
  * and enumerated so that `busctl tree` shows them.
+ *
+ * A caller sees the clients whose uid is its effective uid (its own bus
+ * client, and the socket and bus clients of its user's tasks or charged to
+ * them) and their buffers; root and iobufd-admin see all. Everything else is
+ * absent to it, exactly as an id nobody has: the lookup answers the same.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,15 +48,65 @@ static struct buffer *find_buffer(const struct allocator *a, uint64_t id, struct
 	return NULL;
 }
 
+/*
+ * The rights of the caller whose call is being served: 1 with them, 0 when no
+ * call is (sd-bus looking objects up to emit a signal, which these objects
+ * must not: it would reach every user), or a negative errno. Asked of the bus
+ * once per call, however often sd-bus looks objects up while serving it.
+ */
+static int reader_rights(struct bus_service *service, struct bus_rights *rights)
+{
+	sd_bus_message *m = sd_bus_get_current_message(service->bus);
+	const char *sender = m ? sd_bus_message_get_sender(m) : NULL;
+	uint64_t cookie = 0;
+	bool cacheable;
+	int r;
+
+	if (!m)
+		return 0;
+	/* A unique name is never reused on a bus, and its calls' cookies differ. */
+	cacheable = sender && strlen(sender) < sizeof(service->reader.sender) &&
+		    sd_bus_message_get_cookie(m, &cookie) >= 0;
+	if (cacheable && cookie == service->reader.cookie &&
+	    strcmp(sender, service->reader.sender) == 0) {
+		*rights = service->reader.rights;
+		return 1;
+	}
+	r = bus_sender_rights(m, rights);
+	if (r < 0)
+		return r;
+	if (cacheable) {
+		strcpy(service->reader.sender, sender);
+		service->reader.cookie = cookie;
+		service->reader.rights = *rights;
+	}
+	return 1;
+}
+
+static bool may_read(const struct bus_rights *rights, const struct client *c)
+{
+	return rights->admin || c->uid == rights->euid;
+}
+
+/*
+ * The rights come first, for ids that exist or not alike: an absent object
+ * and one the caller may not see cost the same and answer the same.
+ */
 static int find_client_object(sd_bus *bus, const char *path, const char *interface,
 			      void *userdata, void **found, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
 	uint64_t id = path_id(path, CLIENTS_PATH);
-	struct client *c = id <= UINT32_MAX ? allocator_find_client(service->allocator, (unsigned)id)
-					    : NULL;
+	struct bus_rights rights;
+	struct client *c;
+	int r;
 
-	if (!c)
+	r = reader_rights(service, &rights);
+	if (r <= 0)
+		return r;
+	c = id && id <= UINT32_MAX ? allocator_find_client(service->allocator, (unsigned)id)
+				   : NULL;
+	if (!c || !may_read(&rights, c))
 		return 0;
 	*found = c;
 	return 1;
@@ -62,10 +117,16 @@ static int find_buffer_object(sd_bus *bus, const char *path, const char *interfa
 {
 	struct bus_service *service = userdata;
 	uint64_t id = path_id(path, BUFFERS_PATH);
+	struct bus_rights rights;
 	struct client *owner;
-	struct buffer *b = id ? find_buffer(service->allocator, id, &owner) : NULL;
+	struct buffer *b;
+	int r;
 
-	if (!b)
+	r = reader_rights(service, &rights);
+	if (r <= 0)
+		return r;
+	b = id ? find_buffer(service->allocator, id, &owner) : NULL;
+	if (!b || !may_read(&rights, owner))
 		return 0;
 	*found = b;
 	return 1;
@@ -74,14 +135,21 @@ static int find_buffer_object(sd_bus *bus, const char *path, const char *interfa
 static int enumerate_clients(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
 			     sd_bus_error *error)
 {
-	const struct allocator *a = ((struct bus_service *)userdata)->allocator;
-	char **list = calloc(a->clients + 1, sizeof(*list));
+	struct bus_service *service = userdata;
+	const struct allocator *a = service->allocator;
+	struct bus_rights rights;
 	size_t n = 0;
+	char **list;
+	int r;
 
+	r = reader_rights(service, &rights);
+	if (r < 0)
+		return r;
+	list = calloc(a->clients + 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	for (struct client *c = a->client_list; c && n < a->clients; c = c->next)
-		if (asprintf(&list[n], CLIENTS_PATH "/%u", c->id) >= 0)
+	for (struct client *c = a->client_list; r > 0 && c && n < a->clients; c = c->next)
+		if (may_read(&rights, c) && asprintf(&list[n], CLIENTS_PATH "/%u", c->id) >= 0)
 			n++;
 	*nodes = list;
 	return 0;
@@ -90,16 +158,26 @@ static int enumerate_clients(sd_bus *bus, const char *prefix, void *userdata, ch
 static int enumerate_buffers(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
 			     sd_bus_error *error)
 {
-	const struct allocator *a = ((struct bus_service *)userdata)->allocator;
-	char **list = calloc(a->buffers + 1, sizeof(*list));
+	struct bus_service *service = userdata;
+	const struct allocator *a = service->allocator;
+	struct bus_rights rights;
 	size_t n = 0;
+	char **list;
+	int r;
 
+	r = reader_rights(service, &rights);
+	if (r < 0)
+		return r;
+	list = calloc(a->buffers + 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	for (struct client *c = a->client_list; c; c = c->next)
+	for (struct client *c = a->client_list; r > 0 && c; c = c->next) {
+		if (!may_read(&rights, c))
+			continue;
 		for (struct buffer *b = c->buffers; b && n < a->buffers; b = b->next)
 			if (asprintf(&list[n], BUFFERS_PATH "/%" PRIu64, b->id) >= 0)
 				n++;
+	}
 	*nodes = list;
 	return 0;
 }
@@ -146,11 +224,6 @@ static int buffer_property(sd_bus *bus, const char *path, const char *interface,
 	return sd_bus_message_append(reply, "u", b->client_id);
 }
 
-#define CLIENT_PROPERTY(name, type) \
-	SD_BUS_PROPERTY(name, type, client_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
-#define BUFFER_PROPERTY(name, type) \
-	SD_BUS_PROPERTY(name, type, buffer_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
-
 static const sd_bus_vtable client_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Id", "u", client_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -159,8 +232,9 @@ static const sd_bus_vtable client_vtable[] = {
 	SD_BUS_PROPERTY("Comm", "s", client_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Unit", "s", client_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Transport", "s", client_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	CLIENT_PROPERTY("Buffers", "t"),
-	CLIENT_PROPERTY("Bytes", "t"),
+	/* These change without a signal: one would go to every user (see reader_rights). */
+	SD_BUS_PROPERTY("Buffers", "t", client_property, 0, 0),
+	SD_BUS_PROPERTY("Bytes", "t", client_property, 0, 0),
 	SD_BUS_VTABLE_END,
 };
 
@@ -171,7 +245,7 @@ static const sd_bus_vtable buffer_vtable[] = {
 	SD_BUS_PROPERTY("Heap", "s", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Options", "u", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Owner", "u", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	BUFFER_PROPERTY("PurgeableState", "u"),
+	SD_BUS_PROPERTY("PurgeableState", "u", buffer_property, 0, 0),
 	SD_BUS_VTABLE_END,
 };
 

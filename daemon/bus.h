@@ -3,6 +3,8 @@
 #ifndef IOBUFD_BUS_H
 #define IOBUFD_BUS_H
 
+#include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -17,6 +19,19 @@ struct bus_service;
 
 /* bus-admin.c: the admin methods and the Limits property of the same interface. */
 extern const sd_bus_vtable bus_admin_vtable[];
+
+/* What a caller may see and do beyond its own clients and buffers. */
+struct bus_rights {
+	uid_t euid;
+	bool admin; /* root or in IOBUFD_ADMIN_GROUP: administers and sees every client */
+};
+/*
+ * The rights of m's sender, from the credentials the bus vouches for: one
+ * round trip to the bus, and an /etc/group lookup unless it is root. 0 or a
+ * negative errno.
+ */
+int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights);
+
 /* bus-objects.c: an object per client and per buffer. */
 int bus_objects_add(struct bus_service *service);
 
@@ -24,6 +39,12 @@ struct bus_service {
 	sd_bus *bus;
 	struct allocator *allocator;
 	struct bus_client *clients;
+	/* bus-objects.c: the rights of the last caller to look at the objects, per call. */
+	struct {
+		char sender[256]; /* its unique name, "" for none yet */
+		uint64_t cookie;  /* the call's */
+		struct bus_rights rights;
+	} reader;
 };
 
 /*

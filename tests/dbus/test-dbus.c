@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -699,6 +702,393 @@ static void test_list_usage_refusals(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * Client and buffer objects, on a daemon of their own: a caller sees those
+ * of its uid, root and iobufd-admin see all, and to everyone else the others
+ * are absent, answered as an id nobody has.
+ */
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
+#define CLIENT1 "org.iobufd.Client1"
+#define BUFFER1 "org.iobufd.Buffer1"
+#define NO_SUCH_CLIENT PATH "/client/4000000000"
+
+/* Runs a shell command line that must fail, and returns what it printed (static buffer). */
+static const char *run_failing(const char *fmt, ...)
+{
+	static char out[4096];
+	char cmd[1024];
+	size_t used;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	used = fread(out, 1, sizeof(out) - 1, p);
+	out[used] = '\0';
+	if (pclose(p) == 0)
+		fail_msg("`%s` succeeded:\n%s", cmd, out);
+	return out;
+}
+
+static void assert_lacks(const char *text, const char *part)
+{
+	if (strstr(text, part)) {
+		fprintf(stderr, "output has \"%s\":\n", part);
+		fputs(text, stderr);
+		fail();
+	}
+}
+
+/* The id of the client of uid, from ListClients: the test makes one per uid. */
+static uint32_t client_of_uid(sd_bus *bus, uid_t uid)
+{
+	sd_bus_message *reply = NULL;
+	uint32_t id, client_uid, found = 0;
+	int r;
+
+	assert_int_equal(sd_bus_call_method(bus, NAME, PATH, NAME, "ListClients", NULL, &reply,
+					    NULL), 1);
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(uuussstt)"), 1);
+	while ((r = sd_bus_message_read(reply, "(uuussstt)", &id, &client_uid, NULL, NULL, NULL,
+					NULL, NULL, NULL)) > 0)
+		if (client_uid == uid) {
+			assert_int_equal(found, 0);
+			found = id;
+		}
+	assert_int_equal(r, 0);
+	sd_bus_message_unref(reply);
+	assert_true(found > 0);
+	return found;
+}
+
+/* The one buffer of client, from ListBuffers. */
+static uint64_t buffer_of(sd_bus *bus, uint32_t client)
+{
+	sd_bus_message *reply = NULL;
+	uint64_t id = 0;
+
+	assert_int_equal(sd_bus_call_method(bus, NAME, PATH, NAME, "ListBuffers", NULL, &reply, "u",
+					    client), 1);
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(ttsuuu)"), 1);
+	assert_int_equal(sd_bus_message_read(reply, "(ttsuuu)", &id, NULL, NULL, NULL, NULL, NULL),
+			 1);
+	assert_true(sd_bus_message_exit_container(reply) >= 0);
+	sd_bus_message_unref(reply);
+	return id;
+}
+
+/* Object paths of one client and its one buffer. */
+struct holder_paths {
+	char client[64];
+	char buffer[64];
+};
+
+static void paths_of(sd_bus *bus, uid_t uid, struct holder_paths *out)
+{
+	uint32_t client = client_of_uid(bus, uid);
+
+	snprintf(out->client, sizeof(out->client), PATH "/client/%" PRIu32, client);
+	snprintf(out->buffer, sizeof(out->buffer), PATH "/buffer/%" PRIu64,
+		 buffer_of(bus, client));
+}
+
+/* How gdbus introspect lists path as a child node (static buffer). */
+static const char *node_of(const char *path)
+{
+	static char node[64];
+
+	snprintf(node, sizeof(node), "node %s {", strrchr(path, '/') + 1);
+	return node;
+}
+
+/* In a child as nobody: 0 when what it reads of its own objects and of other's is right. */
+static int nobody_reads(sd_bus *bus, const struct holder_paths *other)
+{
+	const char *hidden[] = { other->client, other->buffer, NO_SUCH_CLIENT };
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	char own[64], node[32];
+	const char *xml;
+	uint64_t id, size = 0;
+	uint32_t owner = 0, pid = 0, uid = 0;
+
+	if (sd_bus_call_method(bus, NAME, PATH, NAME, "Allocate", NULL, &reply, "ttu",
+			       (uint64_t)8192, (uint64_t)0, (uint32_t)0) < 0 ||
+	    sd_bus_message_read(reply, "httus", NULL, &id, NULL, NULL, NULL) < 0)
+		return 20;
+	reply = sd_bus_message_unref(reply);
+	snprintf(own, sizeof(own), PATH "/buffer/%" PRIu64, id);
+	if (sd_bus_get_property_trivial(bus, NAME, own, BUFFER1, "Size", NULL, 't', &size) < 0 ||
+	    sd_bus_get_property_trivial(bus, NAME, own, BUFFER1, "Owner", NULL, 'u', &owner) < 0 ||
+	    size != 8192)
+		return 21;
+	snprintf(own, sizeof(own), PATH "/client/%" PRIu32, owner);
+	if (sd_bus_get_property_trivial(bus, NAME, own, CLIENT1, "Pid", NULL, 'u', &pid) < 0 ||
+	    sd_bus_get_property_trivial(bus, NAME, own, CLIENT1, "Uid", NULL, 'u', &uid) < 0 ||
+	    pid != (uint32_t)getpid() || uid != NOBODY)
+		return 22;
+
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		bool buffer = strstr(hidden[i], "/buffer/") != NULL;
+		const char *property = buffer ? "Size" : "Pid";
+		char message[128];
+
+		snprintf(message, sizeof(message), "Unknown object '%s'.", hidden[i]);
+		if ((buffer ? sd_bus_get_property_trivial(bus, NAME, hidden[i], BUFFER1, property,
+							  &error, 't', &size)
+			    : sd_bus_get_property_trivial(bus, NAME, hidden[i], CLIENT1, property,
+							  &error, 'u', &pid)) >= 0 ||
+		    !sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+		    strcmp(error.message, message) != 0) {
+			fprintf(stderr, "Get %s on %s: %s\n", property, hidden[i], error.message);
+			return 23;
+		}
+		sd_bus_error_free(&error);
+		if (sd_bus_call_method(bus, NAME, hidden[i], "org.freedesktop.DBus.Introspectable",
+				       "Introspect", &error, NULL, NULL) >= 0 ||
+		    !sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+		    strcmp(error.message, message) != 0) {
+			fprintf(stderr, "Introspect %s: %s\n", hidden[i], error.message);
+			return 24;
+		}
+		sd_bus_error_free(&error);
+	}
+
+	/* The client node lists its own client and not the other. */
+	if (sd_bus_call_method(bus, NAME, PATH "/client", "org.freedesktop.DBus.Introspectable",
+			       "Introspect", NULL, &reply, NULL) < 0 ||
+	    sd_bus_message_read(reply, "s", &xml) < 0)
+		return 25;
+	snprintf(node, sizeof(node), "\"%" PRIu32 "\"", owner);
+	if (!strstr(xml, node))
+		return 26;
+	snprintf(node, sizeof(node), "\"%s\"", strrchr(other->client, '/') + 1);
+	if (strstr(xml, node))
+		return 27;
+	sd_bus_message_unref(reply);
+	return 0;
+}
+
+/*
+ * A caller reads its own client and buffer over sd-bus; root's are absent to
+ * it. Root's client is a holder child's, so that no buffer of this process
+ * is live across the fork (valgrind would count it lost in the child).
+ */
+static void test_caller_reads_only_its_own_objects(void **state)
+{
+	struct bus_fixture *f = *state;
+	pid_t holder = hold_as(0, f->address, 4096);
+	struct holder_paths root;
+	pid_t child;
+	int status;
+
+	paths_of(f->bus, 0, &root);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		sd_bus *bus = NULL;
+		int r;
+
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(10);
+		if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, f->address) < 0 ||
+		    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0)
+			_exit(11);
+		r = nobody_reads(bus, &root);
+		sd_bus_flush_close_unref(bus);
+		_exit(r);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	release_holders(&holder, 1);
+}
+
+/* What busctl and gdbus, run as who (a setpriv prefix), answer for an object it may not see. */
+static void expect_absent(const char *address, const char *who, const char *path)
+{
+	static const char *const client_properties[] = { "Pid", "Uid", "Comm", "Unit" };
+	static const char *const buffer_properties[] = { "Size", "Owner" };
+	bool buffer = strstr(path, "/buffer/") != NULL;
+	const char *const *properties = buffer ? buffer_properties : client_properties;
+	size_t n = buffer ? 2 : 4;
+	const char *interface = buffer ? BUFFER1 : CLIENT1;
+	char expected[160];
+
+	snprintf(expected, sizeof(expected), "Unknown object '%s'.", path);
+	for (size_t i = 0; i < n; i++)
+		assert_has(run_failing("%sbusctl --address='%s' get-property " NAME
+				       " %s %s %s 2>&1",
+				       who, address, path, interface, properties[i]),
+			   expected);
+	snprintf(expected, sizeof(expected),
+		 "GDBus.Error:org.freedesktop.DBus.Error.UnknownObject: Unknown object '%s'.",
+		 path);
+	assert_has(run_failing("%sgdbus introspect --address '%s' --dest " NAME
+			       " --object-path %s 2>&1",
+			       who, address, path),
+		   expected);
+	assert_has(run_failing("%sgdbus call --address '%s' --dest " NAME " --object-path %s "
+			       "--method org.freedesktop.DBus.Properties.GetAll %s 2>&1",
+			       who, address, path, interface),
+		   expected);
+}
+
+/*
+ * A user's processes' objects: busctl and gdbus as nobody see what nobody's
+ * bus client holds, not root's socket client's or daemon's; root sees all.
+ */
+static void test_tools_show_a_user_its_uids_objects(void **state)
+{
+	struct bus_fixture *f = *state;
+	pid_t pids[2] = { hold_as(other_uid(), f->address, 65536),
+			  hold_as(NOBODY, f->address, 16384) };
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+	struct holder_paths root, other, nobody;
+	const struct holder_paths *all[] = { &root, &other, &nobody };
+	char expected[96];
+	const char *out;
+
+	assert_non_null(buf);
+	paths_of(f->bus, 0, &root);
+	paths_of(f->bus, other_uid(), &other);
+	paths_of(f->bus, NOBODY, &nobody);
+
+	out = run(AS_NOBODY "busctl --address='%s' tree " NAME, f->address);
+	assert_has(out, nobody.client);
+	assert_has(out, nobody.buffer);
+	for (size_t i = 0; i < 2; i++) {
+		assert_lacks(out, all[i]->client);
+		assert_lacks(out, all[i]->buffer);
+	}
+	out = run("gdbus introspect --address '%s' --dest " NAME " --object-path " PATH
+		  "/client", f->address);
+	assert_has(out, node_of(other.client));
+	out = run(AS_NOBODY "gdbus introspect --address '%s' --dest " NAME " --object-path " PATH
+		  "/client", f->address);
+	assert_has(out, node_of(nobody.client));
+	assert_lacks(out, node_of(other.client));
+	assert_lacks(out, node_of(root.client));
+
+	/* Its own uid's: every property, through both tools. */
+	out = run(AS_NOBODY "busctl --address='%s' get-property " NAME " %s " CLIENT1
+		  " Uid Comm Buffers Bytes", f->address, nobody.client);
+	snprintf(expected, sizeof(expected), "u 65534\ns \"%s\"\nt 1\nt 16384\n", own_comm());
+	assert_has(out, expected);
+	out = run(AS_NOBODY "gdbus call --address '%s' --dest " NAME " --object-path %s "
+		  "--method org.freedesktop.DBus.Properties.GetAll " BUFFER1, f->address,
+		  nobody.buffer);
+	assert_has(out, "'Size': <uint64 16384>, 'Heap': <'memfd'>");
+
+	/* Others', and an id nobody has, answer alike. */
+	for (size_t i = 0; i < 2; i++) {
+		expect_absent(f->address, AS_NOBODY, all[i]->client);
+		expect_absent(f->address, AS_NOBODY, all[i]->buffer);
+	}
+	expect_absent(f->address, AS_NOBODY, NO_SUCH_CLIENT);
+	expect_absent(f->address, "", NO_SUCH_CLIENT);
+
+	/* Root sees every one. */
+	out = run("busctl --address='%s' tree " NAME, f->address);
+	for (size_t i = 0; i < 3; i++) {
+		assert_has(out, all[i]->client);
+		assert_has(out, all[i]->buffer);
+	}
+	out = run("gdbus call --address '%s' --dest " NAME " --object-path %s "
+		  "--method org.freedesktop.DBus.Properties.GetAll " CLIENT1, f->address,
+		  other.client);
+	snprintf(expected, sizeof(expected), "'Uid': <uint32 %u>", (unsigned)other_uid());
+	assert_has(out, expected);
+
+	release_holders(pids, 2);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
+/*
+ * iobufd-admin, on a daemon that reads a group file giving it ADMIN_GID: a
+ * mount namespace of the test's own, the last group of the suite.
+ */
+#define ADMIN_GID 4242
+static char group_file[64];
+
+static int admin_group_setup(void **state)
+{
+	char line[512];
+	FILE *in, *out;
+	int fd;
+
+	assert_null(getgrgid(ADMIN_GID));
+	assert_null(getgrnam("iobufd-admin"));
+	snprintf(group_file, sizeof(group_file), "/tmp/iobuf-test-group.XXXXXX");
+	fd = mkstemp(group_file);
+	assert_true(fd >= 0);
+	in = fopen("/etc/group", "r");
+	out = fdopen(fd, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in))
+		fputs(line, out);
+	fprintf(out, "iobufd-admin:x:%d:\n", ADMIN_GID);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(group_file, 0644), 0);
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
+	assert_int_equal(mount(group_file, "/etc/group", "none", MS_BIND, NULL), 0);
+	assert_non_null(getgrnam("iobufd-admin"));
+	return bus_fixture_setup(state);
+}
+
+static int admin_group_teardown(void **state)
+{
+	int r = bus_fixture_teardown(state);
+
+	umount("/etc/group");
+	unlink(group_file);
+	return r;
+}
+
+/* A member of iobufd-admin sees every object, as root does; without the group it does not. */
+static void test_admin_group_sees_all_objects(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+	struct holder_paths root;
+	char member[96];
+	const char *out;
+
+	assert_non_null(buf);
+	paths_of(f->bus, 0, &root);
+	snprintf(member, sizeof(member), "setpriv --reuid=65534 --regid=65534 --groups=%d ",
+		 ADMIN_GID);
+	out = run("%sbusctl --address='%s' tree " NAME, member, f->address);
+	assert_has(out, root.client);
+	assert_has(out, root.buffer);
+	out = run("%sbusctl --address='%s' get-property " NAME " %s " CLIENT1 " Uid Pid", member,
+		  f->address, root.client);
+	assert_has(out, "u 0\n");
+	out = run("%sgdbus call --address '%s' --dest " NAME " --object-path %s "
+		  "--method org.freedesktop.DBus.Properties.GetAll " BUFFER1, member, f->address,
+		  root.buffer);
+	assert_has(out, "'Size': <uint64 4096>");
+	out = run("%sbusctl --address='%s' call " NAME " " PATH " " NAME " ListClients", member,
+		  f->address);
+	assert_has(out, "\"socket\" 1 4096");
+
+	out = run(AS_NOBODY "busctl --address='%s' tree " NAME, f->address);
+	assert_lacks(out, root.client);
+	expect_absent(f->address, AS_NOBODY, root.client);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,11 +1111,23 @@ int main(void)
 		cmocka_unit_test(test_list_usage_counts_the_charged_task),
 		cmocka_unit_test(test_list_usage_refusals),
 	};
+	const struct CMUnitTest object_tests[] = {
+		cmocka_unit_test(test_caller_reads_only_its_own_objects),
+		cmocka_unit_test(test_tools_show_a_user_its_uids_objects),
+	};
+	const struct CMUnitTest admin_group_tests[] = {
+		cmocka_unit_test(test_admin_group_sees_all_objects),
+	};
 	int failed;
 
 	failed = cmocka_run_group_tests_name("dbus", tests, bus_fixture_setup,
 					     bus_fixture_teardown);
 	failed += cmocka_run_group_tests_name("dbus-usage", usage_tests, bus_fixture_setup,
 					      bus_fixture_teardown);
+	failed += cmocka_run_group_tests_name("dbus-objects", object_tests, bus_fixture_setup,
+					      bus_fixture_teardown);
+	/* Last: it leaves the process in a mount namespace of its own. */
+	failed += cmocka_run_group_tests_name("dbus-admin-group", admin_group_tests,
+					      admin_group_setup, admin_group_teardown);
 	return failed;
 }
