@@ -165,7 +165,7 @@ static struct client *detached_copy(const struct client *client)
 		return NULL;
 	*d = *client;
 	d->detached = true;
-	d->transport = "none";
+	d->transport = "gone";
 	d->bus_name = NULL;
 	d->pidfd = -1;
 	d->stored = false;
@@ -183,7 +183,7 @@ struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t ui
 	if (!d)
 		return NULL;
 	*d = (struct client){ .id = id, .uid = uid, .peer_uid = uid, .pid = pid, .pidfd = -1,
-			      .detached = true, .transport = "none", .next = a->client_list };
+			      .detached = true, .transport = "gone", .next = a->client_list };
 	snprintf(d->comm, sizeof(d->comm), "?");
 	if (id > a->last_client_id)
 		a->last_client_id = id;

@@ -38,7 +38,7 @@ static uint64_t path_id(const char *path, const char *prefix)
 static struct buffer *find_buffer(const struct allocator *a, uint64_t id, struct client **owner)
 {
 	for (struct client *c = a->client_list; c; c = c->next) {
-		struct buffer *b = client_find_buffer(c, id);
+		struct buffer *b = client_find_charged_buffer(c, id);
 
 		if (b) {
 			*owner = c;
@@ -221,6 +221,8 @@ static int buffer_property(sd_bus *bus, const char *path, const char *interface,
 		return sd_bus_message_append(reply, "u", b->options);
 	if (strcmp(property, "PurgeableState") == 0)
 		return sd_bus_message_append(reply, "u", b->purgeable_state);
+	if (strcmp(property, "Use") == 0)
+		return sd_bus_message_append(reply, "s", buffer_use(b));
 	return sd_bus_message_append(reply, "u", b->client_id);
 }
 
@@ -246,6 +248,7 @@ static const sd_bus_vtable buffer_vtable[] = {
 	SD_BUS_PROPERTY("Options", "u", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Owner", "u", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("PurgeableState", "u", buffer_property, 0, 0),
+	SD_BUS_PROPERTY("Use", "s", buffer_property, 0, 0),
 	SD_BUS_VTABLE_END,
 };
 

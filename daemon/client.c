@@ -187,6 +187,19 @@ struct buffer *client_find_buffer(const struct client *client, uint64_t id)
 	return NULL;
 }
 
+struct buffer *client_find_charged_buffer(const struct client *client, uint64_t id)
+{
+	for (struct buffer *b = client->buffers; b; b = b->next)
+		if (b->id == id)
+			return b;
+	return NULL;
+}
+
+const char *buffer_use(const struct buffer *buffer)
+{
+	return buffer->freed ? "freed by its owner, still referenced" : "in use";
+}
+
 void client_remove_buffer(struct client *client, struct buffer *buffer)
 {
 	for (struct buffer **p = &client->buffers; *p; p = &(*p)->next) {

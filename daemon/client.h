@@ -36,7 +36,7 @@ struct client {
 	char comm[16];
 	char unit[128];       /* its systemd unit, "" when it has none */
 	char cgroup[256];     /* its cgroup v2 path, "" when unknown */
-	const char *transport; /* "socket" or "bus" */
+	const char *transport; /* "socket", "bus", or "gone" once detached */
 	const char *bus_name;  /* a bus client's unique name, else NULL */
 	bool stored;           /* its connection is in the service manager's fd store */
 	bool detached;         /* its connection is gone; it lives while its buffers do */
@@ -67,6 +67,10 @@ void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid);
 void client_add_buffer(struct client *client, struct buffer *buffer);
 /* The buffer id that the client has not freed, or NULL. */
 struct buffer *client_find_buffer(const struct client *client, uint64_t id);
+/* Any buffer id charged to the client, freed ones included, or NULL. */
+struct buffer *client_find_charged_buffer(const struct client *client, uint64_t id);
+/* What admins are told of the buffer's use: "in use", or freed and still referenced. */
+const char *buffer_use(const struct buffer *buffer);
 /* Unlinks the buffer from the client; the caller frees it. */
 void client_remove_buffer(struct client *client, struct buffer *buffer);
 

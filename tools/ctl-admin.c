@@ -80,6 +80,7 @@ struct buffer_row {
 	uint64_t id, size;
 	const char *heap;
 	uint32_t options, owner, state;
+	const char *use;
 };
 
 static int buffer_row(struct ctl_output *o, const struct buffer_row *b)
@@ -96,6 +97,8 @@ static int buffer_row(struct ctl_output *o, const struct buffer_row *b)
 		r = ctl_output_u64(o, b->owner);
 	if (r >= 0)
 		r = ctl_output_state(o, b->state);
+	if (r >= 0)
+		r = ctl_output_text(o, b->use);
 	return r;
 }
 
@@ -108,6 +111,7 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 		{ "OPTIONS", "options", CTL_OPTIONS },
 		{ "OWNER", "owner", CTL_NUMBER },
 		{ "STATE", "state", CTL_STATE },
+		{ "USE", "use", CTL_TEXT },
 	};
 	sd_bus_message *reply = NULL;
 	struct ctl_output o;
@@ -118,10 +122,10 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 	if (r < 0)
 		return r;
 	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
-	r = sd_bus_message_enter_container(reply, 'a', "(ttsuuu)");
+	r = sd_bus_message_enter_container(reply, 'a', "(ttsuuus)");
 	while (r > 0) {
-		r = sd_bus_message_read(reply, "(ttsuuu)", &row.id, &row.size, &row.heap,
-					&row.options, &row.owner, &row.state);
+		r = sd_bus_message_read(reply, "(ttsuuus)", &row.id, &row.size, &row.heap,
+					&row.options, &row.owner, &row.state, &row.use);
 		if (r > 0 && buffer_row(&o, &row) < 0)
 			r = -ENOMEM;
 	}

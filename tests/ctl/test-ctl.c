@@ -542,11 +542,12 @@ static void test_clients_and_buffers(void **state)
 	json_expect(res.out, expr);
 
 	ctl_ok(&res, "buffers");
-	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", NULL);
+	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", "USE", NULL);
 	row = line_with(res.out, "20.0 KiB");
 	expect_same_column(res.out, row, "HEAP", "memfd");
 	expect_same_column(res.out, row, "OPTIONS", "pageable,cache=copyback");
 	expect_same_column(res.out, row, "STATE", "non-volatile");
+	expect_same_column(res.out, row, "USE", "in use");
 	snprintf(part, sizeof(part), "%" PRIu64 "  20.0 KiB", a);
 	assert_has(row, part);
 	row = line_with(res.out, "8.0 KiB");
@@ -555,13 +556,13 @@ static void test_clients_and_buffers(void **state)
 	ctl_ok(&res, "buffers", "--json");
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 20480, 'heap': 'memfd', 'options': ['pageable', "
-		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile'} in d",
-		 a, owner_a);
+		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
+		 "'use': 'in use'} in d", a, owner_a);
 	json_expect(res.out, expr);
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 8192, 'heap': 'memfd', 'options': ['out', "
-		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile'} in d",
-		 b, owner_b);
+		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
+		 "'use': 'in use'} in d", b, owner_b);
 	json_expect(res.out, expr);
 
 	snprintf(part, sizeof(part), "%" PRIu32, owner_a);
@@ -737,8 +738,11 @@ static void test_free_client(void **state)
 	ctl_ok(&res, "free-client", owner);
 	snprintf(expected, sizeof(expected), "Client:        %s\nBuffers freed: 2\n", owner);
 	assert_string_equal(res.out, expected);
-	/* Still charged: the client maps them. */
+	/* Still charged: the client maps them. Admins see why. */
 	assert_int_equal(usage_of(task).buffers, 2);
+	ctl_ok(&res, "buffers", "--client", owner, "--json");
+	json_expect(res.out, "len(d) == 2",
+		    "all(b['use'] == 'freed by its owner, still referenced' for b in d)");
 
 	/* The client is still connected, and can be freed again. */
 	three = iobuf_in_task_with_options(task, 0, 4096, 0);
