@@ -6,6 +6,7 @@
  * mappings and charges are all still there.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -179,6 +180,45 @@ static void test_client_gone_during_restart_is_released(void **state)
 	manager_wait_stored(m, "conn;", 0, 5000);
 }
 
+/*
+ * A buffer freed while still referenced stays charged across restarts, also
+ * when its owner hangs up while no iobufd runs, until its fd is closed.
+ */
+static void test_freed_buffer_stays_charged_across_restarts(void **state)
+{
+	struct service_manager *m = *state;
+	struct iobuf_task *owner = iobuf_task_connect(m->socket_path), *watcher;
+	struct iobuf *buf = iobuf_in_task_with_options(owner, IOBUF_PAGEABLE, 1 << 20, 0);
+	int kept;
+
+	assert_non_null(buf);
+	kept = fcntl(iobuf_get_fd(buf), F_DUPFD_CLOEXEC, 3); /* no copy in the next iobufd */
+	iobuf_release(buf);
+	manager_expect(m, ";freed=1", 5000);
+	manager_wait_stored(m, "buf;", 1, 5000);
+	for (size_t i = 0; i < m->stored; i++)
+		if (strncmp(m->store[i].name, "buf;", 4) == 0)
+			assert_non_null(strstr(m->store[i].name, ";freed=1"));
+
+	manager_stop(m);
+	iobuf_task_unref(owner); /* hangs up while no iobufd runs */
+	manager_start(m, NULL);
+	watcher = iobuf_task_connect(m->socket_path);
+	assert_non_null(watcher);
+	sleep(2); /* the new iobufd looks at freed buffers every second */
+	assert_int_equal(usage_of(watcher).total_buffers, 1);
+	assert_int_equal(usage_of(watcher).total_bytes, 1 << 20);
+
+	manager_stop(m);
+	manager_start(m, NULL);
+	assert_int_equal(usage_of(watcher).total_bytes, 1 << 20);
+	close(kept);
+	wait_total_buffers(watcher, 0);
+	manager_wait_stored(m, "buf;", 0, 5000);
+	iobuf_task_unref(watcher);
+	manager_wait_stored(m, "", 0, 5000);
+}
+
 /* Stopping (as for a restart) leaves the store as it was: nothing is taken back. */
 static void test_stop_leaves_the_store(void **state)
 {
@@ -254,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_restart_keeps_connections_buffers_and_charges),
 		cmocka_unit_test(test_names_say_what_is_stored),
 		cmocka_unit_test(test_client_gone_during_restart_is_released),
+		cmocka_unit_test(test_freed_buffer_stays_charged_across_restarts),
 		cmocka_unit_test(test_stop_leaves_the_store),
 		cmocka_unit_test(test_a_full_store),
 		cmocka_unit_test(test_unknown_stored_fds_are_dropped),

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -407,6 +408,72 @@ static void test_frees_drop_both_sides(void **state)
 	assert_daemon_holds_none(kept, n_kept);
 }
 
+static void wait_buffers(struct iobuf_task *task, uint64_t buffers)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 500 && usage_of(task).buffers != buffers; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(usage_of(task).buffers, buffers);
+}
+
+/*
+ * Freeing ends the owner's use of a buffer, not its charge: one whose fd a
+ * child still holds, or that is still mapped, stays charged (and held by
+ * the daemon) until the last of those goes, on every heap.
+ */
+static void test_charge_lasts_as_long_as_the_memory(void **state)
+{
+	struct iobuf_task *task = iobuf_task_self();
+	struct file_view files[MAX_HELD];
+	void *maps[MAX_HELD];
+	int dups[MAX_HELD], go[2];
+	struct held_set set;
+	size_t n, mapped = 0;
+	pid_t child;
+	char byte;
+
+	allocate_all(&set, task);
+	n = files_of(&set, files);
+	for (size_t i = 0; i < n; i++) {
+		dups[i] = fcntl(iobuf_get_fd(set.held[i].buf), F_DUPFD_CLOEXEC, 3);
+		assert_true(dups[i] >= 0);
+		maps[i] = mmap(NULL, (size_t)page_size, PROT_READ, MAP_SHARED, dups[i], 0);
+		if (maps[i] == MAP_FAILED)
+			maps[i] = NULL; /* an image that is not linear, a heap that does not map */
+		mapped += maps[i] != NULL;
+	}
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(go[1]);
+		(void)!read(go[0], &byte, 1); /* holds the fds until go closes */
+		_exit(0);
+	}
+	close(go[0]);
+	for (size_t i = 0; i < n; i++)
+		close(dups[i]);
+
+	release_all(&set);
+	assert_int_equal(usage_of(task).buffers, n);
+	assert_daemon_holds(files, n);
+
+	/* The child's fds go; what is still mapped here stays charged. */
+	close(go[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	wait_buffers(task, mapped);
+	sleep(2); /* the daemon looks again every second: nothing more may go */
+	assert_int_equal(usage_of(task).buffers, mapped);
+	for (size_t i = 0; i < n; i++)
+		if (maps[i])
+			munmap(maps[i], (size_t)page_size);
+	wait_buffers(task, 0);
+	assert_daemon_holds_none(files, n);
+	print_message("%zu freed buffers stayed charged while referenced, %zu of them mapped\n",
+		      n, mapped);
+}
+
 /*
  * A child on a connection of its own: allocates what the daemon serves,
  * writes the views of its fds to report, and exits holding them all when go
@@ -501,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_fd_size_is_the_charge),
 		cmocka_unit_test(test_usage_is_the_kernel_sizes),
 		cmocka_unit_test(test_frees_drop_both_sides),
+		cmocka_unit_test(test_charge_lasts_as_long_as_the_memory),
 		cmocka_unit_test(test_hangup_leaves_nothing),
 	};
 	const char *name = getenv("IOBUF_HEAP");
