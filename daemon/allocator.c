@@ -11,6 +11,7 @@
 #include "allocator.h"
 #include "charge.h"
 #include "iobuf/iobuf.h"
+#include "log-budget.h"
 #include "log.h"
 #include "purgeable.h"
 #include "quota.h"
@@ -216,9 +217,10 @@ static void detach_held(struct allocator *a, struct client *client)
 		fdstore_keep_buffer(&a->store, b, d);
 	}
 	if (d) {
-		log_info("client %u (pid %d, %s) left %" PRIu64 " buffers (%" PRIu64 " bytes) that "
-			 "others still refer to: they stay charged to it until released", d->id,
-			 (int)d->pid, d->comm, d->buffer_count, d->bytes);
+		log_for_uid(d->peer_uid, LOG_INFO, "client %u (pid %d, %s) left %" PRIu64
+			    " buffers (%" PRIu64 " bytes) that others still refer to: they stay "
+			    "charged to it until released", d->id, (int)d->pid, d->comm,
+			    d->buffer_count, d->bytes);
 		d->next = a->client_list;
 		a->client_list = d;
 	}

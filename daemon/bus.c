@@ -17,6 +17,7 @@
 #include "bus.h"
 #include "charge.h"
 #include "config.h"
+#include "log-budget.h"
 #include "log.h"
 #include "quota.h"
 
@@ -40,8 +41,9 @@ static void bus_client_free(struct bus_client *bc)
 		}
 	}
 	if (bc->client.buffer_count && !service->allocator->store.stopping)
-		log_info("bus client %s (pid %d, %s) left: released %" PRIu64 " buffers", bc->name,
-			 (int)bc->client.pid, bc->client.comm, bc->client.buffer_count);
+		log_for_uid(bc->client.peer_uid, LOG_INFO,
+			    "bus client %s (pid %d, %s) left holding %" PRIu64 " buffers", bc->name,
+			    (int)bc->client.pid, bc->client.comm, bc->client.buffer_count);
 	allocator_remove_client(service->allocator, &bc->client);
 	client_fini(&bc->client);
 	sd_bus_track_unref(bc->track);

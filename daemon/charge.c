@@ -11,6 +11,7 @@
 
 #include "charge.h"
 #include "config.h"
+#include "log-budget.h"
 #include "log.h"
 
 /* The value after "key:" in a /proc file, copied into out; -ENOENT if absent. */
@@ -130,11 +131,12 @@ static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void 
 
 	allocator_free_client_buffers(charge->allocator, client);
 	client->exited = true;
-	log_info("pid %d (%s), charged by client %u (pid %d, %s), exited: released %" PRIu64
-		 " buffers (%" PRIu64 " bytes); %" PRIu64 " still referenced stay charged",
-		 (int)client->pid, client->comm, client->id, (int)client->charged_by_pid,
-		 client->charged_by_comm, buffers - client->buffer_count,
-		 bytes - client->bytes, client->buffer_count);
+	log_for_uid(client->peer_uid, LOG_INFO,
+		    "pid %d (%s), charged by client %u (pid %d, %s), exited: released %" PRIu64
+		    " buffers (%" PRIu64 " bytes); %" PRIu64 " still referenced stay charged",
+		    (int)client->pid, client->comm, client->id, (int)client->charged_by_pid,
+		    client->charged_by_comm, buffers - client->buffer_count,
+		    bytes - client->bytes, client->buffer_count);
 	charge->exit_watch = sd_event_source_disable_unref(charge->exit_watch);
 	return 0;
 }
@@ -188,8 +190,9 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 			 (int)pid, (unsigned)uid);
 		return -EPERM;
 	}
-	log_info("client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
-		 (int)client->pid, client->comm, (int)pid, (unsigned)uid);
+	log_for_uid(client->peer_uid, LOG_INFO,
+		    "client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
+		    (int)client->pid, client->comm, (int)pid, (unsigned)uid);
 	charge_begin(a, event, client, pidfd, pid, uid);
 	fdstore_keep_charge(&a->store, client);
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "charge.h"
 #include "connection.h"
+#include "log-budget.h"
 #include "log.h"
 #include "server.h"
 
@@ -29,8 +30,8 @@ static void answer_error(struct answer *ans, int r, const char *why)
 /* A protocol violation: answered, logged, and the connection closed. */
 static void violation(struct connection *conn, struct answer *ans, int r, const char *why)
 {
-	log_warning("client %u (pid %d, %s): %s; disconnecting", conn->client.id,
-		    (int)conn->client.pid, conn->client.comm, why);
+	log_for_uid(conn->client.peer_uid, LOG_WARNING, "client %u (pid %d, %s): %s; disconnecting",
+		    conn->client.id, (int)conn->client.pid, conn->client.comm, why);
 	answer_error(ans, r, why);
 	ans->close = true;
 }
@@ -179,7 +180,8 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	if (ans.msg.header.opcode) {
 		r = wire_send(conn->sock, &ans.msg, ans.fd, MSG_DONTWAIT);
 		if (r < 0 && !ans.close) {
-			log_warning("client %u (pid %d, %s): cannot send a reply: %s; disconnecting",
+			log_for_uid(conn->client.peer_uid, LOG_WARNING,
+				    "client %u (pid %d, %s): cannot send a reply: %s; disconnecting",
 				    conn->client.id, (int)conn->client.pid, conn->client.comm,
 				    strerror(-r));
 			ans.close = true;
@@ -268,10 +270,10 @@ void connection_free(struct connection *conn)
 
 	/* Worth a line only when the client left buffers behind, not when they are handed over. */
 	if (conn->client.buffer_count && !server->allocator->store.stopping)
-		log_info("client %u (pid %d, %s) disconnected: released %" PRIu64
-			 " buffers (%" PRIu64 " bytes)",
-			 conn->client.id, (int)conn->client.pid, conn->client.comm,
-			 conn->client.buffer_count, conn->client.bytes);
+		log_for_uid(conn->client.peer_uid, LOG_INFO,
+			    "client %u (pid %d, %s) disconnected holding %" PRIu64 " buffers (%" PRIu64
+			    " bytes)", conn->client.id, (int)conn->client.pid, conn->client.comm,
+			    conn->client.buffer_count, conn->client.bytes);
 	else
 		log_debug("client %u disconnected", conn->client.id);
 	fdstore_forget_connection(&server->allocator->store, &conn->client);

@@ -6,7 +6,8 @@
  *
  *   conn;client=3
  *   charge;client=3;pid=1234;uid=1000[;bus=1.42]
- *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42];uid=1000;pid=1234[;freed=1]
+ *   buf;id=7;client=3;size=4096;options=0x308;state=2;heap=memfd[;bus=1.42]
+ *       ;uid=1000;pid=1234[;freed=1]
  *
  * (uid and pid: whom a buffer stays charged to should its owner be gone;
  * freed: its owner freed it, and others still refer to it)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "log-budget.h"
 #include "log.h"
 #include "quota.h"
 #include "server.h"
@@ -237,7 +238,8 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 		server->fd_shortage_logged = false;
 	}
 	if (server->connection_count >= server->max_clients) {
-		log_warning("refused a client: %u clients connected", server->connection_count);
+		log_for_uid(peer_uid(sock), LOG_WARNING, "refused a client: %u clients connected",
+			    server->connection_count);
 		turn_away(sock, server->max_clients);
 		return 0;
 	}

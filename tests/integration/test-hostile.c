@@ -496,6 +496,67 @@ static void test_allocation_storm(void **state)
 	stop(f);
 }
 
+/* Lines of the file at path that contain text. */
+static size_t lines_with(const char *path, const char *text)
+{
+	char line[1024];
+	size_t n = 0;
+	FILE *f = fopen(path, "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A client that connects and misbehaves in a loop: its uid gets a few log
+ * lines a second and a count of the rest, not one line per attempt.
+ */
+static void test_log_flood(void **state)
+{
+	char log_path[] = "/tmp/iobufd-hostile-log.XXXXXX";
+	int log_fd = mkstemp(log_path), saved = dup(STDERR_FILENO);
+	uint64_t begin;
+	struct fixture *f;
+
+	assert_true(log_fd >= 0 && saved >= 0);
+	dup2(log_fd, STDERR_FILENO); /* the daemon's stderr */
+	f = start(NULL, 0);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+
+	begin = now_ms();
+	for (int round = 0; round < 300; round++) {
+		int sock = raw_connect(f->daemon.socket);
+
+		assert_int_equal(send(sock, "junk", 4, MSG_NOSIGNAL), 4);
+		expect_refusal(sock, EBADMSG, "truncated header");
+		close(sock);
+	}
+	/* The burst, and what a second of the elapsed time adds. */
+	assert_true(lines_with(log_path, "disconnecting") <=
+		    20 + 5 * ((now_ms() - begin) / 1000 + 1));
+	assert_victim_served(f, 2000);
+
+	/* Once the uid may log again, one line counts what was left out. */
+	sleep(1);
+	{
+		int sock = raw_connect(f->daemon.socket);
+
+		assert_int_equal(send(sock, "junk", 4, MSG_NOSIGNAL), 4);
+		expect_refusal(sock, EBADMSG, "truncated header");
+		close(sock);
+	}
+	assert_back_to_baseline(f);
+	assert_int_equal(lines_with(log_path, "uid 0: "), 1);
+	assert_true(lines_with(log_path, "lines its clients caused were not logged") == 1);
+	stop(f);
+	close(log_fd);
+	unlink(log_path);
+}
+
 static int require_root(void **state)
 {
 	if (geteuid() != 0)
@@ -516,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_clients_dying_mid_request),
 		cmocka_unit_test(test_slow_readers),
 		cmocka_unit_test(test_allocation_storm),
+		cmocka_unit_test(test_log_flood),
 	};
 
 	return cmocka_run_group_tests_name("hostile", tests, require_root, NULL);
