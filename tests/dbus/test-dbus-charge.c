@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -155,6 +156,67 @@ static void test_refusals(void **state)
 		usleep(10000);
 }
 
+/* A task that has exited but is not reaped (a zombie) is no task to charge. */
+static void test_zombie_is_refused(void **state)
+{
+	struct bus_fixture *f = *state;
+	sd_bus *caller = connect_bus(f->address);
+	struct pollfd exited;
+	pid_t zombie = fork();
+	int pidfd;
+
+	assert_true(zombie >= 0);
+	if (zombie == 0)
+		_exit(0);
+	pidfd = test_pidfd_open(zombie);
+	exited = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	assert_int_equal(poll(&exited, 1, 5000), 1);
+	expect_refusal(caller, pidfd, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
+		       "has exited");
+	assert_int_equal(waitpid(zombie, NULL, 0), zombie);
+	close(pidfd);
+	sd_bus_flush_close_unref(caller);
+}
+
+/*
+ * One uid's bus callers get their share of the client slots (32 of 256),
+ * each further one EUSERS naming the limit; other uids are still served.
+ */
+static void test_callers_per_uid(void **state)
+{
+	struct bus_fixture *f = *state;
+	pid_t child = fork();
+	int status;
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		sd_bus_error error = SD_BUS_ERROR_NULL;
+		sd_bus *callers[40];
+		size_t n;
+
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(10);
+		for (n = 0; n < 40; n++) {
+			callers[n] = connect_bus(f->address);
+			if (allocate(callers[n], 4096, &error) < 0)
+				break;
+		}
+		if (n != 32 || strcmp(error.name, "System.Error.EUSERS") != 0 ||
+		    !strstr(error.message, "uid 65534 client limit 32 (its share of max-clients) "
+					   "reached: 32 clients connected"))
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(allocate(f->bus, 4096, NULL) >= 0);
+	for (int tries = 0; tries < 500 && total_buffers(f->bus) != 1; tries++)
+		usleep(10000);
+	assert_int_equal(total_buffers(f->bus), 1);
+}
+
 /* A caller running as nobody may not charge a root task: AccessDenied, with why. */
 static void test_other_uid_is_denied(void **state)
 {
@@ -194,6 +256,8 @@ int main(void)
 		cmocka_unit_test(test_charge_to_another_task),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_other_uid_is_denied),
+		cmocka_unit_test(test_zombie_is_refused),
+		cmocka_unit_test(test_callers_per_uid),
 	};
 
 	if (getuid() != 0) {
