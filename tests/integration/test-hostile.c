@@ -34,10 +34,39 @@
 #define NOBODY 65534
 #define MAX_ATTACK 512
 
+/*
+ * What the daemon's resident memory may grow by after an attack: its
+ * allocator's slack, or what AddressSanitizer's quarantine and valgrind keep.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_SLACK_KB (64 * 1024)
+#else
+#define RSS_SLACK_KB (getenv("IOBUFD_WRAPPER") ? 64 * 1024 : 2048)
+#endif
+
 struct fixture {
 	struct test_daemon daemon;
 	size_t baseline_fds; /* the daemon's open fds while serving one client */
+	long baseline_rss_kb;
 };
+
+/* The resident memory of a process, in KiB. */
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	assert_true(kb > 0);
+	return kb;
+}
 
 static uint64_t now_ms(void)
 {
@@ -73,6 +102,7 @@ static struct fixture *start(const char *const *extra_args, unsigned nofile)
 	assert_non_null(task);
 	(void)usage_of(task);
 	f->baseline_fds = count_fds(f->daemon.pid);
+	f->baseline_rss_kb = rss_kb(f->daemon.pid);
 	iobuf_task_unref(task);
 	return f;
 }
@@ -156,6 +186,11 @@ static void assert_back_to_baseline(struct fixture *f)
 	assert_int_equal(usage.total_buffers, 0);
 	assert_int_equal(fds, f->baseline_fds);
 	assert_true(test_daemon_alive(&f->daemon));
+	if (rss_kb(f->daemon.pid) > f->baseline_rss_kb + RSS_SLACK_KB)
+		fail_msg("the daemon's RSS grew from %ld to %ld KiB", f->baseline_rss_kb,
+			 rss_kb(f->daemon.pid));
+	print_message("daemon RSS %ld KiB, %ld at start\n", rss_kb(f->daemon.pid),
+		      f->baseline_rss_kb);
 }
 
 static void stop(struct fixture *f)
