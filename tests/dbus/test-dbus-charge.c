@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -128,13 +127,9 @@ static void test_refusals(void **state)
 	struct bus_fixture *f = *state;
 	sd_bus *caller = connect_bus(f->address);
 	int not_pidfd = memfd_create("x", MFD_CLOEXEC);
-	pid_t gone = fork();
-	int gone_pidfd, own_pidfd = test_pidfd_open(getpid());
+	pid_t gone;
+	int gone_pidfd = exited_child_pidfd(&gone), own_pidfd = test_pidfd_open(getpid());
 
-	assert_true(gone >= 0);
-	if (gone == 0)
-		_exit(0);
-	gone_pidfd = test_pidfd_open(gone);
 	assert_int_equal(waitpid(gone, NULL, 0), gone);
 
 	expect_refusal(caller, not_pidfd, "System.Error.EBADF", "takes a pidfd");
@@ -161,16 +156,9 @@ static void test_zombie_is_refused(void **state)
 {
 	struct bus_fixture *f = *state;
 	sd_bus *caller = connect_bus(f->address);
-	struct pollfd exited;
-	pid_t zombie = fork();
-	int pidfd;
+	pid_t zombie;
+	int pidfd = exited_child_pidfd(&zombie);
 
-	assert_true(zombie >= 0);
-	if (zombie == 0)
-		_exit(0);
-	pidfd = test_pidfd_open(zombie);
-	exited = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-	assert_int_equal(poll(&exited, 1, 5000), 1);
 	expect_refusal(caller, pidfd, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
 		       "has exited");
 	assert_int_equal(waitpid(zombie, NULL, 0), zombie);

@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,24 +176,48 @@ static void test_caller_leaving_releases(void **state)
 	assert_int_equal(property_t(f->bus, "Bytes"), 0);
 }
 
-/* Runs a shell command line and returns what it printed (static buffer). */
-static const char *run(const char *fmt, ...)
+/*
+ * Runs a shell command line, which must succeed or (should_fail) fail, and
+ * returns what it printed (a static buffer).
+ */
+static const char *run_expecting(bool should_fail, const char *fmt, va_list ap)
 {
 	static char out[16384];
 	char cmd[1024];
-	size_t used = 0;
-	va_list ap;
+	size_t used;
 	FILE *p;
 
-	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	used = fread(out, 1, sizeof(out) - 1, p);
 	out[used] = '\0';
-	if (pclose(p) != 0)
-		fail_msg("`%s` failed:\n%s", cmd, out);
+	if ((pclose(p) != 0) != should_fail)
+		fail_msg("`%s` %s:\n%s", cmd, should_fail ? "succeeded" : "failed", out);
+	return out;
+}
+
+static const char *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *run(const char *fmt, ...)
+{
+	const char *out;
+	va_list ap;
+
+	va_start(ap, fmt);
+	out = run_expecting(false, fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+static const char *run_failing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *run_failing(const char *fmt, ...)
+{
+	const char *out;
+	va_list ap;
+
+	va_start(ap, fmt);
+	out = run_expecting(true, fmt, ap);
+	va_end(ap);
 	return out;
 }
 
@@ -711,27 +736,6 @@ static void test_list_usage_refusals(void **state)
 #define CLIENT1 "org.iobufd.Client1"
 #define BUFFER1 "org.iobufd.Buffer1"
 #define NO_SUCH_CLIENT PATH "/client/4000000000"
-
-/* Runs a shell command line that must fail, and returns what it printed (static buffer). */
-static const char *run_failing(const char *fmt, ...)
-{
-	static char out[4096];
-	char cmd[1024];
-	size_t used;
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	used = fread(out, 1, sizeof(out) - 1, p);
-	out[used] = '\0';
-	if (pclose(p) == 0)
-		fail_msg("`%s` succeeded:\n%s", cmd, out);
-	return out;
-}
 
 static void assert_lacks(const char *text, const char *part)
 {

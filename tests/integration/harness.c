@@ -354,6 +354,21 @@ pid_t idle_child(void)
 	return pid;
 }
 
+int exited_child_pidfd(pid_t *pid)
+{
+	struct pollfd exited;
+	int pidfd;
+
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0)
+		_exit(0);
+	pidfd = test_pidfd_open(*pid);
+	exited = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	assert_int_equal(poll(&exited, 1, 5000), 1);
+	return pidfd;
+}
+
 const char *own_unit(void)
 {
 	static char unit[128];

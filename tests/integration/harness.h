@@ -85,6 +85,11 @@ size_t count_open_fds(void);
 int test_pidfd_open(pid_t pid);
 /* A child that waits to be killed, and dies with this process at the latest. */
 pid_t idle_child(void);
+/*
+ * A child that exits at once: its pidfd once it has exited, still unreaped
+ * (a zombie) until the caller waits for *pid.
+ */
+int exited_child_pidfd(pid_t *pid);
 
 /* The systemd unit the daemon finds for this process, "" outside any. */
 const char *own_unit(void);

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -106,15 +105,10 @@ static void test_bad_pidfds(void **state)
 	const struct test_daemon *d = *state;
 	struct iobuf_task *own = iobuf_task_connect(d->socket);
 	int not_pidfd = memfd_create("x", MFD_CLOEXEC);
-	pid_t child = fork();
-	int pidfd;
+	pid_t child;
+	int pidfd = exited_child_pidfd(&child);
 
-	assert_true(child >= 0);
-	if (child == 0)
-		_exit(0);
-	pidfd = test_pidfd_open(child);
 	waitpid(child, NULL, 0);
-
 	assert_refused(iobuf_task_for_pidfd(own, not_pidfd), EBADF, "takes a pidfd");
 	assert_refused(iobuf_task_for_pidfd(own, pidfd), ESRCH, "has exited");
 	assert_refused(iobuf_task_for_pidfd(own, -1), EBADF, "no pidfd");
@@ -132,18 +126,10 @@ static void test_zombie_is_refused(void **state)
 {
 	const struct test_daemon *d = *state;
 	struct iobuf_task *own = iobuf_task_connect(d->socket);
-	struct pollfd exited;
-	pid_t child = fork();
-	int pidfd;
+	pid_t child;
+	int pidfd = exited_child_pidfd(&child);
 
-	assert_true(child >= 0);
-	if (child == 0)
-		_exit(0);
-	pidfd = test_pidfd_open(child);
-	exited = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-	assert_int_equal(poll(&exited, 1, 5000), 1);
 	assert_int_equal(waitid(P_PID, (id_t)child, NULL, WEXITED | WNOWAIT), 0);
-
 	assert_refused(iobuf_task_for_pidfd(own, pidfd), ESRCH, "has exited");
 	assert_int_equal(usage_of(own).buffers, 0);
 	waitpid(child, NULL, 0);
