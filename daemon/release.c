@@ -74,10 +74,11 @@ static enum release_state dmabuf_check(const struct buffer *b)
 static enum release_state memfd_check(const struct buffer *b)
 {
 	enum release_state state = RELEASE_DONE;
-	int probe = reopen(b->fd, O_RDONLY);
+	/* Without O_NONBLOCK a lease someone holds would block this open until broken. */
+	int probe = reopen(b->fd, O_RDONLY | O_NONBLOCK);
 
 	if (probe < 0)
-		return RELEASE_UNKNOWN;
+		return errno == EWOULDBLOCK ? RELEASE_HELD : RELEASE_UNKNOWN;
 	if (fcntl(probe, F_SETLEASE, F_WRLCK) < 0)
 		state = errno == EAGAIN ? RELEASE_HELD : RELEASE_UNKNOWN;
 	else

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,6 +149,29 @@ static void test_reopened_fd(void **state)
 	close(sock);
 }
 
+/*
+ * A lease on the client's file (which only a client of the daemon's own uid
+ * may take) neither stalls the daemon nor ends the charge.
+ */
+static void test_leased_fd(void **state)
+{
+	const struct test_daemon *d = *state;
+	int sock = greeted(d), fd;
+	uint64_t id;
+
+	signal(SIGIO, SIG_IGN); /* how the kernel asks a lease holder to let go */
+	fd = raw_allocate(sock, &id);
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		fail_msg("a write lease on the buffer: %s", strerror(errno));
+	alarm(5); /* a stalled daemon would answer in 45 s (lease-break-time) */
+	assert_int_equal(raw_free(sock, id), 0);
+	assert_still_charged(sock, 1);
+	alarm(0);
+	close(fd);
+	wait_charged(sock, 0);
+	close(sock);
+}
+
 /* The fd passed on to another process: charged until that one lets it go. */
 static void test_fd_passed_on(void **state)
 {
@@ -265,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_kept_fd),
 		cmocka_unit_test(test_kept_mapping),
 		cmocka_unit_test(test_reopened_fd),
+		cmocka_unit_test(test_leased_fd),
 		cmocka_unit_test(test_fd_passed_on),
 		cmocka_unit_test(test_free_does_not_escape_the_limit),
 		cmocka_unit_test(test_charge_outlives_the_connection),
