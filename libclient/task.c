@@ -496,7 +496,6 @@ static int call_locked(struct iobuf_task *task, struct wire_message *request, in
 		       uint64_t *generation, const struct deadline *dl)
 {
 	bool reopened = false;
-	int received = -1;
 	int r;
 
 	if (bound && (task->broken || task->generation != *bound))
@@ -507,20 +506,16 @@ static int call_locked(struct iobuf_task *task, struct wire_message *request, in
 			return r;
 		reopened = true;
 	}
-	request->header.request_id = task->next_request_id++;
-	r = exchange(task, request, send_fd, reply, &received, dl);
-	if (r < 0 && closed_by_daemon(r) && !reopened && !bound) {
+	r = transact(task, request, send_fd, reply, fd, dl);
+	if (closed_by_daemon(r) && task->broken && !reopened && !bound) {
 		r = reopen(task, dl);
 		if (r < 0)
 			return r;
-		request->header.request_id = task->next_request_id++;
-		r = exchange(task, request, send_fd, reply, &received, dl);
+		r = transact(task, request, send_fd, reply, fd, dl);
 	}
-	if (r < 0)
-		return r;
-	if (generation)
+	if (r == 0 && generation)
 		*generation = task->generation;
-	return check_reply(task, request, reply, received, fd);
+	return r;
 }
 
 static int call(struct iobuf_task *task, struct wire_message *request, int send_fd,
