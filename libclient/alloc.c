@@ -26,8 +26,9 @@ struct iobuf_task *task_or_self(struct iobuf_task *task)
 	return task ? task : iobuf_task_self();
 }
 
-struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_reply *reply,
-			   int fd, size_t capacity, size_t alignment)
+struct iobuf *buffer_adopt(struct iobuf_task *task, uint64_t generation,
+			   const struct wire_allocate_reply *reply, int fd, size_t capacity,
+			   size_t alignment)
 {
 	struct wire_message free_request = {
 		.header.opcode = WIRE_FREE,
@@ -41,7 +42,7 @@ struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_r
 		errno = -error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
 				   (unsigned long long)reply->id);
 	else
-		buf = buffer_new(task, reply, fd, capacity, alignment);
+		buf = buffer_new(task, generation, reply, fd, capacity, alignment);
 	if (buf) {
 		error_clear();
 		return buf;
@@ -49,7 +50,7 @@ struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_r
 	saved = errno;
 	if (fd >= 0)
 		close(fd);
-	(void)task_call(task, &free_request, &free_reply, NULL);
+	(void)task_call_on(task, generation, &free_request, &free_reply);
 	errno = saved;
 	return NULL;
 }
@@ -60,17 +61,18 @@ static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t 
 	struct wire_message request =
 		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, physical_mask);
 	struct wire_message reply;
+	uint64_t generation;
 	int fd, r;
 
 	task = task_or_self(task);
 	if (!task)
 		return NULL; /* errno and the message are set */
-	r = task_call(task, &request, &reply, &fd);
+	r = task_call_made(task, &request, &reply, &fd, &generation);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-	return buffer_adopt(task, &reply.allocate_reply, fd, capacity, alignment);
+	return buffer_adopt(task, generation, &reply.allocate_reply, fd, capacity, alignment);
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
@@ -148,7 +150,11 @@ IOBUF_EXPORT int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_sta
 	struct wire_message reply;
 	int r;
 
-	r = task_call(buf->task, &request, &reply, NULL);
+	r = task_call_on(buf->task, buf->generation, &request, &reply);
+	if (r == -ESTALE)
+		return error_set(r, "buffer %llu was made on a connection to iobufd at %s that "
+				 "is gone: the daemon no longer knows it",
+				 (unsigned long long)buf->id, buf->task->path);
 	if (r < 0)
 		return r;
 	if (old_state)

@@ -10,8 +10,9 @@
 
 #include "private.h"
 
-struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_reply *reply,
-			 int fd, size_t capacity, size_t alignment)
+struct iobuf *buffer_new(struct iobuf_task *task, uint64_t generation,
+			 const struct wire_allocate_reply *reply, int fd, size_t capacity,
+			 size_t alignment)
 {
 	struct iobuf *buf;
 	int r;
@@ -34,6 +35,7 @@ struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_rep
 	atomic_init(&buf->refs, 1);
 	buf->task = task_ref(task);
 	buf->id = reply->id;
+	buf->generation = generation;
 	buf->fd = fd;
 	buf->capacity = capacity;
 	buf->length = capacity;
@@ -59,9 +61,13 @@ static void tell_daemon_free(struct iobuf *buf)
 	};
 	struct wire_message reply;
 
-	/* A forked child's copy is only dropped locally; the parent owns it. */
+	/*
+	 * A forked child's copy is only dropped locally; the parent owns it.
+	 * A buffer whose connection is gone is unknown to the daemon: only
+	 * its fd and mapping go (task_call_on sends nothing then).
+	 */
 	if (task_is_own(buf->task))
-		(void)task_call(buf->task, &request, &reply, NULL);
+		(void)task_call_on(buf->task, buf->generation, &request, &reply);
 }
 
 IOBUF_EXPORT void iobuf_release(struct iobuf *buf)

@@ -51,6 +51,7 @@ IOBUF_EXPORT struct iobuf *iobuf_image_in_task(struct iobuf_task *task, uint32_t
 	};
 	struct wire_message reply;
 	struct iobuf *buf;
+	uint64_t generation;
 	int fd, r;
 
 	r = check_request(modifiers, modifier_count);
@@ -64,12 +65,12 @@ IOBUF_EXPORT struct iobuf *iobuf_image_in_task(struct iobuf_task *task, uint32_t
 	task = task_or_self(task);
 	if (!task)
 		return NULL;
-	r = task_call(task, &request, &reply, &fd);
+	r = task_call_made(task, &request, &reply, &fd, &generation);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-	buf = buffer_adopt(task, &reply.allocate_image_reply.buffer, fd,
+	buf = buffer_adopt(task, generation, &reply.allocate_image_reply.buffer, fd,
 			   reply.allocate_image_reply.buffer.size, 0);
 	if (buf)
 		fill_image(buf, &request, &reply.allocate_image_reply);

@@ -15,10 +15,14 @@
 
 struct iobuf_task {
 	atomic_int refs;
-	int sock;
 	pid_t pid; /* the process that opened the connection */
 	char path[108]; /* the daemon's socket */
-	pthread_mutex_t lock; /* one request in flight at a time */
+	atomic_uint timeout_ms; /* for each call; 0: wait forever */
+	int charge_pidfd; /* iobuf_task_for_pidfd: charged again on a new connection; else -1 */
+	pthread_mutex_t lock; /* one request in flight at a time; guards what follows */
+	int sock; /* -1 while broken */
+	bool broken; /* the next call opens a new connection */
+	uint64_t generation; /* of the connection, counting from 1; ids are per connection */
 	uint32_t next_request_id;
 };
 
@@ -26,6 +30,7 @@ struct iobuf {
 	atomic_int refs;
 	struct iobuf_task *task;
 	uint64_t id;
+	uint64_t generation; /* of the task's connection that made it */
 	int fd;
 	void *map;       /* the whole mapping, NULL when not mappable */
 	size_t map_size;
@@ -54,6 +59,16 @@ int task_is_own(const struct iobuf_task *task);
  */
 int task_call(struct iobuf_task *task, struct wire_message *request,
 	      struct wire_message *reply, int *fd);
+/* task_call() for a request that makes a buffer: *generation gets the connection's. */
+int task_call_made(struct iobuf_task *task, struct wire_message *request,
+		   struct wire_message *reply, int *fd, uint64_t *generation);
+/*
+ * task_call() for a request about a buffer made on the connection of
+ * generation: -ESTALE with no message, and nothing sent, once that
+ * connection broke (the daemon that answers now does not know the buffer).
+ */
+int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
+		 struct wire_message *reply);
 
 /* map.c: maps size bytes of fd at an address with alignment's bits zero. */
 int map_aligned(int fd, size_t size, size_t alignment, void **addr);
@@ -61,15 +76,18 @@ int map_aligned(int fd, size_t size, size_t alignment, void **addr);
 /* alloc.c: task, or the process's own task when NULL (NULL + errno on failure). */
 struct iobuf_task *task_or_self(struct iobuf_task *task);
 /*
- * A descriptor for an allocated buffer, taking fd (which may be -1: the
- * daemon sent none). On failure the fd is closed, the daemon is told to
- * free the buffer, and NULL + errno is returned.
+ * A descriptor for a buffer allocated on the task's connection of
+ * generation, taking fd (which may be -1: the daemon sent none). On failure
+ * the fd is closed, the daemon is told to free the buffer, and NULL + errno
+ * is returned.
  */
-struct iobuf *buffer_adopt(struct iobuf_task *task, const struct wire_allocate_reply *reply,
-			   int fd, size_t capacity, size_t alignment);
+struct iobuf *buffer_adopt(struct iobuf_task *task, uint64_t generation,
+			   const struct wire_allocate_reply *reply, int fd, size_t capacity,
+			   size_t alignment);
 
 /* buffer.c: a descriptor for an allocate reply; takes fd and a task ref. */
-struct iobuf *buffer_new(struct iobuf_task *task, const struct wire_allocate_reply *reply,
-			 int fd, size_t capacity, size_t alignment);
+struct iobuf *buffer_new(struct iobuf_task *task, uint64_t generation,
+			 const struct wire_allocate_reply *reply, int fd, size_t capacity,
+			 size_t alignment);
 
 #endif

@@ -15,6 +15,27 @@
  *  - All functions are thread-safe. A descriptor may be shared between
  *    threads; its length and direction are plain fields the caller
  *    serialises, as with any buffer.
+ *
+ * Waiting for the daemon: every call that waits for iobufd (to connect, to
+ * take a request, to answer, or for another thread's call on the same task)
+ * waits at most the task's timeout, 5000 ms unless $IOBUF_TIMEOUT_MS
+ * (milliseconds, read once per process; 0 waits forever) or
+ * iobuf_task_set_timeout() says otherwise. It then fails with ETIMEDOUT and
+ * a message naming the socket and what it waited for.
+ *
+ * When iobufd goes away: a task whose connection broke (the daemon closed
+ * it, crashed or was restarted without keeping its connections, or a call
+ * timed out) opens a new connection, to the same socket path, on its next
+ * call; at most once per call. A request not about an existing buffer
+ * (allocate, image, query, usage) whose connection the daemon closed before
+ * answering is sent once more on the new connection: the daemon released
+ * whatever the closed connection held, so the first attempt left nothing
+ * behind. A call that timed out is not repeated. Buffers already held stay
+ * mapped and usable (their fds are the task's own), but the new daemon does
+ * not know them: they are no longer charged to the task nor counted in its
+ * usage or limits, iobuf_set_purgeable() fails with ESTALE, and the last
+ * iobuf_release() only unmaps and closes. A restart that keeps its
+ * connections (systemd's fd store) breaks nothing.
  */
 #ifndef IOBUF_IOBUF_H
 #define IOBUF_IOBUF_H
@@ -84,18 +105,23 @@ struct iobuf;
 /*
  * The process's own task: a lazily opened connection to iobufd at
  * $IOBUFD_SOCKET, or /run/iobufd/iobufd.sock. The first call connects; later
- * calls return the same task. In a forked child the first call opens a new
- * connection of the child's own. The returned task is borrowed: do not
- * unref it. NULL + errno when the daemon cannot be reached.
+ * calls return the same task, which reconnects to the same path when its
+ * connection breaks (see "When iobufd goes away" above). In a forked child
+ * the first call opens a new connection of the child's own. The returned
+ * task is borrowed: do not unref it. NULL + errno when the daemon cannot be
+ * reached.
  */
 struct iobuf_task *iobuf_task_self(void);
 
 /*
  * A new connection to the daemon listening at path (NULL: as
  * iobuf_task_self() chooses). Buffers allocated in it are charged to it.
- * Release with iobuf_task_unref(). NULL + errno on failure: ENOENT or
- * ECONNREFUSED when no daemon listens (the message names the path),
- * EPROTONOSUPPORT when the daemon speaks another protocol version.
+ * Like the own task, it reconnects to path when its connection breaks; its
+ * usage then counts only what it allocated since. Release with
+ * iobuf_task_unref(). NULL + errno on failure: ENOENT or ECONNREFUSED when
+ * no daemon listens (the message names the path), EPROTONOSUPPORT when the
+ * daemon speaks another protocol version, ETIMEDOUT when the daemon did not
+ * take the connection or answer within the default timeout.
  */
 struct iobuf_task *iobuf_task_connect(const char *path);
 
@@ -109,6 +135,11 @@ struct iobuf_task *iobuf_task_connect(const char *path);
  * releases what was charged to it (mappings stay valid) and the task gets
  * no more buffers (ESRCH). Release with iobuf_task_unref().
  *
+ * The task keeps a duplicate of pidfd (closed by the last unref): when its
+ * connection breaks, the new connection charges the same task again before
+ * it carries any request, and a call fails with the daemon's answer (e.g.
+ * ESRCH when the task has exited meanwhile) rather than allocate uncharged.
+ *
  * NULL + errno: EPERM for a task the caller may not charge, ESRCH for one
  * that has exited, EBADF when pidfd is not a pidfd; as
  * iobuf_task_connect() when the daemon cannot be reached.
@@ -120,6 +151,13 @@ struct iobuf_task *iobuf_task_for_pidfd(struct iobuf_task *via, int pidfd);
  * task alive; the connection closes when the last buffer and reference go.
  */
 void iobuf_task_unref(struct iobuf_task *task);
+
+/*
+ * Sets how long each call on task waits for the daemon, in milliseconds; 0
+ * waits forever. A new task starts with $IOBUF_TIMEOUT_MS, or 5000. It
+ * applies from the next call on. 0, or -EINVAL for a NULL task.
+ */
+int iobuf_task_set_timeout(struct iobuf_task *task, unsigned msec);
 
 /* What the daemon charges to a task, and its totals over every task. */
 struct iobuf_usage {
@@ -246,7 +284,8 @@ struct iobuf *iobuf_retain(struct iobuf *buf);
 
 /*
  * Drops a reference. The last one unmaps, closes the fd and tells the daemon
- * to drop its charge. NULL is ignored.
+ * to drop its charge (unless the connection that made the buffer is gone:
+ * the daemon no longer knows it then). NULL is ignored.
  */
 void iobuf_release(struct iobuf *buf);
 
@@ -285,7 +324,9 @@ int iobuf_set_direction(struct iobuf *buf, uint32_t direction);
  * _VOLATILE or _EMPTY; _KEEP_CURRENT only reads) and stores the state it had
  * in *old_state (may be NULL). A buffer made non-volatile after it was
  * purged reports IOBUF_PURGEABLE_EMPTY as its old state and reads as zero.
- * -EINVAL for a buffer that is not purgeable or an unknown state.
+ * -EINVAL for a buffer that is not purgeable or an unknown state; -ESTALE
+ * when the connection that made the buffer is gone (the daemon no longer
+ * knows it).
  */
 int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
 			enum iobuf_purgeable_state *old_state);

@@ -120,8 +120,8 @@ static void track(pid_t pid, pid_t replaced)
 		}
 }
 
-static void start(struct test_daemon *d, const char *socket_path, const char *const *extra_args,
-		  bool pass_socket)
+/* Starts a daemon on d->socket and waits until it accepts. */
+static void launch(struct test_daemon *d, const char *const *extra_args, bool pass_socket)
 {
 	/* These suites test the socket and the memfd heap, whatever else the machine has. */
 	/* No config file of the machine's: an empty one, unless the test gives its own. */
@@ -131,12 +131,6 @@ static void start(struct test_daemon *d, const char *socket_path, const char *co
 	size_t n = pass_socket ? 6 : 4;
 	int sock;
 
-	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	if (socket_path)
-		snprintf(d->socket, sizeof(d->socket), "%s", socket_path);
-	else
-		snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
 	setenv("IOBUFD_SOCKET", d->socket, 1);
 	for (size_t i = 0; extra_args && extra_args[i] && n < 31; i++)
 		args[n++] = extra_args[i];
@@ -157,6 +151,18 @@ static void start(struct test_daemon *d, const char *socket_path, const char *co
 	fail_msg("iobufd did not accept connections on %s", d->socket);
 }
 
+static void start(struct test_daemon *d, const char *socket_path, const char *const *extra_args,
+		  bool pass_socket)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/iobufd-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	if (socket_path)
+		snprintf(d->socket, sizeof(d->socket), "%s", socket_path);
+	else
+		snprintf(d->socket, sizeof(d->socket), "%s/iobufd.sock", d->dir);
+	launch(d, extra_args, pass_socket);
+}
+
 void test_daemon_start(struct test_daemon *d, const char *const *extra_args)
 {
 	start(d, NULL, extra_args, true);
@@ -170,6 +176,22 @@ void test_daemon_start_at(struct test_daemon *d, const char *socket_path)
 void test_daemon_start_from_env(struct test_daemon *d)
 {
 	start(d, NULL, NULL, false);
+}
+
+void test_daemon_kill(struct test_daemon *d)
+{
+	int status;
+
+	assert_int_equal(kill(d->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+	track(0, d->pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(access(d->socket, F_OK), 0);
+}
+
+void test_daemon_restart(struct test_daemon *d)
+{
+	launch(d, NULL, true);
 }
 
 int test_daemon_alive(const struct test_daemon *d)

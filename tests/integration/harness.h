@@ -59,6 +59,11 @@ void test_daemon_stop(struct test_daemon *d);
 /* The same, for a daemon that was already sent SIGTERM. */
 void test_daemon_wait_stopped(struct test_daemon *d);
 
+/* SIGKILLs the daemon and reaps it, as a crash would: its socket file stays. */
+void test_daemon_kill(struct test_daemon *d);
+/* Starts a new daemon on d's socket, in d's directory (after test_daemon_kill). */
+void test_daemon_restart(struct test_daemon *d);
+
 /* Whether the daemon process is still running. */
 int test_daemon_alive(const struct test_daemon *d);
 
