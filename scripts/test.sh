@@ -35,6 +35,6 @@ IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
 
 echo "== fuzz =="
 # clang with libFuzzer, ASan and UBSan over the whole build (-Dfuzz=true and
-# the rest come from the native file); each target runs 100000 inputs.
+# the rest come from the native file); each target runs 100000 inputs or more.
 build "$top/build-fuzz" --native-file "$top/tests/fuzz/fuzz.ini"
 meson test -C "$top/build-fuzz" --print-errorlogs --suite fuzz

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the libFuzzer targets share: their entry points and their checks. */
+/* What the fuzzers share: the libFuzzer entry points, checks, fds and records. */
 #ifndef IOBUF_FUZZ_COMMON_H
 #define IOBUF_FUZZ_COMMON_H
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Request handling inside the daemon core, in process: the daemon's own
- * allocator (the memfd heap only, small limits), its sd-event loop and a
- * connection (connection_new()) on a socketpair. The input is
+ * allocator (the memfd heap only, small limits of every kind), its sd-event
+ * loop and a connection (connection_new()) on a socketpair. The input is
  *
  *   byte 0    bit 0: no hello first (else the target greets, so that the
  *             fuzzer starts past it); the other bits are ignored
@@ -69,6 +69,35 @@ static int exited_child_pidfd(void)
 	return pidfd;
 }
 
+static void set_limit(struct limits *limits, const char *name, uint64_t value)
+{
+	char why[LIMIT_WHY_MAX];
+
+	fuzz_assert(limits_set(limits, name, value, why) == 0, "%s", why);
+}
+
+/*
+ * Small enough that no input can exhaust memory, and every kind of limit in
+ * reach of a few allocations: per client, per uid, per group, per heap,
+ * over all clients and the volatile budget.
+ */
+static void fuzz_limits(struct limits *limits)
+{
+	char name[LIMIT_NAME_MAX];
+
+	limits_default(limits);
+	set_limit(limits, "max-buffer-size", 1 << 20);
+	set_limit(limits, "max-client-buffers", 16);
+	set_limit(limits, "max-client-bytes", 8 << 20);
+	set_limit(limits, "max-total-buffers", 64);
+	set_limit(limits, "max-total-bytes", 32 << 20);
+	set_limit(limits, "max-volatile-bytes", 2 << 20);
+	snprintf(name, sizeof(name), "uid %u max-buffers", (unsigned)getuid());
+	set_limit(limits, name, 12);
+	set_limit(limits, "cgroup /* max-bytes", 7 << 20);
+	set_limit(limits, "heap memfd max-bytes", 6 << 20);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct heap_config heaps = { .select = "memfd" };
@@ -87,11 +116,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	limits_default(&limits);
-	limits.max_buffer_size = 1 << 20;
-	limits.client = (struct quota){ .buffers = 16, .bytes = 8 << 20 };
-	limits.total = (struct quota){ .buffers = 64, .bytes = 32 << 20 };
-	limits.volatile_bytes = 2 << 20;
+	fuzz_limits(&limits);
 	r = allocator_init(&d.allocator, &limits, &heaps);
 	fuzz_assert(r == 0, "cannot set up the memfd heap: %s", strerror(-r));
 	r = sd_event_new(&d.event);
