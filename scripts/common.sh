@@ -9,6 +9,9 @@ build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgb
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
 # The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.
 test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3)
+# The libFuzzer targets (tests/fuzz) build with clang and its sanitizer and
+# libFuzzer runtimes.
+fuzz_packages=(clang libclang-rt-14-dev)
 
 install_packages() {
 	local missing=()

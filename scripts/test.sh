@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test suite: once in a
 # plain build (the vm suite boots a qemu guest with real kernel heaps), once
-# under AddressSanitizer and UndefinedBehaviorSanitizer, and the unit,
-# integration, dbus and service-manager tests once more under valgrind.
+# under AddressSanitizer and UndefinedBehaviorSanitizer (with the socket-level
+# fuzzer against that build's daemon), the unit, integration, dbus and
+# service-manager tests once more under valgrind, and the libFuzzer targets
+# for a bounded number of inputs in a clang build.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-install_packages "${build_packages[@]}" "${test_packages[@]}"
+install_packages "${build_packages[@]}" "${test_packages[@]}" "${fuzz_packages[@]}"
 
 echo "== plain build =="
 build "$top/build"
-meson test -C "$top/build" --print-errorlogs
+# The socket-level fuzzer runs against the ASan/UBSan daemon below.
+meson test -C "$top/build" --print-errorlogs --no-suite fuzz-socket
 
 echo "== ASan + UBSan =="
 build "$top/build-sanitize" -Db_sanitize=address,undefined -Db_lundef=false
@@ -29,3 +32,9 @@ IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
 # against a daemon under valgrind.
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
 	--suite pidfd --timeout-multiplier 10
+
+echo "== fuzz =="
+# clang with libFuzzer, ASan and UBSan over the whole build (-Dfuzz=true and
+# the rest come from the native file); each target runs 100000 inputs or more.
+build "$top/build-fuzz" --native-file "$top/tests/fuzz/fuzz.ini"
+meson test -C "$top/build-fuzz" --print-errorlogs --suite fuzz
