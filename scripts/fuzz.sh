@@ -33,9 +33,6 @@ corpus=${IOBUFD_FUZZ_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/iobufd-fuzz}/$targe
 mkdir -p "$corpus" "$corpus.artifacts"
 echo "corpus: $corpus; crashes go to $corpus.artifacts"
 
-# Until the receive path's fix for an empty record with fds lands, that known
-# leak would stop every campaign at once: IOBUFD_FUZZ_SKIP_EMPTY_WITH_FDS=0 keeps it.
-export IOBUFD_FUZZ_SKIP_EMPTY_WITH_FDS=${IOBUFD_FUZZ_SKIP_EMPTY_WITH_FDS:-1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 exec "$top/build-fuzz/tests/fuzz/$target" -max_total_time="$seconds" -max_len="$max_len" \

@@ -48,13 +48,6 @@ void fuzz_print_fds(void)
 	closedir(dir);
 }
 
-bool fuzz_skip_empty_with_fds(void)
-{
-	const char *skip = getenv("IOBUFD_FUZZ_SKIP_EMPTY_WITH_FDS");
-
-	return skip && strcmp(skip, "1") == 0;
-}
-
 static int socket_end(void)
 {
 	int pair[2];

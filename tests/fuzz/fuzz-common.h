@@ -35,14 +35,6 @@ size_t fuzz_count_fds(void);
 void fuzz_print_fds(void);
 
 /*
- * Whether inputs of the known receive-path bug are to be left out: an empty
- * record with fds in SCM_RIGHTS, which wire_recv() takes for the end of the
- * stream without closing the fds. Set by $IOBUFD_FUZZ_SKIP_EMPTY_WITH_FDS=1
- * (the CI runs, until the fix lands); the campaigns and reproducers keep them.
- */
-bool fuzz_skip_empty_with_fds(void);
-
-/*
  * A new fd of a kind the input chooses (FUZZ_FD_*), to send along with a
  * record: fds the receiver must close or keep, never lose. Aborts when
  * none can be made.

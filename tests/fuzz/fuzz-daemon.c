@@ -230,8 +230,6 @@ static void feed(int client, uint8_t ctl, const uint8_t *record, size_t len)
 	size_t replies;
 	int r;
 
-	if (len == 0 && fd_count && fuzz_skip_empty_with_fds())
-		fd_count = 0;
 	for (size_t i = 0; i < fd_count; i++)
 		fds[i] = make_fd((ctl >> 2) & 7);
 	r = fuzz_send_record(client, record, len, fds, fd_count, MSG_DONTWAIT);
