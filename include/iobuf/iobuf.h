@@ -283,9 +283,17 @@ int iobuf_get_image(const struct iobuf *buf, struct iobuf_image *image);
 struct iobuf *iobuf_retain(struct iobuf *buf);
 
 /*
- * Drops a reference. The last one unmaps, closes the fd and tells the daemon
- * to drop its charge (unless the connection that made the buffer is gone:
- * the daemon no longer knows it then). NULL is ignored.
+ * Drops a reference. The last one unmaps, closes the fd and frees the
+ * buffer's id in the daemon (unless the connection that made the buffer is
+ * gone: the daemon no longer knows it then). NULL is ignored.
+ *
+ * A buffer's charge lasts as long as its memory, not until this call: while
+ * a dup() of its fd, an fd passed to another process, a mapping or an
+ * import into a device refers to it, it stays charged to this task (and its
+ * uid, unit, cgroup and heap) and counted by their limits, also after the
+ * task's connection has closed. It goes as the last of those goes. Where the
+ * kernel does not tell the daemon when that is, the charge lasts until the
+ * task's connection closes (iobufd(8), CHARGES).
  */
 void iobuf_release(struct iobuf *buf);
 
