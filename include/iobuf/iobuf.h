@@ -131,9 +131,10 @@ struct iobuf_task *iobuf_task_connect(const char *path);
  * not to the caller: its uid, pid, unit, cgroup and limits. For a
  * compositor or camera service allocating on a client's behalf. The caller
  * keeps its pidfd. Allowed when the caller has the target's uid, is root
- * or is in the iobufd-admin group. When the target exits, the daemon
- * releases what was charged to it (mappings stay valid) and the task gets
- * no more buffers (ESRCH). Release with iobuf_task_unref().
+ * or is in the iobufd-admin group. When the target exits, the task gets
+ * no more buffers (ESRCH); mappings stay valid, and what they and other
+ * references keep alive stays charged to the target until it is released
+ * (see iobuf_release()). Release with iobuf_task_unref().
  *
  * The task keeps a duplicate of pidfd (closed by the last unref): when its
  * connection breaks, the new connection charges the same task again before
