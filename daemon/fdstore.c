@@ -163,6 +163,9 @@ void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
+	buffer->stored = false;
+	if (!store->max) /* no store: no name to make on every allocation */
+		return;
 	buffer_name(buffer, owner, name, sizeof(name));
 	buffer->stored = keep(store, buffer->fd, name, false);
 }

@@ -87,6 +87,8 @@ static int watch_signals(sd_event *event, struct reload *reload)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A lease the release check took is broken by signal: it needs no answer (release.h). */
+	signal(SIGIO, SIG_IGN);
 	r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);

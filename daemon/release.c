@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "allocator.h"
@@ -17,31 +18,51 @@ static bool is_dmabuf(const struct buffer *b)
 	return b->heap->fd_flags & WIRE_BUFFER_DMABUF;
 }
 
+/*
+ * /proc/self/fd and /proc/self/fdinfo, kept open from the start: a walk
+ * from / on every allocation and free costs more than the rest of the open.
+ */
+static int fd_dir = -1, fdinfo_dir = -1;
+
+static int proc_self_dir(const char *name, int *dir)
+{
+	if (*dir < 0)
+		*dir = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *dir;
+}
+
 /* References to the file behind a dma-buf fd, from its fdinfo; -1 if not told. */
 static long dmabuf_references(int fd)
 {
-	char path[64], line[128];
-	long count = -1;
-	FILE *f;
+	char name[16], text[512];
+	const char *count;
+	ssize_t len;
+	int info;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
+	snprintf(name, sizeof(name), "%d", fd);
+	if (proc_self_dir("/proc/self/fdinfo", &fdinfo_dir) < 0)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "count: %ld", &count) == 1)
-			break;
-	fclose(f);
-	return count;
+	info = openat(fdinfo_dir, name, O_RDONLY | O_CLOEXEC);
+	if (info < 0)
+		return -1;
+	len = read(info, text, sizeof(text) - 1);
+	close(info);
+	if (len <= 0)
+		return -1;
+	text[len] = '\0';
+	count = strstr(text, "\ncount:");
+	return count ? strtol(count + strlen("\ncount:"), NULL, 10) : -1;
 }
 
 /* A new open file of the memory behind fd, as open(2) makes it. */
 static int reopen(int fd, int flags)
 {
-	char path[64];
+	char name[16];
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return open(path, flags | O_CLOEXEC);
+	snprintf(name, sizeof(name), "%d", fd);
+	if (proc_self_dir("/proc/self/fd", &fd_dir) < 0)
+		return -1;
+	return openat(fd_dir, name, flags | O_CLOEXEC);
 }
 
 int release_client_fd(struct buffer *b)
@@ -51,10 +72,17 @@ int release_client_fd(struct buffer *b)
 	if (is_dmabuf(b)) {
 		b->own_references = 1 + (b->map != NULL);
 		fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
-	} else {
-		fd = reopen(b->fd, O_RDWR);
+		return fd < 0 ? -errno : fd;
 	}
-	return fd < 0 ? -errno : fd;
+	fd = reopen(b->fd, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	/* From now on only the privileged open it again: every other file is the client's. */
+	if (fchmod(b->fd, 0) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
 }
 
 static enum release_state dmabuf_check(const struct buffer *b)
@@ -67,24 +95,17 @@ static enum release_state dmabuf_check(const struct buffer *b)
 }
 
 /*
- * A write lease is granted to a file that no other file of the inode
- * shares for reading or writing: taken and given back at once, it says
- * whether the client's file and any it opened since are all closed.
+ * A read lease is granted to a file only while no file of its inode is open
+ * for writing, and the daemon's own (made by memfd_create) is not counted:
+ * it is granted once the client's file, and any it opened since, are all
+ * closed and unmapped. A buffer released is closed at once, and its lease
+ * with it.
  */
 static enum release_state memfd_check(const struct buffer *b)
 {
-	enum release_state state = RELEASE_DONE;
-	/* Without O_NONBLOCK a lease someone holds would block this open until broken. */
-	int probe = reopen(b->fd, O_RDONLY | O_NONBLOCK);
-
-	if (probe < 0)
-		return errno == EWOULDBLOCK ? RELEASE_HELD : RELEASE_UNKNOWN;
-	if (fcntl(probe, F_SETLEASE, F_WRLCK) < 0)
-		state = errno == EAGAIN ? RELEASE_HELD : RELEASE_UNKNOWN;
-	else
-		(void)fcntl(probe, F_SETLEASE, F_UNLCK);
-	close(probe);
-	return state;
+	if (fcntl(b->fd, F_SETLEASE, F_RDLCK) == 0)
+		return RELEASE_DONE;
+	return errno == EAGAIN ? RELEASE_HELD : RELEASE_UNKNOWN;
 }
 
 enum release_state release_check(const struct buffer *b)
@@ -106,6 +127,8 @@ int release_watch_start(struct release_watch *w, sd_event *event, struct allocat
 	int r;
 
 	*w = (struct release_watch){ .allocator = a };
+	(void)proc_self_dir("/proc/self/fd", &fd_dir);
+	(void)proc_self_dir("/proc/self/fdinfo", &fdinfo_dir);
 	r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, RELEASE_POLL_USEC,
 				       RELEASE_POLL_USEC / 10, on_poll, w);
 	if (r >= 0)

@@ -10,10 +10,12 @@
  *    memory is the daemon's alone when they are the daemon's own (its fd, its
  *    mapping) and the fd store's copy;
  *  - a memfd is handed out as a second open file of the same memory, which
- *    the kernel counts as an opener of the inode (the daemon's own file, made
- *    by memfd_create, it does not count). A write lease is granted only to a
- *    file with no other opener: a lease taken on a fresh read-only open tells
- *    whether any other open file is left. A mapping keeps its file open.
+ *    the kernel counts as a writer of the inode (the daemon's own file, made
+ *    by memfd_create, it does not count), and the inode's mode is then set
+ *    to 0, so that no unprivileged task can open it again, read-only or not.
+ *    A read lease is granted only while no file is open for writing: it is
+ *    granted to the daemon's file once the client's, and any the client
+ *    made from it, are closed. A mapping keeps its file open.
  *
  * Where neither answers (another kind of fd, a kernel without leases),
  * the buffer stays charged until its owner's connection ends.
@@ -34,8 +36,9 @@ enum release_state {
 
 /*
  * The fd to hand a new buffer's owner, which the caller closes once sent:
- * for a memfd a second open file, for others a duplicate. Records what the
- * daemon's own references are. A negative errno on failure.
+ * for a memfd a second open file (and nobody unprivileged opens another),
+ * for others a duplicate. Records what the daemon's own references are. A
+ * negative errno on failure.
  */
 int release_client_fd(struct buffer *b);
 

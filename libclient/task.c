@@ -368,6 +368,30 @@ static int reopen(struct iobuf_task *task, const struct deadline *dl)
 	return 0;
 }
 
+/*
+ * This process's pid, kept rather than asked for on every call: a forked
+ * child learns its own from the fork handler.
+ */
+static pthread_once_t own_pid_once = PTHREAD_ONCE_INIT;
+static _Atomic pid_t own_pid;
+
+static void learn_own_pid(void)
+{
+	atomic_store(&own_pid, getpid());
+}
+
+static void watch_forks(void)
+{
+	learn_own_pid();
+	(void)pthread_atfork(NULL, NULL, learn_own_pid);
+}
+
+static pid_t current_pid(void)
+{
+	pthread_once(&own_pid_once, watch_forks);
+	return atomic_load(&own_pid);
+}
+
 static struct iobuf_task *task_new(const char *path)
 {
 	struct iobuf_task *task = calloc(1, sizeof(*task));
@@ -380,7 +404,7 @@ static struct iobuf_task *task_new(const char *path)
 	task->sock = -1;
 	task->broken = true;
 	task->charge_pidfd = -1;
-	task->pid = getpid();
+	task->pid = current_pid();
 	snprintf(task->path, sizeof(task->path), "%s", path);
 	task->next_request_id = 1;
 	atomic_init(&task->timeout_ms, default_timeout_ms());
@@ -434,7 +458,7 @@ IOBUF_EXPORT void iobuf_task_unref(struct iobuf_task *task)
 
 int task_is_own(const struct iobuf_task *task)
 {
-	return task->pid == getpid();
+	return task->pid == current_pid();
 }
 
 IOBUF_EXPORT struct iobuf_task *iobuf_task_self(void)

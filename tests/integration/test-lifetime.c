@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include "iobuf/iobuf.h"
 
 #define SIZE (256 * 1024)
+#define NOBODY 65534
 
 static struct wire_message request(uint16_t opcode)
 {
@@ -129,22 +131,39 @@ static void test_kept_mapping(void **state)
 	close(sock);
 }
 
-/* A file opened anew from the fd (/proc/self/fd) is the same memory. */
-static void test_reopened_fd(void **state)
+/*
+ * A file opened anew from the fd (/proc/self/fd) would be the same memory
+ * under a file the daemon did not hand out: nobody unprivileged may open
+ * one, read-only or not, even from an fd of its own.
+ */
+static void test_no_reopen(void **state)
 {
 	const struct test_daemon *d = *state;
-	int sock = greeted(d), fd, again;
-	char path[64];
+	int sock = greeted(d), fd, status;
 	uint64_t id;
+	pid_t child;
 
 	fd = raw_allocate(sock, &id);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	again = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(again >= 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char path[64];
+
+		if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(10);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (open(path, O_RDONLY) >= 0 || errno != EACCES)
+			_exit(11);
+		if (open(path, O_RDWR) >= 0 || errno != EACCES)
+			_exit(12);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	close(fd);
 	assert_int_equal(raw_free(sock, id), 0);
-	assert_still_charged(sock, 1);
-	close(again);
 	wait_charged(sock, 0);
 	close(sock);
 }
@@ -288,7 +307,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_fd),
 		cmocka_unit_test(test_kept_mapping),
-		cmocka_unit_test(test_reopened_fd),
+		cmocka_unit_test(test_no_reopen),
 		cmocka_unit_test(test_leased_fd),
 		cmocka_unit_test(test_fd_passed_on),
 		cmocka_unit_test(test_free_does_not_escape_the_limit),
