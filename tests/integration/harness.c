@@ -249,6 +249,31 @@ void raw_hello(int sock)
 	assert_int_equal(reply.hello_reply.version, WIRE_VERSION);
 }
 
+/* Sends bytes as one record with fd_count fds (open /dev/null) in SCM_RIGHTS. */
+void raw_send_with_fds(int sock, const void *bytes, size_t len, size_t fd_count)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+	} control = { 0 };
+	struct iovec iov = { .iov_base = (void *)bytes, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * fd_count) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+	int fds[16];
+
+	assert_true(fd_count >= 1 && fd_count <= 16);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+	for (size_t i = 0; i < fd_count; i++)
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
+	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	for (size_t i = 0; i < fd_count; i++)
+		close(fds[i]);
+}
+
 int raw_closed(int sock)
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };

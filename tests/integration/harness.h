@@ -76,6 +76,9 @@ void raw_hello(int sock);
 /* Sends msg and receives the reply; returns wire_recv's result. */
 int raw_call(int sock, struct wire_message *msg, struct wire_message *reply, int *fd);
 
+/* Sends bytes as one record with fd_count (1 to 16) fds of /dev/null in SCM_RIGHTS. */
+void raw_send_with_fds(int sock, const void *bytes, size_t len, size_t fd_count);
+
 /* Whether the peer closed the connection (reads EOF within a second). */
 int raw_closed(int sock);
 

@@ -410,6 +410,24 @@ static void test_truncated_records(void **state)
 	stop(f);
 }
 
+/* Empty records, each carrying 16 fds: every fd is closed, each sender told EBADMSG. */
+static void test_empty_records_with_fds(void **state)
+{
+	struct fixture *f = start(NULL, 0);
+
+	for (int round = 0; round < 50; round++) {
+		int sock = raw_connect(f->daemon.socket);
+
+		raw_hello(sock);
+		raw_send_with_fds(sock, "", 0, 16);
+		expect_refusal(sock, EBADMSG, "truncated header");
+		close(sock);
+	}
+	assert_victim_served(f, 2000);
+	assert_back_to_baseline(f);
+	stop(f);
+}
+
 /* Records over 4096 bytes, with and without fds on them. */
 static void test_oversized_records(void **state)
 {
@@ -614,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_connection_flood),
 		cmocka_unit_test(test_accept_recovers_from_emfile),
 		cmocka_unit_test(test_truncated_records),
+		cmocka_unit_test(test_empty_records_with_fds),
 		cmocka_unit_test(test_oversized_records),
 		cmocka_unit_test(test_fds_where_none_belong),
 		cmocka_unit_test(test_clients_dying_mid_request),

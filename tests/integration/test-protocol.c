@@ -220,31 +220,6 @@ static void test_request_with_fd(void **state)
 	close(sock);
 }
 
-/* Sends bytes as one record with fd_count fds (open /dev/null) in SCM_RIGHTS. */
-static void send_with_fds(int sock, const void *bytes, size_t len, size_t fd_count)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} control = { 0 };
-	struct iovec iov = { .iov_base = (void *)bytes, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = CMSG_SPACE(sizeof(int) * fd_count) };
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-	int fds[16];
-
-	assert_true(fd_count >= 1 && fd_count <= 16);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
-	for (size_t i = 0; i < fd_count; i++)
-		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * fd_count);
-	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
-	for (size_t i = 0; i < fd_count; i++)
-		close(fds[i]);
-}
-
 /* Empty records carrying 16 fds each: every fd is closed, each gets EBADMSG. */
 static void test_empty_records_with_fds(void **state)
 {
@@ -252,7 +227,7 @@ static void test_empty_records_with_fds(void **state)
 		int sock = connect_raw(state);
 
 		raw_hello(sock);
-		send_with_fds(sock, "", 0, 16);
+		raw_send_with_fds(sock, "", 0, 16);
 		expect_error(sock, 0, EBADMSG, "truncated header: a message starts with 8 bytes");
 		assert_true(raw_closed(sock));
 		close(sock);
@@ -267,7 +242,7 @@ static void test_two_fds_on_charge_to(void **state)
 	int sock = connect_raw(state);
 
 	raw_hello(sock);
-	send_with_fds(sock, buf, encode(&charge, buf), 2);
+	raw_send_with_fds(sock, buf, encode(&charge, buf), 2);
 	expect_error(sock, 5, EBADMSG, "message carries more than one file descriptor");
 	assert_true(raw_closed(sock));
 	close(sock);
