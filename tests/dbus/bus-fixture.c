@@ -67,6 +67,23 @@ void wait_for_name(sd_bus *bus)
 	fail_msg("iobufd never took %s", NAME);
 }
 
+/*
+ * The connections that saw the daemon come up go asynchronously: tests
+ * start once the daemon counts none.
+ */
+static void wait_for_no_clients(sd_bus *bus)
+{
+	uint32_t clients = 1;
+
+	for (int tries = 0; tries < 1000 && clients; tries++) {
+		assert_int_equal(sd_bus_get_property_trivial(bus, NAME, PATH, NAME, "Clients",
+							     NULL, 'u', &clients), 0);
+		if (clients)
+			usleep(10000);
+	}
+	assert_int_equal(clients, 0);
+}
+
 int bus_fixture_setup(void **state)
 {
 	static struct bus_fixture f;
@@ -78,6 +95,7 @@ int bus_fixture_setup(void **state)
 	test_daemon_start(&f.daemon, (const char *[]){ busarg, NULL });
 	f.bus = connect_bus(f.address);
 	wait_for_name(f.bus);
+	wait_for_no_clients(f.bus);
 	return 0;
 }
 
