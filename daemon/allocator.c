@@ -26,6 +26,7 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 {
 	*a = (struct allocator){ .limits = *limits, .next_id = 1 };
 	fdstore_init(&a->store);
+	release_init();
 	return heaps_init(&a->heaps, heaps);
 }
 

@@ -65,6 +65,12 @@ static int reopen(int fd, int flags)
 	return openat(fd_dir, name, flags | O_CLOEXEC);
 }
 
+void release_init(void)
+{
+	(void)proc_self_dir("/proc/self/fd", &fd_dir);
+	(void)proc_self_dir("/proc/self/fdinfo", &fdinfo_dir);
+}
+
 int release_client_fd(struct buffer *b)
 {
 	int fd;
@@ -127,8 +133,6 @@ int release_watch_start(struct release_watch *w, sd_event *event, struct allocat
 	int r;
 
 	*w = (struct release_watch){ .allocator = a };
-	(void)proc_self_dir("/proc/self/fd", &fd_dir);
-	(void)proc_self_dir("/proc/self/fdinfo", &fdinfo_dir);
 	r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, RELEASE_POLL_USEC,
 				       RELEASE_POLL_USEC / 10, on_poll, w);
 	if (r >= 0)

@@ -34,6 +34,9 @@ enum release_state {
 	RELEASE_UNKNOWN,  /* the kernel does not say */
 };
 
+/* Opens what the checks read, once, before any buffer. */
+void release_init(void);
+
 /*
  * The fd to hand a new buffer's owner, which the caller closes once sent:
  * for a memfd a second open file (and nobody unprivileged opens another),
