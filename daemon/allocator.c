@@ -32,7 +32,8 @@ int allocator_init(struct allocator *a, const struct limits *limits,
 
 void allocator_fini(struct allocator *a)
 {
-	while (a->client_list && a->client_list->detached) {
+	/* The connections are gone by now: who is left was detached. */
+	while (a->client_list) {
 		struct client *d = a->client_list;
 
 		allocator_drop_buffers(a, d);
@@ -61,7 +62,6 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
-
 	if (!id)
 		id = a->last_client_id + 1;
 	if (id > a->last_client_id)
@@ -427,7 +427,6 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	*b = (struct buffer){
 		.map = map,
 		.freed = stored->freed || client->detached,
-		.own_references = 1 + (map != NULL),
 		.id = stored->id,
 		.size = stored->size,
 		.fd = stored->fd,

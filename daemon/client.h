@@ -23,7 +23,6 @@ struct buffer {
 	unsigned client_id; /* its owner's */
 	bool stored;        /* in the service manager's fd store */
 	bool freed;         /* by its owner, or its owner left: charged until released */
-	unsigned own_references; /* a dma-buf's file references the daemon holds itself */
 };
 
 struct client {

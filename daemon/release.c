@@ -71,12 +71,11 @@ void release_init(void)
 	(void)proc_self_dir("/proc/self/fdinfo", &fdinfo_dir);
 }
 
-int release_client_fd(struct buffer *b)
+int release_client_fd(const struct buffer *b)
 {
 	int fd;
 
 	if (is_dmabuf(b)) {
-		b->own_references = 1 + (b->map != NULL);
 		fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
 		return fd < 0 ? -errno : fd;
 	}
@@ -93,11 +92,13 @@ int release_client_fd(struct buffer *b)
 
 static enum release_state dmabuf_check(const struct buffer *b)
 {
+	/* The daemon's own references: its fd, its mapping, the fd store's copy. */
+	long own = 1 + (b->map != NULL) + b->stored;
 	long count = dmabuf_references(b->fd);
 
 	if (count < 0)
 		return RELEASE_UNKNOWN;
-	return count > (long)b->own_references + b->stored ? RELEASE_HELD : RELEASE_DONE;
+	return count > own ? RELEASE_HELD : RELEASE_DONE;
 }
 
 /*

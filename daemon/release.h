@@ -40,10 +40,9 @@ void release_init(void);
 /*
  * The fd to hand a new buffer's owner, which the caller closes once sent:
  * for a memfd a second open file (and nobody unprivileged opens another),
- * for others a duplicate. Records what the daemon's own references are. A
- * negative errno on failure.
+ * for others a duplicate. A negative errno on failure.
  */
-int release_client_fd(struct buffer *b);
+int release_client_fd(const struct buffer *b);
 
 /* Whether anything outside the daemon still refers to the buffer's memory. */
 enum release_state release_check(const struct buffer *b);
