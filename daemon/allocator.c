@@ -91,23 +91,28 @@ static void unlink_client(struct allocator *a, struct client *client)
 }
 
 /*
- * The owner is done with the buffer: it goes at once when nothing else
- * refers to its memory, else it stays charged, freed, until it is released.
- * Whether it still lives.
+ * The owner is done with the buffer: it stays charged, freed, until
+ * allocator_reap() sees its memory released.
  */
-static bool buffer_free(struct allocator *a, struct client *client, struct buffer *b)
+static void buffer_free(struct allocator *a, struct client *client, struct buffer *b)
+{
+	b->freed = true;
+	client->freed_count++;
+	a->freed_buffers++;
+}
+
+/* Uncharges a freed buffer whose memory is released; whether it went. */
+static bool buffer_reap(struct allocator *a, struct client *client, struct buffer *b)
 {
 	enum release_state state = release_check(b);
 
 	if (state == RELEASE_DONE) {
 		buffer_destroy(a, client, b);
-		return false;
+		return true;
 	}
-	if (!b->freed) {
+	/* The store learns it now, not at free: most buffers go at their first look. */
+	if (b->stored && !b->stored_freed) {
 		fdstore_forget_buffer(&a->store, b, client);
-		b->freed = true;
-		client->freed_count++;
-		a->freed_buffers++;
 		fdstore_keep_buffer(&a->store, b, client);
 	}
 	if (state == RELEASE_UNKNOWN && !b->heap->release_unknown_logged) {
@@ -115,21 +120,20 @@ static bool buffer_free(struct allocator *a, struct client *client, struct buffe
 			    "freed buffer stays charged until its owner disconnects", b->heap->name);
 		b->heap->release_unknown_logged = true;
 	}
-	return true;
+	return false;
 }
 
 size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
 {
-	struct buffer *b, *next;
 	size_t n = 0;
 
-	for (b = client->buffers; b; b = next) {
-		next = b->next;
+	for (struct buffer *b = client->buffers; b; b = b->next) {
 		if (!b->freed) {
 			buffer_free(a, client, b);
 			n++;
 		}
 	}
+	allocator_reap(a, client);
 	return n;
 }
 
@@ -143,10 +147,8 @@ size_t allocator_reap(struct allocator *a, struct client *only)
 		next_client = only ? NULL : c->next;
 		for (b = c->buffers; c->freed_count && b; b = next) {
 			next = b->next;
-			if (b->freed && release_check(b) == RELEASE_DONE) {
-				buffer_destroy(a, c, b);
+			if (b->freed && buffer_reap(a, c, b))
 				n++;
-			}
 		}
 		if (c->detached && !c->buffers) {
 			log_debug("client %u (pid %d, %s): its last buffer is released", c->id,
@@ -156,6 +158,15 @@ size_t allocator_reap(struct allocator *a, struct client *only)
 		}
 	}
 	return n;
+}
+
+void allocator_catch_up(struct allocator *a, struct client *client)
+{
+	if (client && client->freed_count)
+		allocator_reap(a, client);
+	for (size_t i = 0; i < a->heaps.count; i++)
+		if (a->heaps.heaps[i]->prepare)
+			a->heaps.heaps[i]->prepare(a->heaps.heaps[i], a->next_id);
 }
 
 /* A client that outlives its connection while others refer to its buffers. */
@@ -435,6 +446,7 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.heap = heap,
 		.client_id = client->id,
 		.stored = true,
+		.stored_freed = stored->freed,
 	};
 	account(a, client, b);
 	a->freed_buffers += b->freed;
@@ -649,10 +661,8 @@ int allocator_free(struct allocator *a, struct client *client, uint64_t id, char
 
 	if (!b)
 		return -ENOENT;
-	if (buffer_free(a, client, b))
-		log_debug("client %u: buffer %" PRIu64 " freed, still referenced", client->id, id);
-	else
-		log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
+	buffer_free(a, client, b);
+	log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
 	return 0;
 }
 

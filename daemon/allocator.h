@@ -55,6 +55,12 @@ void allocator_drop_buffers(struct allocator *a, struct client *client);
  * How many went.
  */
 size_t allocator_reap(struct allocator *a, struct client *only);
+/*
+ * Work a client need not wait for, done once its reply is sent (client
+ * NULL: before serving): uncharges what it freed and is released, and
+ * makes ahead what the next allocation needs.
+ */
+void allocator_catch_up(struct allocator *a, struct client *client);
 struct client *allocator_find_client(const struct allocator *a, unsigned id);
 /* A detached client restored for freed buffers whose owner had gone; NULL without memory. */
 struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t uid, pid_t pid);
@@ -76,7 +82,7 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 		    struct wire_allocate_reply *reply, char *why);
 /*
  * Ends the client's use of buffer id. Its charge ends when its memory is
- * released: at once when nothing else refers to it, else later (release.h).
+ * released (release.h): allocator_catch_up() looks once the reply is sent.
  */
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,

@@ -201,6 +201,7 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
 				       reply.heap);
 	close(fd);
+	allocator_catch_up(service->allocator, client);
 	return r;
 }
 
@@ -238,7 +239,9 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = allocator_free(service->allocator, client, id, why);
 	if (r < 0)
 		return refuse(error, r, why);
-	return sd_bus_reply_method_return(m, NULL);
+	r = sd_bus_reply_method_return(m, NULL);
+	allocator_catch_up(service->allocator, client);
+	return r;
 }
 
 static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error *error)

@@ -23,6 +23,7 @@ struct buffer {
 	unsigned client_id; /* its owner's */
 	bool stored;        /* in the service manager's fd store */
 	bool freed;         /* by its owner, or its owner left: charged until released */
+	bool stored_freed;  /* and the fd store's name for it says so */
 };
 
 struct client {

@@ -191,6 +191,8 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 		close(ans.fd);
 	if (ans.close)
 		connection_free(conn);
+	else
+		allocator_catch_up(conn->server->allocator, &conn->client);
 	return 0;
 }
 

@@ -103,8 +103,9 @@ static void charge_name(const struct client *client, char *out, size_t size)
 		 (unsigned)client->uid, bus ? ";bus=" : "", bus ? bus : "");
 }
 
-static void buffer_name(const struct buffer *b, const struct client *owner, char *out,
-			size_t size)
+/* freed: whether the name says so (the store's name may lag behind the buffer). */
+static void buffer_name(const struct buffer *b, const struct client *owner, bool freed,
+			char *out, size_t size)
 {
 	const char *bus = bus_name_field(owner);
 
@@ -117,7 +118,7 @@ static void buffer_name(const struct buffer *b, const struct client *owner, char
 	/* Who pays for it, should its owner be gone when the next iobufd starts. */
 	if (n > 0 && (size_t)n < size)
 		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->uid,
-			 (int)owner->pid, b->freed ? ";freed=1" : "");
+			 (int)owner->pid, freed ? ";freed=1" : "");
 }
 
 void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock)
@@ -166,8 +167,9 @@ void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
 	buffer->stored = false;
 	if (!store->max) /* no store: no name to make on every allocation */
 		return;
-	buffer_name(buffer, owner, name, sizeof(name));
+	buffer_name(buffer, owner, buffer->freed, name, sizeof(name));
 	buffer->stored = keep(store, buffer->fd, name, false);
+	buffer->stored_freed = buffer->stored && buffer->freed;
 }
 
 void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
@@ -177,7 +179,7 @@ void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
 
 	if (!buffer->stored || store->stopping)
 		return;
-	buffer_name(buffer, owner, name, sizeof(name));
+	buffer_name(buffer, owner, buffer->stored_freed, name, sizeof(name));
 	fdstore_forget_name(store, name);
 	buffer->stored = false;
 }

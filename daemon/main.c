@@ -167,6 +167,7 @@ static int run(const struct daemon_config *config)
 	if (r < 0)
 		goto out_bus;
 	restore_registry(&handover, &server, &bus);
+	allocator_catch_up(&allocator, NULL);
 
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64
 		 " buffers and %" PRIu64 " bytes, %u clients",

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "allocator.h"
@@ -19,10 +18,10 @@ static bool is_dmabuf(const struct buffer *b)
 }
 
 /*
- * /proc/self/fd and /proc/self/fdinfo, kept open from the start: a walk
- * from / on every allocation and free costs more than the rest of the open.
+ * /proc/self/fdinfo, kept open from the start: a walk from / on every free
+ * costs more than the rest of the open.
  */
-static int fd_dir = -1, fdinfo_dir = -1;
+static int fdinfo_dir = -1;
 
 static int proc_self_dir(const char *name, int *dir)
 {
@@ -54,20 +53,8 @@ static long dmabuf_references(int fd)
 	return count ? strtol(count + strlen("\ncount:"), NULL, 10) : -1;
 }
 
-/* A new open file of the memory behind fd, as open(2) makes it. */
-static int reopen(int fd, int flags)
-{
-	char name[16];
-
-	snprintf(name, sizeof(name), "%d", fd);
-	if (proc_self_dir("/proc/self/fd", &fd_dir) < 0)
-		return -1;
-	return openat(fd_dir, name, flags | O_CLOEXEC);
-}
-
 void release_init(void)
 {
-	(void)proc_self_dir("/proc/self/fd", &fd_dir);
 	(void)proc_self_dir("/proc/self/fdinfo", &fdinfo_dir);
 }
 
@@ -75,19 +62,10 @@ int release_client_fd(const struct buffer *b)
 {
 	int fd;
 
-	if (is_dmabuf(b)) {
-		fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? -errno : fd;
-	}
-	fd = reopen(b->fd, O_RDWR);
-	if (fd < 0)
-		return -errno;
-	/* From now on only the privileged open it again: every other file is the client's. */
-	if (fchmod(b->fd, 0) < 0) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
+	if (b->heap->owner_fd)
+		return b->heap->owner_fd(b->heap, b->fd);
+	fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
 }
 
 static enum release_state dmabuf_check(const struct buffer *b)

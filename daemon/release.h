@@ -9,7 +9,8 @@
  *  - a dma-buf's fdinfo counts the references to its file (count:); the
  *    memory is the daemon's alone when they are the daemon's own (its fd, its
  *    mapping) and the fd store's copy;
- *  - a memfd is handed out as a second open file of the same memory, which
+ *  - a memfd is handed out as a second open file of the same memory (the
+ *    memfd heap makes it, heaps/memfd.c), which
  *    the kernel counts as a writer of the inode (the daemon's own file, made
  *    by memfd_create, it does not count), and the inode's mode is then set
  *    to 0, so that no unprivileged task can open it again, read-only or not.

@@ -52,6 +52,17 @@ struct heap {
 	int (*allocate_image)(struct heap *heap, const struct heap_request *req,
 			      const struct wire_allocate_image *image,
 			      struct wire_allocate_image_reply *layout);
+	/*
+	 * The fd to hand the owner of a buffer it allocated as fd, or a
+	 * negative errno. NULL: a duplicate of fd. (The memfd heap hands out a
+	 * second open file: release.h tells why.)
+	 */
+	int (*owner_fd)(struct heap *heap, int fd);
+	/*
+	 * Makes ahead, once a reply is sent, what allocating buffer id will
+	 * need, so that the request does not wait for it. NULL: nothing to make.
+	 */
+	void (*prepare)(struct heap *heap, uint64_t id);
 	/* Discards the contents of an fd it allocated; it then reads as zero. NULL: cannot. */
 	int (*purge)(struct heap *heap, int fd, uint64_t size);
 	void (*destroy)(struct heap *heap);

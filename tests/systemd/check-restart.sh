@@ -77,6 +77,14 @@ systemctl --user start iobufd.socket iobufd.service
 
 show() { systemctl --user show -p "$1" --value iobufd.service; }
 
+# A memfd's size, unless 0: such a memfd is no buffer but the one iobufd
+# makes ahead, unsized, for its next allocation.
+memfd_size() { # FD
+	local size
+	size=$(stat -L -c %s "$1")
+	[ "$size" = 0 ] || echo "$size"
+}
+
 # The sizes of the buffers a process holds, one a line, sorted: a dma-buf's
 # from its fdinfo, a memfd's (whose fdinfo has no size) from its file.
 buffer_sizes() { # PID
@@ -86,7 +94,7 @@ buffer_sizes() { # PID
 		if grep -q '^exp_name:' "$info" 2>/dev/null; then
 			sed -n 's/^size:[[:space:]]*//p' "$info"
 		else
-			case $(readlink "$fd") in /memfd:iobuf:*) stat -L -c %s "$fd" ;; esac
+			case $(readlink "$fd") in /memfd:iobuf:*) memfd_size "$fd" ;; esac
 		fi
 	done | sort -n
 }
