@@ -303,46 +303,77 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 	return 0;
 }
 
-/* Whether a heap's failure is its device's, so the next heap may serve instead. */
-static bool device_failed(int r)
+/*
+ * Whether a heap's failure is its own, so that the next heap that matches
+ * may serve instead: its device failed or went away, or it has no memory
+ * left for this request (ENOSPC: a pool or VRAM is full; EFBIG: more than
+ * it can make at once). Anything else is the request's.
+ */
+static bool heap_failed(int r)
 {
-	return r == -ENODEV || r == -EIO || r == -ENXIO || r == -ENOTTY;
+	switch (r) {
+	case -ENODEV:
+	case -ENXIO:
+	case -EIO:
+	case -ENOTTY:
+	case -ENOMEM:
+	case -ENOSPC:
+	case -EFBIG:
+		return true;
+	default:
+		return false;
+	}
 }
 
-/* A device that is gone stays gone: its heap leaves the matching for good. */
-static void note_device_failure(struct heap *heap, int r, const char *why)
+/*
+ * A device that is gone stays gone: its heap leaves the matching for good.
+ * A heap out of memory stays in it; that is said once per heap, not per
+ * request, as it may go on for a while.
+ */
+static void note_heap_failure(struct heap *heap, int r, const char *what)
 {
 	if (r == -ENODEV || r == -ENXIO) {
 		heap->gone = true;
-		log_warning("%s; heap %s serves no more, the next heap that matches will", why,
+		log_warning("%s; heap %s serves no more, the next heap that matches will", what,
 			    heap->name);
-	} else {
-		log_warning("%s; trying the next heap", why);
+	} else if (r == -EIO || r == -ENOTTY) {
+		log_warning("%s; trying the next heap", what);
+	} else if (!heap->full_logged) {
+		heap->full_logged = true;
+		log_warning("%s; the next heap that matches serves instead (said once for %s)",
+			    what, heap->name);
 	}
 }
 
 /*
  * Allocates on the first matching heap, going on to the next one that
- * matches when a device fails. Returns the fd or a negative errno.
+ * matches when a heap fails on its own (heap_failed()); *heap is then the
+ * one that served. Returns the fd or a negative errno; why then names
+ * every heap tried.
  */
 static int allocate_on(struct allocator *a, struct heap **heap, const struct wire_allocate *req,
 		       const struct heap_request *hreq, uint64_t *size, char *why)
 {
+	char what[WHY_SIZE];
+	size_t used = 0;
 	int r;
 
 	for (;;) {
 		*size = hreq->size;
-		r = quota_check_heap(a, *heap, hreq->size, why);
-		if (r < 0)
+		r = quota_check_heap(a, *heap, hreq->size, what);
+		if (r >= 0) {
+			r = (*heap)->allocate(*heap, hreq, size);
+			if (r >= 0)
+				return r;
+			snprintf(what, sizeof(what), "heap %s cannot allocate %" PRIu64 " bytes: %s",
+				 (*heap)->name, hreq->size, strerror(-r));
+		}
+		if (used < WHY_SIZE)
+			used += (size_t)snprintf(why + used, WHY_SIZE - used, "%s%s",
+						 used ? "; " : "", what);
+		if (r == -EDQUOT || !heap_failed(r))
 			return r;
-		r = (*heap)->allocate(*heap, hreq, size);
-		if (r >= 0)
-			return r;
-		snprintf(why, WHY_SIZE, "heap %s cannot allocate %" PRIu64 " bytes: %s",
-			 (*heap)->name, hreq->size, strerror(-r));
-		if (!device_failed(r))
-			return r;
-		note_device_failure(*heap, r, why);
+		note_heap_failure(*heap, r, what);
 		*heap = heaps_match(&a->heaps, *heap, req->options, hreq->size, req->physical_mask,
 				    why, WHY_SIZE);
 		if (!*heap)

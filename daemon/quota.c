@@ -140,7 +140,7 @@ int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_
 	for (size_t i = 0; i < a->limits.rule_count; i++) {
 		const struct limit_rule *rule = &a->limits.rules[i];
 
-		if (rule->kind != RULE_HEAP || strcmp(rule->match, heap->name) != 0)
+		if (rule->kind != RULE_HEAP || !heap_has_name(heap, rule->match))
 			continue;
 		snprintf(who, sizeof(who), "heap %s", heap->name);
 		return fits(who, &rule->quota, heap->buffers, heap->bytes, size, -EDQUOT, why);

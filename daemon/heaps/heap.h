@@ -29,12 +29,25 @@ struct heap_request {
 	const char *comm; /* the charged task's command name, for buffer names */
 };
 
+#define HEAP_ALIASES_MAX 4
+
 struct heap {
 	char name[WIRE_MAX_HEAP_NAME + 1];
+	/* Other names of the same kernel pool, folded into this heap. */
+	char aliases[HEAP_ALIASES_MAX][WIRE_MAX_HEAP_NAME + 1];
+	unsigned alias_count;
 	char device[64]; /* the node it uses, "" for none */
 	struct heap_caps caps;
 	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
+	/*
+	 * A pool that may be set aside for some device: a CMA region of its
+	 * own, or a vendor's dma-buf heap whose pool nothing tells (often a
+	 * carve-out). It serves only what other heaps cannot.
+	 */
+	bool dedicated_pool;
+	unsigned preference; /* the --heaps entry that chose it, from 1; 0 without --heaps */
 	bool gone;         /* its device went away: it serves no more */
+	bool full_logged;  /* said once: it ran out of memory, the next heap served */
 	bool release_unknown_logged; /* said once: its releases cannot be seen */
 	uint64_t buffers;  /* live buffers it served, and their bytes */
 	uint64_t bytes;
@@ -79,6 +92,10 @@ struct heap_list {
 void heap_list_add(struct heap_list *list, struct heap *heap);
 /* The heap called name, or NULL. */
 struct heap *heaps_find(const struct heap_list *list, const char *name);
+/* Whether name is the heap's name or one of its aliases. */
+bool heap_has_name(const struct heap *heap, const char *name);
+/* Records name as another name of heap; false when it has too many. */
+bool heap_add_alias(struct heap *heap, const char *name);
 
 /* Each adds the heaps of its kind found on this machine; 0 or a negative errno. */
 int heap_memfd_discover(struct heap_list *list);
@@ -86,6 +103,18 @@ int heap_dmaheap_discover(struct heap_list *list);
 int heap_udmabuf_discover(struct heap_list *list);
 int heap_dumb_discover(struct heap_list *list);
 int heap_gbm_discover(struct heap_list *list);
+
+/*
+ * dmaheap.c: where the kernel tells what its dma-buf heaps are. Tests
+ * point these at directories of their own.
+ */
+struct dmaheap_sources {
+	const char *nodes;           /* /dev/dma_heap */
+	const char *cma_areas;       /* /sys/kernel/mm/cma: one directory per CMA area */
+	const char *reserved_memory; /* the devicetree's /reserved-memory nodes */
+};
+extern const struct dmaheap_sources dmaheap_sources_default;
+int heap_dmaheap_discover_from(struct heap_list *list, const struct dmaheap_sources *sources);
 
 /* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
 int memfd_new(const char *name, uint64_t size, bool wired);
@@ -115,10 +144,19 @@ struct heap_config {
 };
 
 /*
- * Finds every heap, in the default order (kernel heaps, then memfd), and
- * applies config.
+ * Finds every heap, applies config and puts them in matching order: see
+ * heaps_arrange().
  */
 int heaps_init(struct heap_list *list, const struct heap_config *config);
+/*
+ * Moves the heaps in found (in the order found) to list: those config
+ * selects, marked contiguous as it says, in matching order: by the --heaps
+ * entry that chose them, then the one that gives away least first (see
+ * iobufd(8)), then as found. Destroys the others. 0, or -ENODEV when no
+ * heap is left.
+ */
+int heaps_arrange(struct heap_list *found, struct heap_list *list,
+		  const struct heap_config *config);
 void heaps_fini(struct heap_list *list);
 
 /* The heap's capabilities in words: "CACHE_COPYBACK wired mappable". */
@@ -130,8 +168,9 @@ void heaps_log(const struct heap_list *list);
 
 /*
  * The first heap after `after` (NULL: from the start) that can serve
- * options (and physical_mask) at size, or NULL. When none at all can, why
- * says heap by heap what each lacks.
+ * options (and physical_mask) at size, or NULL: the list is in matching
+ * order, so that is the best one left. When none at all can, why says heap
+ * by heap what each lacks.
  */
 struct heap *heaps_match(const struct heap_list *list, const struct heap *after,
 			 uint32_t options, uint64_t size, uint64_t physical_mask, char *why,

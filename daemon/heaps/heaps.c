@@ -27,10 +27,28 @@ void heap_list_add(struct heap_list *list, struct heap *heap)
 	list->heaps[list->count++] = heap;
 }
 
+bool heap_has_name(const struct heap *heap, const char *name)
+{
+	if (strcmp(heap->name, name) == 0)
+		return true;
+	for (unsigned i = 0; i < heap->alias_count; i++)
+		if (strcmp(heap->aliases[i], name) == 0)
+			return true;
+	return false;
+}
+
+bool heap_add_alias(struct heap *heap, const char *name)
+{
+	if (heap->alias_count == HEAP_ALIASES_MAX)
+		return false;
+	snprintf(heap->aliases[heap->alias_count++], sizeof(heap->aliases[0]), "%s", name);
+	return true;
+}
+
 struct heap *heaps_find(const struct heap_list *list, const char *name)
 {
 	for (size_t i = 0; i < list->count; i++)
-		if (strcmp(list->heaps[i]->name, name) == 0)
+		if (heap_has_name(list->heaps[i], name))
 			return list->heaps[i];
 	return NULL;
 }
@@ -62,18 +80,67 @@ static bool name_matches(const char *name, const char *pattern, size_t len)
 	return strlen(name) == len && strncmp(name, pattern, len) == 0;
 }
 
-/* Moves the heaps spec names from found to list, in spec's order. */
+/*
+ * Whether pattern (len bytes) names the heap by its name or an alias, or,
+ * when bare, by a dma-buf heap's node name alone ("linux,cma").
+ */
+static bool names_heap(const struct heap *h, const char *pattern, size_t len, bool bare)
+{
+	if (name_matches(h->name, pattern, len))
+		return true;
+	for (unsigned i = 0; i < h->alias_count; i++)
+		if (name_matches(h->aliases[i], pattern, len))
+			return true;
+	if (!bare || strncmp(h->name, "dma-heap/", 9) != 0)
+		return false;
+	if (name_matches(h->name + 9, pattern, len))
+		return true;
+	for (unsigned i = 0; i < h->alias_count; i++)
+		if (name_matches(h->aliases[i] + 9, pattern, len))
+			return true;
+	return false;
+}
+
+/*
+ * The length of the list entry at p. Heap names may hold commas
+ * ("linux,cma"), so an entry runs to the farthest comma (or the end) that
+ * still names one of the heaps; an entry that names none runs to the
+ * first comma.
+ */
+static size_t entry_length(const char *p, struct heap *const *heaps, size_t count, bool bare)
+{
+	size_t len = 0;
+
+	for (size_t end = strcspn(p, ",");; end += 1 + strcspn(p + end + 1, ",")) {
+		for (size_t i = 0; i < count; i++)
+			if (heaps[i] && names_heap(heaps[i], p, end, bare))
+				len = end;
+		if (!p[end])
+			break;
+	}
+	return len ? len : strcspn(p, ",");
+}
+
+/* Moves the heaps spec names from found to list, each with its entry's preference. */
 static void select_heaps(struct heap_list *found, struct heap_list *list, const char *spec)
 {
+	struct heap *all[HEAPS_MAX];
+	unsigned entry = 0;
+
+	memcpy(all, found->heaps, found->count * sizeof(*all));
 	for (const char *p = spec; *p;) {
-		size_t len = strcspn(p, ",");
+		size_t len = entry_length(p, all, found->count, false);
 		bool any = false;
 
+		entry++;
 		for (size_t i = 0; i < found->count; i++) {
-			if (found->heaps[i] && name_matches(found->heaps[i]->name, p, len)) {
+			if (names_heap(all[i], p, len, false)) {
+				any = true;
+				if (!found->heaps[i])
+					continue; /* an earlier entry chose it */
+				found->heaps[i]->preference = entry;
 				heap_list_add(list, found->heaps[i]);
 				found->heaps[i] = NULL;
-				any = true;
 			}
 		}
 		if (!any && len)
@@ -83,59 +150,100 @@ static void select_heaps(struct heap_list *found, struct heap_list *list, const 
 	for (size_t i = 0; i < found->count; i++)
 		if (found->heaps[i])
 			found->heaps[i]->destroy(found->heaps[i]);
-}
-
-/* Whether a comma-separated list of names and NAME* prefixes names name. */
-static bool listed(const char *list, const char *name)
-{
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
-
-		if (len && name_matches(name, p, len))
-			return true;
-		p += len + (p[len] == ',');
-	}
-	return false;
+	found->count = 0;
 }
 
 /* Some platforms' dma-buf heaps are contiguous under names we cannot know. */
 static void mark_contiguous(struct heap_list *list, const char *names)
 {
-	for (size_t i = 0; i < list->count; i++) {
-		struct heap *h = list->heaps[i];
+	for (const char *p = names; *p;) {
+		size_t len = entry_length(p, list->heaps, list->count, true);
 
-		if (!listed(names, h->name) || h->caps.contiguous)
-			continue;
-		if (strncmp(h->name, "dma-heap/", 9) != 0) {
-			log_warning("only dma-buf heaps can be marked contiguous, not %s", h->name);
-			continue;
+		for (size_t i = 0; len && i < list->count; i++) {
+			struct heap *h = list->heaps[i];
+
+			if (!names_heap(h, p, len, true) || h->caps.contiguous)
+				continue;
+			if (strncmp(h->name, "dma-heap/", 9) != 0) {
+				log_warning("only dma-buf heaps can be marked contiguous, not %s",
+					    h->name);
+				continue;
+			}
+			h->caps.contiguous = true;
+			h->dedicated_pool = false; /* the admin says what it is */
 		}
-		h->caps.contiguous = true;
+		p += len + (p[len] == ',');
 	}
+}
+
+/*
+ * What serving from a heap gives away; the heap with the least serves
+ * first. The order and its reasons are iobufd(8)'s table; keep them alike.
+ */
+static unsigned cost(const struct heap *h)
+{
+	unsigned extras = (unsigned)__builtin_popcount(h->caps.cache_modes) + h->caps.wired +
+			  h->caps.pageable + h->caps.purgeable + h->caps.address_limit;
+
+	return (unsigned)h->caps.contiguous << 8 | (unsigned)h->dedicated_pool << 7 |
+	       (unsigned)!(h->fd_flags & WIRE_BUFFER_DMABUF) << 6 |
+	       (unsigned)!h->caps.mappable << 5 | (extras < 31 ? extras : 31);
+}
+
+static bool serves_before(const struct heap *a, const struct heap *b)
+{
+	if (a->preference != b->preference)
+		return a->preference < b->preference;
+	return cost(a) < cost(b);
+}
+
+/* A stable insertion sort: heaps that tie keep the order they were found in. */
+static void sort_heaps(struct heap_list *list)
+{
+	for (size_t i = 1; i < list->count; i++) {
+		struct heap *h = list->heaps[i];
+		size_t j = i;
+
+		for (; j > 0 && serves_before(h, list->heaps[j - 1]); j--)
+			list->heaps[j] = list->heaps[j - 1];
+		list->heaps[j] = h;
+	}
+}
+
+int heaps_arrange(struct heap_list *found, struct heap_list *list,
+		  const struct heap_config *config)
+{
+	*list = (struct heap_list){ 0 };
+	if (config->select) {
+		select_heaps(found, list, config->select);
+	} else {
+		*list = *found;
+		*found = (struct heap_list){ 0 };
+	}
+	if (config->contiguous)
+		mark_contiguous(list, config->contiguous);
+	sort_heaps(list);
+	if (list->count == 0) {
+		log_error("no heap to serve from%s%s",
+			  config->select ? ": --heaps selects none of " : "",
+			  config->select ? config->select : "");
+		return -ENODEV;
+	}
+	return 0;
 }
 
 int heaps_init(struct heap_list *list, const struct heap_config *config)
 {
 	struct heap_list found = { 0 };
-	const char *select = config->select;
 	int r;
 
 	*list = (struct heap_list){ 0 };
-	r = discover(select ? &found : list);
+	r = discover(&found);
 	if (r < 0) {
-		heaps_fini(select ? &found : list);
+		heaps_fini(&found);
 		return r;
 	}
-	if (select)
-		select_heaps(&found, list, select);
-	if (config->contiguous)
-		mark_contiguous(list, config->contiguous);
-	if (list->count == 0) {
-		log_error("no heap to serve from%s%s", select ? ": --heaps selects none of " : "",
-			  select ? select : "");
-		return -ENODEV;
-	}
-	return 0;
+	return heaps_arrange(&found, list, config);
 }
 
 void heaps_fini(struct heap_list *list)
@@ -167,7 +275,9 @@ void heaps_log(const struct heap_list *list)
 		const struct heap *h = list->heaps[i];
 
 		heap_describe(h, caps, sizeof(caps));
-		log_info("heap %s%s%s: %s", h->name, h->device[0] ? " on " : "", h->device, caps);
+		log_info("heap %s%s%s: %s%s", h->name, h->device[0] ? " on " : "", h->device, caps,
+			 h->dedicated_pool ? " (a pool that may be set aside for a device: it "
+					     "serves only what other heaps cannot)" : "");
 	}
 }
 

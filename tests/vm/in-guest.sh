@@ -3,7 +3,8 @@
 # the unit and integration suites against the guest's kernel; an iobufd with
 # every heap, and test-selection and test-accounting as unprivileged clients;
 # then, for each kernel heap, an iobufd serving only that heap, test-heaps and
-# test-accounting; limits on what a heap makes; a restart under systemd;
+# test-accounting; limits on what a heap makes; the heap chosen when one is
+# declared contiguous or runs out of memory; a restart under systemd;
 # last, a heap whose device goes away while iobufd serves. With "bench", runs iobuf-bench-heaps instead.
 # Usage: in-guest.sh BUILDDIR [bench]
 set -u
@@ -117,6 +118,40 @@ note "a dma-buf heap marked contiguous"
 start_daemon '*' --contiguous-heaps=dma-heap/system || exit 1
 IOBUF_HEAP=dma-heap/system IOBUF_OPTIONS=0x4 as_client "$build/tests/vm/test-serves" || failed=1
 stop_daemon
+
+# The system heap declared contiguous keeps to contiguous requests; a bare
+# node name declares it.
+note "the system heap declared contiguous serves only what asks for contiguity"
+start_daemon '*' --contiguous-heaps=system || exit 1
+as_client "$build/tests/vm/test-heap-choice" contiguous || failed=1
+stop_daemon
+
+# A heap out of memory: memfd's pages are charged to the daemon's memory
+# cgroup, the system heap's are not. The daemon may not be OOM-killed, so
+# the kernel answers ENOMEM and the next heap that matches serves, up to
+# the limit set on it. memfd is said to be out of memory once. (Exhausting
+# the system heap itself would wake the guest's OOM killer.)
+note "a heap out of memory, and the next heap that matches"
+cgroups=/sys/fs/cgroup
+mounted=
+mountpoint -q $cgroups || { mount -t cgroup2 cgroup2 $cgroups && mounted=1; }
+echo +memory >$cgroups/cgroup.subtree_control
+mkdir $cgroups/iobufd-oom
+echo 64M >$cgroups/iobufd-oom/memory.max
+printf '[heap dma-heap/system]\nmax-bytes = 192M\n' >/tmp/iobufd-oom.conf
+if start_daemon memfd,dma-heap/system --config=/tmp/iobufd-oom.conf; then
+	echo -1000 >"/proc/$daemon/oom_score_adj"
+	echo "$daemon" >$cgroups/iobufd-oom/cgroup.procs
+	as_client "$build/tests/vm/test-heap-choice" fallthrough || failed=1
+	stop_daemon
+	[ "$(grep -c 'said once for memfd)' /tmp/iobufd.log)" = 1 ] ||
+		{ echo "FAILED: not one line saying memfd ran out"; cat /tmp/iobufd.log; failed=1; }
+else
+	failed=1
+fi
+rmdir $cgroups/iobufd-oom
+echo -memory >$cgroups/cgroup.subtree_control
+[ -z "$mounted" ] || umount $cgroups
 
 # A real systemd (a user manager) restarts iobufd while a client holds a
 # dma-heap buffer, a memfd one and one from D-Bus. The guest's processes are
