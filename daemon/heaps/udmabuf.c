@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define UDMABUF_DEVICE "/dev/udmabuf"
+#define UDMABUF_SIZE_LIMIT "/sys/module/udmabuf/parameters/size_limit_mb"
 
 struct udmabuf {
 	struct heap heap;
@@ -50,6 +51,24 @@ static void udmabuf_destroy(struct heap *heap)
 	free(h);
 }
 
+/*
+ * The most the driver makes at once (its size_limit_mb parameter, 64 MiB by
+ * default): it refuses more with EINVAL, so larger requests go to the heaps
+ * after it. 0 when it does not say.
+ */
+static uint64_t size_limit(void)
+{
+	unsigned long long mib = 0;
+	FILE *f = fopen(UDMABUF_SIZE_LIMIT, "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &mib) != 1 || mib > UINT64_MAX >> 20)
+		mib = 0;
+	fclose(f);
+	return (uint64_t)mib << 20;
+}
+
 int heap_udmabuf_discover(struct heap_list *list)
 {
 	struct udmabuf *h;
@@ -73,6 +92,7 @@ int heap_udmabuf_discover(struct heap_list *list)
 				.cache_modes = 1u << (IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT),
 				.pageable = true,
 				.mappable = true,
+				.max_size = size_limit(),
 			},
 			.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE,
 			.allocate = udmabuf_allocate,
