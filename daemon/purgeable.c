@@ -58,6 +58,14 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
 		return -EINVAL;
 	}
+	/*
+	 * What has been emptied stays empty until its owner makes it
+	 * non-volatile, as vm_object_purgable_control() has it: made volatile,
+	 * it is emptied again, so that the next NON_VOLATILE reports EMPTY and
+	 * nobody takes zeros, or half-rewritten contents, for kept data.
+	 */
+	if (state == IOBUF_PURGEABLE_VOLATILE && b->purgeable_state == IOBUF_PURGEABLE_EMPTY)
+		state = IOBUF_PURGEABLE_EMPTY;
 	if (state == IOBUF_PURGEABLE_EMPTY) {
 		r = b->heap->purge(b->heap, b->fd, b->size);
 		if (r < 0) {
