@@ -186,6 +186,30 @@ static void test_purged_by_the_budget_stays_empty(void **state)
 	iobuf_release(newest);
 }
 
+/*
+ * VOLATILE on a VOLATILE buffer queues it again, as XNU does: it becomes
+ * the newest, and the budget purges the one made volatile before it.
+ */
+static void test_volatile_again_is_newest(void **state)
+{
+	struct fixture *f = *state;
+	struct iobuf *first = purgeable_filled(f->task, SIZE, 0x01);
+	struct iobuf *second = purgeable_filled(f->task, SIZE, 0x02);
+	struct iobuf *third = purgeable_filled(f->task, SIZE, 0x03);
+
+	set_state(first, IOBUF_PURGEABLE_VOLATILE);
+	set_state(second, IOBUF_PURGEABLE_VOLATILE);
+	assert_int_equal(set_state(first, IOBUF_PURGEABLE_VOLATILE), V);
+	set_state(third, IOBUF_PURGEABLE_VOLATILE); /* 24K over 16K: second goes */
+	assert_int_equal(set_state(second, IOBUF_PURGEABLE_NON_VOLATILE), EMPTY);
+	assert_int_equal(set_state(first, IOBUF_PURGEABLE_NON_VOLATILE), V);
+	assert_true(holds(first, 0x01));
+	assert_int_equal(set_state(third, IOBUF_PURGEABLE_NON_VOLATILE), V);
+	iobuf_release(first);
+	iobuf_release(second);
+	iobuf_release(third);
+}
+
 /* IOKit's values, which code ported from it may have written as numbers. */
 static void test_values_as_iokit(void **state)
 {
@@ -293,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_every_transition),
 		cmocka_unit_test(test_emptied_stays_empty_until_non_volatile),
 		cmocka_unit_test(test_purged_by_the_budget_stays_empty),
+		cmocka_unit_test(test_volatile_again_is_newest),
 		cmocka_unit_test(test_values_as_iokit),
 		cmocka_unit_test(test_with_capacity),
 		cmocka_unit_test(test_with_bytes),
