@@ -216,8 +216,8 @@ static int begin_cpu_access(struct iobuf *buf)
 /*
  * prepare and complete nest as IOKit's do: only the first prepare hands the
  * buffer to the device, only the complete matching it gives it back to the
- * CPU, and a complete without a prepare does nothing. A failed call changes
- * nothing.
+ * CPU, and a complete without a prepare does nothing. A failed call does
+ * not count.
  */
 IOBUF_EXPORT int iobuf_prepare(struct iobuf *buf)
 {

@@ -409,7 +409,8 @@ int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
  * otherwise), so the first iobuf_prepare() of a buffer whose CPU access was
  * never begun begins it first, for WRITE only: that neither invalidates
  * caches nor moves the buffer, so what the CPU wrote is kept. For a memfd
- * they do nothing. 0 or a negative errno; a failed call changes nothing.
+ * they do nothing. 0 or a negative errno; a failed call does not count
+ * (call it again, or not at all).
  */
 int iobuf_prepare(struct iobuf *buf);
 int iobuf_complete(struct iobuf *buf);
