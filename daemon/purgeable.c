@@ -28,12 +28,19 @@ void purgeable_forget(struct allocator *a, struct buffer *b)
 		a->volatile_bytes -= b->size;
 }
 
-/* The state is part of the buffer's name in the fd store, so it is stored again. */
+/*
+ * The state is part of the buffer's name in the fd store, so it is stored
+ * again. A buffer made volatile again becomes the newest volatile one, as
+ * XNU queues it again at the end of its purgeable queue.
+ */
 static void set_state(struct allocator *a, struct client *client, struct buffer *b,
 		      uint32_t state)
 {
-	if (b->purgeable_state == state)
+	if (b->purgeable_state == state) {
+		if (state == IOBUF_PURGEABLE_VOLATILE)
+			b->volatile_seq = ++a->volatile_seq;
 		return;
+	}
 	purgeable_forget(a, b);
 	fdstore_forget_buffer(&a->store, b, client);
 	b->purgeable_state = state;
@@ -58,6 +65,14 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
 		return -EINVAL;
 	}
+	/*
+	 * What has been emptied stays empty until its owner makes it
+	 * non-volatile, as vm_object_purgable_control() has it: made volatile,
+	 * it is emptied again, so that the next NON_VOLATILE reports EMPTY and
+	 * nobody takes zeros, or half-rewritten contents, for kept data.
+	 */
+	if (state == IOBUF_PURGEABLE_VOLATILE && b->purgeable_state == IOBUF_PURGEABLE_EMPTY)
+		state = IOBUF_PURGEABLE_EMPTY;
 	if (state == IOBUF_PURGEABLE_EMPTY) {
 		r = b->heap->purge(b->heap, b->fd, b->size);
 		if (r < 0) {

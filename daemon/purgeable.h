@@ -3,8 +3,11 @@
  * Purgeable memory, as IOKit has it: NON_VOLATILE buffers keep their
  * contents; VOLATILE ones may lose them, least recently made volatile
  * first, when the volatile budget (max-volatile-bytes) is passed or an
- * admin purges; a purged buffer is EMPTY, reads as zero, and says so when
- * its owner makes it non-volatile again.
+ * admin purges or memory is short; a purged buffer is EMPTY, reads as
+ * zero, and says so when its owner makes it non-volatile again. An EMPTY
+ * buffer made VOLATILE stays EMPTY (and is emptied again), as XNU's
+ * vm_object_purgable_control() keeps it. Every transition reports the
+ * state the buffer had before it.
  */
 #ifndef IOBUFD_PURGEABLE_H
 #define IOBUFD_PURGEABLE_H

@@ -95,19 +95,57 @@ IOBUF_EXPORT struct iobuf *iobuf_with_options(uint32_t options, size_t capacity,
 	return allocate(NULL, options, capacity, alignment, 0);
 }
 
+/* The smallest power of two at or above value (at least 1); 0 when there is none. */
+static uint64_t power_of_two_at_least(uint64_t value)
+{
+	uint64_t power = 1;
+
+	while (power < value) {
+		if (power > UINT64_MAX / 2)
+			return 0;
+		power <<= 1;
+	}
+	return power;
+}
+
+/*
+ * As IOKit's withCapacity, a contiguous buffer is aligned to its capacity.
+ * XNU hands a capacity that is not a power of two to its allocators as it
+ * is: they either round it up to one or use capacity - 1 as the mask of
+ * address bits that must be zero. The power of two at or above the
+ * capacity satisfies both.
+ */
 IOBUF_EXPORT struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t direction, int contiguous)
 {
 	uint32_t options = direction | (contiguous ? IOBUF_PHYSICALLY_CONTIGUOUS : 0);
+	uint64_t alignment = 1;
 
-	return allocate(NULL, options, capacity, 1, 0);
+	if (contiguous && capacity > 0) {
+		alignment = power_of_two_at_least(capacity);
+		if (alignment == 0 || alignment > ALIGN_MAX) {
+			errno = -error_set(-EINVAL, "a contiguous buffer is aligned to its capacity, "
+					   "and %zu bytes is over the largest alignment %llu",
+					   capacity, (unsigned long long)ALIGN_MAX);
+			return NULL;
+		}
+	}
+	return allocate(NULL, options, capacity, alignment, 0);
 }
 
+/*
+ * As IOKit's withBytes: aligned to the length up to a page (a mapping is
+ * always page aligned), whether contiguous or not.
+ */
 IOBUF_EXPORT struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, uint32_t direction,
 					    int contiguous)
 {
-	struct iobuf *buf = iobuf_with_capacity(length, direction, contiguous);
+	uint32_t options = direction | (contiguous ? IOBUF_PHYSICALLY_CONTIGUOUS : 0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct iobuf *buf;
 	void *dst;
 
+	buf = allocate(NULL, options, length, power_of_two_at_least(length < page ? length : page),
+		       0);
 	if (!buf)
 		return NULL;
 	dst = iobuf_get_bytes_no_copy(buf);

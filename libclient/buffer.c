@@ -33,6 +33,7 @@ struct iobuf *buffer_new(struct iobuf_task *task, uint64_t generation,
 		buf->map_size = reply->size;
 	}
 	atomic_init(&buf->refs, 1);
+	pthread_mutex_init(&buf->sync_lock, NULL);
 	buf->task = task_ref(task);
 	buf->id = reply->id;
 	buf->generation = generation;
@@ -79,6 +80,7 @@ IOBUF_EXPORT void iobuf_release(struct iobuf *buf)
 	close(buf->fd);
 	tell_daemon_free(buf);
 	iobuf_task_unref(buf->task);
+	pthread_mutex_destroy(&buf->sync_lock);
 	free(buf);
 }
 
@@ -95,9 +97,10 @@ IOBUF_EXPORT void *iobuf_get_bytes_no_copy(const struct iobuf *buf)
 IOBUF_EXPORT void *iobuf_get_bytes_no_copy_range(const struct iobuf *buf, size_t start,
 						 size_t length)
 {
-	if (start > buf->capacity || length > buf->capacity - start) {
-		errno = -error_set(-ERANGE, "range %zu+%zu is outside the capacity %zu", start,
-				   length, buf->capacity);
+	/* As IOKit's getBytesNoCopy(start, length): within the length, not the capacity. */
+	if (start >= buf->length || length > buf->length - start) {
+		errno = -error_set(-ERANGE, "range %zu+%zu is outside the length %zu", start,
+				   length, buf->length);
 		return NULL;
 	}
 	if (!iobuf_get_bytes_no_copy(buf))
@@ -161,30 +164,85 @@ static uint64_t sync_access(uint32_t direction)
 	return DMA_BUF_SYNC_RW;
 }
 
-static int sync_dmabuf(struct iobuf *buf, uint64_t when)
+static int sync_dmabuf(struct iobuf *buf, uint64_t flags)
 {
-	struct dma_buf_sync sync = { .flags = when | sync_access(buf->direction) };
+	struct dma_buf_sync sync = { .flags = flags };
 	int r;
 
-	if (!(buf->flags & WIRE_BUFFER_DMABUF))
-		return 0;
 	do
 		r = ioctl(buf->fd, DMA_BUF_IOCTL_SYNC, &sync);
 	while (r < 0 && (errno == EINTR || errno == EAGAIN));
 	if (r < 0)
-		return error_set(-errno, "DMA_BUF_IOCTL_SYNC on buffer %llu: %s",
-				 (unsigned long long)buf->id, strerror(errno));
+		return error_set(-errno, "DMA_BUF_IOCTL_SYNC %s on buffer %llu from heap %s: %s",
+				 flags & DMA_BUF_SYNC_END ? "END" : "START",
+				 (unsigned long long)buf->id, buf->heap, strerror(errno));
 	return 0;
 }
 
+/*
+ * Ends the CPU's access to a dma-buf. The kernel wants an END to follow a
+ * START (udmabuf refuses it otherwise), so a buffer whose CPU access we
+ * never began gets a START first. That START says WRITE: it neither
+ * invalidates caches nor moves the buffer, so what the CPU wrote before is
+ * kept wherever caches are not coherent.
+ */
+static int end_cpu_access(struct iobuf *buf)
+{
+	int r;
+
+	if (!buf->cpu_access) {
+		r = sync_dmabuf(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+		if (r < 0)
+			return r;
+		buf->cpu_access = true;
+	}
+	r = sync_dmabuf(buf, DMA_BUF_SYNC_END | sync_access(buf->direction));
+	if (r < 0)
+		return r;
+	buf->cpu_access = false;
+	return 0;
+}
+
+static int begin_cpu_access(struct iobuf *buf)
+{
+	int r = sync_dmabuf(buf, DMA_BUF_SYNC_START | sync_access(buf->direction));
+
+	if (r < 0)
+		return r;
+	buf->cpu_access = true;
+	return 0;
+}
+
+/*
+ * prepare and complete nest as IOKit's do: only the first prepare hands the
+ * buffer to the device, only the complete matching it gives it back to the
+ * CPU, and a complete without a prepare does nothing. A failed call does
+ * not count.
+ */
 IOBUF_EXPORT int iobuf_prepare(struct iobuf *buf)
 {
-	return sync_dmabuf(buf, DMA_BUF_SYNC_END);
+	int r = 0;
+
+	pthread_mutex_lock(&buf->sync_lock);
+	if (buf->prepared == 0 && (buf->flags & WIRE_BUFFER_DMABUF))
+		r = end_cpu_access(buf);
+	if (r == 0)
+		buf->prepared++;
+	pthread_mutex_unlock(&buf->sync_lock);
+	return r;
 }
 
 IOBUF_EXPORT int iobuf_complete(struct iobuf *buf)
 {
-	return sync_dmabuf(buf, DMA_BUF_SYNC_START);
+	int r = 0;
+
+	pthread_mutex_lock(&buf->sync_lock);
+	if (buf->prepared == 1 && (buf->flags & WIRE_BUFFER_DMABUF))
+		r = begin_cpu_access(buf);
+	if (r == 0 && buf->prepared > 0)
+		buf->prepared--;
+	pthread_mutex_unlock(&buf->sync_lock);
+	return r;
 }
 
 IOBUF_EXPORT int iobuf_get_fd(const struct iobuf *buf)

@@ -39,6 +39,9 @@ struct iobuf {
 	uint32_t options;   /* as granted */
 	uint32_t flags;     /* WIRE_BUFFER_* */
 	uint32_t direction;
+	pthread_mutex_t sync_lock; /* guards what follows */
+	unsigned prepared;  /* iobuf_prepare() calls not yet completed */
+	bool cpu_access;    /* a DMA_BUF_SYNC_START of ours is not yet ended */
 	char heap[WIRE_MAX_HEAP_NAME + 1];
 	bool is_image;
 	struct iobuf_image image; /* when is_image */

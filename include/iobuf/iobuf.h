@@ -36,6 +36,42 @@
  * usage or limits, iobuf_set_purgeable() fails with ESTALE, and the last
  * iobuf_release() only unmaps and closes. A restart that keeps its
  * connections (systemd's fd store) breaks nothing.
+ *
+ * Differences from IOKit. libiobuf follows IOBufferMemoryDescriptor as
+ * XNU implements it (IOBufferMemoryDescriptor.cpp, IOMemoryDescriptor.cpp,
+ * vm_object_purgable_control()), except where this list says, and why:
+ *  - An alignment must be a power of two, up to 1 GiB (EINVAL otherwise).
+ *    XNU passes any value to its allocators, which round it up or use
+ *    alignment - 1 as a mask; a mapping is aligned by the same arithmetic,
+ *    and a value that means different things on different paths is
+ *    refused rather than guessed at.
+ *  - An alignment aligns the task's mapping. Above a page it does not make
+ *    the buffer PHYSICALLY_CONTIGUOUS, as XNU makes wired buffers: Linux
+ *    heaps take no physical alignment, and no option is ever added or
+ *    dropped silently (iobuf_get_options() is what the buffer is).
+ *  - Buffers in a task may be wired. XNU refuses a buffer that is not
+ *    pageable in any task but the kernel's; wired device memory for tasks
+ *    is what iobufd is for.
+ *  - IOBUF_PURGEABLE without IOBUF_PAGEABLE fails (EINVAL); XNU ignores the
+ *    purgeable bit then. Nothing is silently dropped.
+ *  - iobuf_with_options(), iobuf_with_capacity() and iobuf_with_bytes()
+ *    allocate in the own task, where XNU's allocate in the kernel's.
+ *  - Purgeable states are the four values of enum iobuf_purgeable_state;
+ *    XNU's volatile groups, FIFO/LIFO behaviours and ordering bits or'd
+ *    into a state fail with EINVAL. Volatile buffers are purged by iobufd,
+ *    those made volatile longest ago first, past its volatile budget,
+ *    under memory pressure or when an admin purges, not by the kernel's
+ *    page-out as XNU's purgeable queues are.
+ *  - iobuf_prepare() and iobuf_complete() nest and pair as IOKit's do, but
+ *    do cache maintenance (DMA_BUF_IOCTL_SYNC) instead of wiring: the
+ *    heap's memory is wired or pinned by the device that imports it.
+ *  - iobuf_set_length() past the capacity fails with -ERANGE and
+ *    iobuf_set_direction() with bits outside IOBUF_DIRECTION_MASK with
+ *    -EINVAL, both changing nothing; XNU ignores the first and stores the
+ *    second. iobuf_append_bytes() returns how many bytes it copied, where
+ *    appendBytes() returns true.
+ *  - iobuf_get_bytes_no_copy() fails with EOPNOTSUPP for a buffer the CPU
+ *    cannot map (a GPU image that is not linear); XNU has no such buffer.
  */
 #ifndef IOBUF_IOBUF_H
 #define IOBUF_IOBUF_H
@@ -225,13 +261,21 @@ struct iobuf *iobuf_with_options(uint32_t options, size_t capacity, size_t align
 
 /*
  * A buffer in the own task for a direction (IOBUF_DIRECTION_*), physically
- * contiguous when contiguous is non-zero.
+ * contiguous when contiguous is non-zero. As IOKit's withCapacity, a
+ * contiguous buffer is aligned to its capacity: to the power of two at or
+ * above it when the capacity is none (XNU's allocators either round such
+ * an alignment up or require the address bits of capacity - 1 to be zero;
+ * the power of two meets both). A contiguous capacity over 1 GiB, the
+ * largest alignment, fails with EINVAL. Not contiguous, it is not aligned
+ * beyond the page every mapping starts on.
  */
 struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t direction, int contiguous);
 
 /*
  * A buffer in the own task holding a copy of bytes: its length and capacity
- * are both length (which must not be 0).
+ * are both length (which must not be 0, EINVAL). As IOKit's withBytes, it
+ * is aligned to the length up to a page, contiguous or not (a mapping
+ * always starts on a page).
  */
 struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, uint32_t direction,
 			       int contiguous);
@@ -302,8 +346,10 @@ void iobuf_release(struct iobuf *buf);
 void *iobuf_get_bytes_no_copy(const struct iobuf *buf);
 
 /*
- * The address of byte start, or NULL + ERANGE unless start + length lies
- * within the capacity.
+ * The address of byte start, or NULL + ERANGE unless start lies below the
+ * length and start + length within it, as IOKit's getBytesNoCopy(start,
+ * length): bytes past iobuf_get_length() are out of range even below the
+ * capacity, and a buffer whose length is 0 has none in range.
  */
 void *iobuf_get_bytes_no_copy_range(const struct iobuf *buf, size_t start, size_t length);
 
@@ -331,11 +377,20 @@ int iobuf_set_direction(struct iobuf *buf, uint32_t direction);
 /*
  * Moves a purgeable buffer to new_state (IOBUF_PURGEABLE_NON_VOLATILE,
  * _VOLATILE or _EMPTY; _KEEP_CURRENT only reads) and stores the state it had
- * in *old_state (may be NULL). A buffer made non-volatile after it was
- * purged reports IOBUF_PURGEABLE_EMPTY as its old state and reads as zero.
- * -EINVAL for a buffer that is not purgeable or an unknown state; -ESTALE
- * when the connection that made the buffer is gone (the daemon no longer
- * knows it).
+ * before in *old_state (may be NULL), as XNU's vm_object_purgable_control():
+ *  - NON_VOLATILE keeps the contents from then on. From EMPTY it reports
+ *    IOBUF_PURGEABLE_EMPTY: the contents were lost, and the buffer reads as
+ *    zero where it was not written since.
+ *  - VOLATILE lets iobufd purge the buffer (see "Differences from IOKit");
+ *    made volatile again, it counts as made volatile last. An EMPTY buffer
+ *    stays EMPTY ("what's been emptied must stay empty"), and what was
+ *    written to it since is discarded: only NON_VOLATILE makes it the
+ *    owner's again, and that reports EMPTY.
+ *  - EMPTY discards the contents now, in any state; the buffer reads as
+ *    zero.
+ * A buffer purged by iobufd is EMPTY. -EINVAL for a buffer that is not
+ * purgeable or an unknown state; -ESTALE when the connection that made the
+ * buffer is gone (the daemon no longer knows it).
  */
 int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
 			enum iobuf_purgeable_state *old_state);
@@ -343,9 +398,19 @@ int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,
 /*
  * Brackets device access. Call iobuf_prepare() after the CPU wrote and
  * before the device uses the buffer, and iobuf_complete() after the device
- * is done and before the CPU reads. For a dma-buf these end and begin the
- * CPU access window with DMA_BUF_IOCTL_SYNC, READ/WRITE taken from the
- * direction; for a memfd they do nothing. 0 or a negative errno.
+ * is done and before the CPU reads. They nest as IOKit's do: only the first
+ * of several iobuf_prepare() calls hands the buffer to the device, only the
+ * iobuf_complete() matching it gives it back to the CPU, and an
+ * iobuf_complete() without an iobuf_prepare() does nothing.
+ *
+ * For a dma-buf the hand-over ends the CPU's access with DMA_BUF_IOCTL_SYNC
+ * (END) and the return begins it (START), READ/WRITE taken from the
+ * direction. The kernel wants an END to follow a START (udmabuf refuses it
+ * otherwise), so the first iobuf_prepare() of a buffer whose CPU access was
+ * never begun begins it first, for WRITE only: that neither invalidates
+ * caches nor moves the buffer, so what the CPU wrote is kept. For a memfd
+ * they do nothing. 0 or a negative errno; a failed call does not count
+ * (call it again, or not at all).
  */
 int iobuf_prepare(struct iobuf *buf);
 int iobuf_complete(struct iobuf *buf);

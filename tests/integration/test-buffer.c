@@ -197,6 +197,10 @@ static void test_kernel_user_shared(void **state)
 	assert_false(daemon_maps(d, id));
 }
 
+/*
+ * As IOKit's getBytesNoCopy(start, length): start below the length and
+ * start + length within it; the capacity beyond the length is out of range.
+ */
 static void test_ranges(void **state)
 {
 	struct iobuf *buf = iobuf_with_options(0, 100, 0);
@@ -204,11 +208,24 @@ static void test_ranges(void **state)
 
 	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 0, 100), base);
 	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 99, 1), base + 99);
-	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 100, 0), base + 100);
-	assert_refused(iobuf_get_bytes_no_copy_range(buf, 100, 1), ERANGE,
-		       "range 100+1 is outside the capacity 100");
-	assert_refused(iobuf_get_bytes_no_copy_range(buf, 101, 0), ERANGE, "outside");
+	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 99, 0), base + 99);
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 100, 0), ERANGE,
+		       "range 100+0 is outside the length 100");
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 100, 1), ERANGE, "outside the length");
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 101, 0), ERANGE, "outside the length");
 	assert_refused(iobuf_get_bytes_no_copy_range(buf, 1, SIZE_MAX), ERANGE, "outside");
+
+	assert_int_equal(iobuf_set_length(buf, 40), 0);
+	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 0, 40), base);
+	assert_ptr_equal(iobuf_get_bytes_no_copy_range(buf, 39, 1), base + 39);
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 0, 41), ERANGE,
+		       "range 0+41 is outside the length 40");
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 40, 0), ERANGE, "outside the length 40");
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 60, 1), ERANGE, "outside the length 40");
+
+	/* A length of 0 has no byte in range, as in IOKit. */
+	assert_int_equal(iobuf_set_length(buf, 0), 0);
+	assert_refused(iobuf_get_bytes_no_copy_range(buf, 0, 0), ERANGE, "outside the length 0");
 	iobuf_release(buf);
 }
 

@@ -587,6 +587,8 @@ static void test_purged_under_pressure(void **state)
 		      "began; tasks stalled on memory for %llu us meanwhile\n", took,
 		      (unsigned long long)stall_us);
 
+	/* Made volatile again, what was purged stays EMPTY, as XNU keeps it. */
+	assert_int_equal(set_state(lost, IOBUF_PURGEABLE_VOLATILE), IOBUF_PURGEABLE_EMPTY);
 	assert_int_equal(set_state(lost, IOBUF_PURGEABLE_NON_VOLATILE), IOBUF_PURGEABLE_EMPTY);
 	assert_true(holds(lost, 0));
 	assert_int_equal(set_state(kept, IOBUF_PURGEABLE_KEEP_CURRENT),

@@ -153,6 +153,22 @@ rmdir $cgroups/iobufd-oom
 echo -memory >$cgroups/cgroup.subtree_control
 [ -z "$mounted" ] || umount $cgroups
 
+# iobuf_prepare/iobuf_complete in every sane order on each kernel heap; and
+# withCapacity's alignment of a contiguous buffer to its capacity.
+note "prepare and complete in any order, on each kernel heap"
+for heap in $heaps; do
+	start_daemon "$heap" || { failed=1; continue; }
+	IOBUF_HEAP=$heap as_client "$build/tests/vm/test-sync" || failed=1
+	stop_daemon || failed=1
+done
+note "a contiguous buffer aligned to its capacity"
+if start_daemon dma-heap/system --contiguous-heaps=dma-heap/system; then
+	IOBUF_HEAP=dma-heap/system as_client "$build/tests/vm/test-sync" contiguous || failed=1
+	stop_daemon || failed=1
+else
+	failed=1
+fi
+
 # A real systemd (a user manager) restarts iobufd while a client holds a
 # dma-heap buffer, a memfd one and one from D-Bus. The guest's processes are
 # the manager's to move into its cgroups; the host's are not.
