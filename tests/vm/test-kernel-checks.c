@@ -65,23 +65,60 @@
 #define ONE_MEG (1u << 20)
 #define ZEROED_BUFFERS 32 /* as the selftest */
 #define ZEROED_ROUNDS 4   /* the first sees fresh memory, the others reused */
+#define HELD_MAX ZEROED_BUFFERS
+
+struct mapping {
+	void *addr;
+	size_t size;
+};
 
 static const char *heap;
 static const char *importer;
 static uint32_t options;
+
+/*
+ * What the running test holds. A failed check leaves a test half-way; its
+ * teardown lets go of the rest, as a mapping, an import or a descriptor
+ * would keep the buffer, and its charge, alive into the next test.
+ */
+static struct {
+	struct iobuf *bufs[HELD_MAX];
+	struct mapping maps[HELD_MAX];
+	int drm;
+} held = { .drm = -1 };
 
 static bool heap_is_drm(void)
 {
 	return strncmp(heap, "dumb/", 5) == 0 || strncmp(heap, "gbm/", 4) == 0;
 }
 
+static struct iobuf *allocate_aligned(size_t size, size_t alignment)
+{
+	struct iobuf *buf;
+	size_t i = 0;
+
+	while (i < HELD_MAX && held.bufs[i])
+		i++;
+	assert_true(i < HELD_MAX);
+	buf = iobuf_with_options(options, size, alignment);
+	if (!buf)
+		fail_msg("%s: %zu bytes, alignment %zu: %s", heap, size, alignment,
+			 iobuf_last_error());
+	held.bufs[i] = buf;
+	return buf;
+}
+
 static struct iobuf *allocate(size_t size)
 {
-	struct iobuf *buf = iobuf_with_options(options, size, 0);
+	return allocate_aligned(size, 0);
+}
 
-	if (!buf)
-		fail_msg("%s: %zu bytes: %s", heap, size, iobuf_last_error());
-	return buf;
+static void release(struct iobuf *buf)
+{
+	for (size_t i = 0; i < HELD_MAX; i++)
+		if (held.bufs[i] == buf)
+			held.bufs[i] = NULL;
+	iobuf_release(buf);
 }
 
 /* The dma-buf's size: what the heap made, at least the capacity. */
@@ -98,12 +135,28 @@ static size_t fd_size(int fd)
 /* As the selftest maps a dma-buf: its own shared, writable mapping. */
 static uint8_t *map_fd(int fd, size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	size_t i = 0;
+	void *p;
 
+	while (i < HELD_MAX && held.maps[i].addr)
+		i++;
+	assert_true(i < HELD_MAX);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		fail_msg("mmap of %zu bytes of the dma-buf of %s: %s", size, heap,
 			 strerror(errno));
+	held.maps[i] = (struct mapping){ p, size };
 	return p;
+}
+
+static void unmap(void *p)
+{
+	for (size_t i = 0; i < HELD_MAX; i++) {
+		if (held.maps[i].addr == p) {
+			munmap(p, held.maps[i].size);
+			held.maps[i] = (struct mapping){ NULL, 0 };
+		}
+	}
 }
 
 static int sync_raw(int fd, uint64_t flags)
@@ -123,11 +176,31 @@ static void sync_checked(int fd, uint64_t flags)
 
 static int open_importer(void)
 {
-	int fd = open(importer, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
+	held.drm = open(importer, O_RDWR | O_CLOEXEC);
+	if (held.drm < 0)
 		fail_msg("cannot open %s: %s", importer, strerror(errno));
-	return fd;
+	return held.drm;
+}
+
+/* Closing the node drops every import made through it. */
+static void close_importer(void)
+{
+	if (held.drm >= 0)
+		close(held.drm);
+	held.drm = -1;
+}
+
+static int let_go(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < HELD_MAX; i++) {
+		if (held.maps[i].addr)
+			unmap(held.maps[i].addr);
+		if (held.bufs[i])
+			release(held.bufs[i]);
+	}
+	close_importer();
+	return 0;
 }
 
 static void driver_name(int drm, char *name, size_t size)
@@ -167,13 +240,13 @@ static void close_handle(int drm, uint32_t handle)
 	assert_int_equal(ioctl(drm, DRM_IOCTL_GEM_CLOSE, &gem_close), 0);
 }
 
-static void assert_same_file(int a, int b)
+static bool same_file(int a, int b)
 {
 	struct stat sa, sb;
 
 	assert_int_equal(fstat(a, &sa), 0);
 	assert_int_equal(fstat(b, &sb), 0);
-	assert_true(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* The offset of the first byte that is not zero, or size. */
@@ -265,6 +338,7 @@ static void test_mapped_synced_and_imported(void **state)
 {
 	struct iobuf *buf = allocate(ONE_MEG);
 	int fd = iobuf_get_fd(buf), drm, again;
+	bool same;
 	const uint8_t *bytes = iobuf_get_bytes_no_copy(buf);
 	uint8_t *p = map_fd(fd, ONE_MEG);
 	char name[32];
@@ -284,8 +358,10 @@ static void test_mapped_synced_and_imported(void **state)
 	handle = import_fd(drm, fd);
 	/* What the driver imported is this dma-buf, not a copy. */
 	again = export_handle(drm, handle);
-	assert_same_file(again, fd);
+	same = same_file(again, fd);
 	close(again);
+	if (!same)
+		fail_msg("%s re-exports the import of %s as another dma-buf", importer, heap);
 
 	sync_checked(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
 	assert_int_equal(p[0], 1);
@@ -300,9 +376,9 @@ static void test_mapped_synced_and_imported(void **state)
 	sync_checked(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 
 	close_handle(drm, handle);
-	close(drm);
-	munmap(p, ONE_MEG);
-	iobuf_release(buf);
+	close_importer();
+	unmap(p);
+	release(buf);
 	assert_nothing_charged();
 }
 
@@ -336,10 +412,10 @@ static void check_zeroed_after_reuse(size_t capacity)
 					 heap, round, i, size, at, p[at]);
 			memset(p, pattern, size);
 			sync_checked(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
-			munmap(p, size);
+			unmap(p);
 		}
 		for (size_t i = 0; i < ZEROED_BUFFERS; i++)
-			iobuf_release(bufs[i]);
+			release(bufs[i]);
 		assert_nothing_charged();
 	}
 }
@@ -380,7 +456,7 @@ static void test_fd_flags(void **state)
 	assert_true(fl >= 0 && fdfl >= 0);
 	assert_int_equal(fl & O_ACCMODE, O_RDWR);
 	assert_true(fdfl & FD_CLOEXEC);
-	iobuf_release(buf);
+	release(buf);
 }
 
 static void test_sizes_refused(void **state)
@@ -407,11 +483,9 @@ static void test_alignments_refused(void **state)
 	assert_nothing_charged();
 
 	/* What is refused is the alignment, not the heap. */
-	buf = iobuf_with_options(options, ONE_MEG, 1 << 16);
-	if (!buf)
-		fail_msg("%s with alignment 65536: %s", heap, iobuf_last_error());
+	buf = allocate_aligned(ONE_MEG, 1 << 16);
 	assert_int_equal((uintptr_t)iobuf_get_bytes_no_copy(buf) & 0xffff, 0);
-	iobuf_release(buf);
+	release(buf);
 }
 
 /* dma-buf.c: flags outside DMA_BUF_SYNC_VALID_FLAGS_MASK, or no direction. */
@@ -440,7 +514,7 @@ static void test_sync_invalid_flags_refused(void **state)
 	sync_checked(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	sync_checked(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	sync_checked(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
-	iobuf_release(buf);
+	release(buf);
 }
 
 /* dma_buf_mmap_internal(): a mapping must lie within the buffer. */
@@ -460,7 +534,7 @@ static void test_mapping_past_the_end_refused(void **state)
 	if (p != MAP_FAILED)
 		fail_msg("%s: a mapping at offset %zu of a %zu-byte dma-buf", heap, size, size);
 	assert_int_equal(errno, EINVAL);
-	iobuf_release(buf);
+	release(buf);
 }
 
 /*
@@ -492,25 +566,25 @@ static void test_over_the_udmabuf_limit(void **state)
 	assert_nothing_charged();
 
 	buf = allocate((size_t)limit_mb << 20);
-	iobuf_release(buf);
+	release(buf);
 	assert_nothing_charged();
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mapped_synced_and_imported),
-		cmocka_unit_test(test_zeroed_after_reuse_4k),
-		cmocka_unit_test(test_zeroed_after_reuse_1m),
-		cmocka_unit_test(test_unknown_options_refused),
-		cmocka_unit_test(test_fd_flags),
-		cmocka_unit_test(test_sizes_refused),
-		cmocka_unit_test(test_alignments_refused),
-		cmocka_unit_test(test_sync_invalid_flags_refused),
-		cmocka_unit_test(test_mapping_past_the_end_refused),
+		cmocka_unit_test_teardown(test_mapped_synced_and_imported, let_go),
+		cmocka_unit_test_teardown(test_zeroed_after_reuse_4k, let_go),
+		cmocka_unit_test_teardown(test_zeroed_after_reuse_1m, let_go),
+		cmocka_unit_test_teardown(test_unknown_options_refused, let_go),
+		cmocka_unit_test_teardown(test_fd_flags, let_go),
+		cmocka_unit_test_teardown(test_sizes_refused, let_go),
+		cmocka_unit_test_teardown(test_alignments_refused, let_go),
+		cmocka_unit_test_teardown(test_sync_invalid_flags_refused, let_go),
+		cmocka_unit_test_teardown(test_mapping_past_the_end_refused, let_go),
 	};
 	const struct CMUnitTest udmabuf_tests[] = {
-		cmocka_unit_test(test_over_the_udmabuf_limit),
+		cmocka_unit_test_teardown(test_over_the_udmabuf_limit, let_go),
 	};
 	const char *name = getenv("IOBUF_HEAP");
 	int failed;
