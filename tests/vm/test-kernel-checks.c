@@ -244,9 +244,8 @@ static bool same_file(int a, int b)
 {
 	struct stat sa, sb;
 
-	assert_int_equal(fstat(a, &sa), 0);
-	assert_int_equal(fstat(b, &sb), 0);
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
 
 /* The offset of the first byte that is not zero, or size. */
@@ -548,11 +547,13 @@ static void test_over_the_udmabuf_limit(void **state)
 	unsigned limit_mb = 0;
 	size_t capacity;
 	struct iobuf *buf;
+	int n;
 
 	(void)state;
 	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%u", &limit_mb), 1);
+	n = fscanf(f, "%u", &limit_mb);
 	fclose(f);
+	assert_int_equal(n, 1);
 	assert_true(limit_mb > 0 && limit_mb < 512);
 	capacity = ((size_t)limit_mb + 1) << 20;
 
