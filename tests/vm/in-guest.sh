@@ -103,6 +103,18 @@ for heap in $heaps; do
 	chmod 0600 "$importer"
 done
 
+# The kernel's dma-buf heap selftest's checks, made on what iobufd hands out.
+note "the kernel's checks on each heap's buffers, client uid $nobody"
+for heap in $heaps; do
+	start_daemon "$heap" || { failed=1; continue; }
+	importer=$(importer_of "$heap")
+	chmod 0666 "$importer"
+	IOBUF_HEAP=$heap IOBUF_IMPORTER=$importer as_client "$build/tests/vm/test-kernel-checks" ||
+		failed=1
+	stop_daemon || failed=1
+	chmod 0600 "$importer"
+done
+
 # GBM makes whole rows: 256 KiB for 4 KiB. What it makes is held to the limits.
 note "a heap that makes more than asked, held to the limits with what it made"
 for limit in "--max-client-bytes=64K:122:per-client byte limit 65536 exceeded" \
