@@ -9,7 +9,7 @@
 
 #include "args.h"
 #include "config.h"
-#include "pressure.h"
+#include "core/pressure.h"
 
 enum {
 	OPT_MAX_BUFFER_SIZE = 0x100,

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 #include "heaps/heap.h"
-#include "pressure.h"
+#include "core/pressure.h"
 
 /* A limit given on the command line; it wins over the config file, also on reload. */
 struct limit_override {

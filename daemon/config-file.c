@@ -8,7 +8,7 @@
 #include "args.h"
 #include "config-file.h"
 #include "log.h"
-#include "pressure.h"
+#include "core/pressure.h"
 
 struct parse {
 	const char *path;

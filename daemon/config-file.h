@@ -24,8 +24,8 @@
 
 #include <stdbool.h>
 
-#include "limits.h"
-#include "pressure.h"
+#include "core/limits.h"
+#include "core/pressure.h"
 
 struct file_settings {
 	char heaps[256];      /* "" when the file names none */

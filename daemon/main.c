@@ -6,18 +6,18 @@
 #include <stdlib.h>
 #include <systemd/sd-event.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 #include "args.h"
-#include "bus.h"
+#include "bus/bus.h"
 #include "config-file.h"
 #include "config.h"
-#include "fdbudget.h"
+#include "core/fdbudget.h"
 #include "log.h"
 #include "notify.h"
-#include "pressure.h"
-#include "release.h"
-#include "restore.h"
-#include "server.h"
+#include "core/pressure.h"
+#include "core/release.h"
+#include "store/restore.h"
+#include "socket/server.h"
 
 /* The limits of the config file under those of the command line, and the file's settings. */
 static int load_settings(const struct daemon_config *config, struct limits *limits,

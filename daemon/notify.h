@@ -5,7 +5,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 
 struct notify {
 	sd_event_source *timer;

@@ -32,10 +32,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "allocator.h"
-#include "connection.h"
+#include "core/allocator.h"
+#include "socket/connection.h"
 #include "fuzz-common.h"
-#include "server.h"
+#include "socket/server.h"
 
 #define FD_EXITED_PIDFD FUZZ_FD_KINDS
 #define FD_KINDS (FUZZ_FD_KINDS + 1)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "fdstore.h"
+#include "store/fdstore.h"
 
 static void test_socket_client_buffer(void **state)
 {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "iobuf/iobuf.h"
-#include "request.h"
+#include "core/request.h"
 
 #define MAX_SIZE ((uint64_t)512 << 20)
 

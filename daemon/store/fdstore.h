@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "client.h"
+#include "core/client.h"
 #include "wire.h"
 
 struct fdstore {

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "charge.h"
+#include "core/charge.h"
 #include "connection.h"
 #include "log-budget.h"
 #include "log.h"

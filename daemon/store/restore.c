@@ -3,8 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "charge.h"
-#include "connection.h"
+#include "core/charge.h"
+#include "socket/connection.h"
 #include "log.h"
 #include "restore.h"
 

@@ -14,7 +14,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
-#include "usage.h"
+#include "core/usage.h"
 
 static bool in_admin_group(sd_bus_creds *creds)
 {

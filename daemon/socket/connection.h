@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "client.h"
+#include "core/client.h"
 
 /* A connection that has not said hello by then is closed. */
 #define HELLO_DEADLINE_USEC (5 * 1000000ull)

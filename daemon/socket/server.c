@@ -11,7 +11,7 @@
 #include "connection.h"
 #include "log-budget.h"
 #include "log.h"
-#include "quota.h"
+#include "core/quota.h"
 #include "server.h"
 
 #define ACCEPT_RETRY_USEC 1000000

@@ -6,9 +6,9 @@
 #ifndef IOBUFD_RESTORE_H
 #define IOBUFD_RESTORE_H
 
-#include "bus.h"
+#include "bus/bus.h"
 #include "fdstore.h"
-#include "server.h"
+#include "socket/server.h"
 
 /*
  * Adopts h's connections, charges and buffers (taking their fds) with their ids,

@@ -8,7 +8,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 
 #define BUS_NAME "org.iobufd.Allocator1"
 #define BUS_OBJECT_PATH "/org/iobufd/Allocator1"

@@ -11,7 +11,7 @@
 #define IOBUFD_ALLOCATOR_H
 
 #include "client.h"
-#include "fdstore.h"
+#include "store/fdstore.h"
 #include "heaps/heap.h"
 #include "limits.h"
 #include "wire.h"

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 
 struct connection;
 

@@ -15,11 +15,11 @@
 
 #include "bus-open.h"
 #include "bus.h"
-#include "charge.h"
+#include "core/charge.h"
 #include "config.h"
 #include "log-budget.h"
 #include "log.h"
-#include "quota.h"
+#include "core/quota.h"
 
 
 struct bus_client {
