@@ -128,11 +128,11 @@ static int parse_limit(const char *name, const char *text, uint64_t max, uint64_
 
 static int parse_memory_pressure(const char *text, struct daemon_config *config)
 {
-	char why[256];
-	int r = pressure_trigger_parse(text, config->memory_pressure, why, sizeof(why));
+	struct reason why;
+	int r = pressure_trigger_parse(text, config->memory_pressure, &why);
 
 	if (r < 0)
-		fprintf(stderr, "iobufd: invalid --memory-pressure %s\n", why);
+		fprintf(stderr, "iobufd: invalid --memory-pressure %s\n", why.text);
 	return r;
 }
 

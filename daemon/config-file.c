@@ -14,19 +14,17 @@ struct parse {
 	const char *path;
 	struct limits limits;
 	struct file_settings settings;
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 };
 
 /* On failure why says "memory-pressure 'VALUE': what is wrong; the forms". */
 static int memory_pressure_key(struct parse *p, const char *value)
 {
-	static const char key[] = "memory-pressure ";
-	size_t n = sizeof(key) - 1;
+	struct reason why;
 
-	if (pressure_trigger_parse(value, p->settings.memory_pressure, p->why + n,
-				   sizeof(p->why) - n) == 0)
+	if (pressure_trigger_parse(value, p->settings.memory_pressure, &why) == 0)
 		return 1;
-	memcpy(p->why, key, n);
+	reason_set(&p->why, -EINVAL, "memory-pressure %s", why.text);
 	return 0;
 }
 
@@ -42,7 +40,7 @@ static int daemon_key(struct parse *p, const char *key, const char *value)
 				value) < (int)sizeof(p->settings.contiguous);
 	if (strcmp(key, "max-clients") == 0) {
 		if (args_parse_bytes(value, &n) < 0 || n == 0 || n > 65536) {
-			snprintf(p->why, sizeof(p->why), "max-clients must be 1 to 65536, not '%s'",
+			reason_set(&p->why, -EINVAL, "max-clients must be 1 to 65536, not '%s'",
 				 value);
 			return 0;
 		}
@@ -51,7 +49,7 @@ static int daemon_key(struct parse *p, const char *key, const char *value)
 	}
 	if (strcmp(key, "memory-pressure") == 0)
 		return memory_pressure_key(p, value);
-	snprintf(p->why, sizeof(p->why), "unknown key '%s' in [daemon]", key);
+	reason_set(&p->why, -EINVAL, "unknown key '%s' in [daemon]", key);
 	return 0;
 }
 
@@ -62,7 +60,7 @@ static int limit_key(struct parse *p, const char *section, const char *key, cons
 	uint64_t n;
 
 	if (args_parse_bytes(value, &n) < 0) {
-		snprintf(p->why, sizeof(p->why), "%s: '%s' is not a number (K, M, G allowed)", key,
+		reason_set(&p->why, -EINVAL, "%s: '%s' is not a number (K, M, G allowed)", key,
 			 value);
 		return 0;
 	}
@@ -70,7 +68,7 @@ static int limit_key(struct parse *p, const char *section, const char *key, cons
 		snprintf(name, sizeof(name), "%s", key);
 	else
 		snprintf(name, sizeof(name), "%s %s", section, key);
-	return limits_set(&p->limits, name, n, p->why) == 0;
+	return limits_set(&p->limits, name, n, &p->why) == 0;
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
@@ -82,7 +80,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	if (strcmp(section, "daemon") == 0)
 		return daemon_key(p, key, value);
 	if (!section[0]) {
-		snprintf(p->why, sizeof(p->why), "'%s' outside any section", key);
+		reason_set(&p->why, -EINVAL, "'%s' outside any section", key);
 		return 0;
 	}
 	return limit_key(p, section, key, value);
@@ -104,7 +102,7 @@ int config_file_load(const char *path, bool must_exist, struct limits *limits,
 	fclose(f);
 	if (line != 0) {
 		log_error("%s:%d: %s", path, line,
-			  p.why[0] ? p.why : line < 0 ? "cannot be read" : "not INI syntax");
+			  p.why.text[0] ? p.why.text : line < 0 ? "cannot be read" : "not INI syntax");
 		return -EINVAL;
 	}
 	*limits = p.limits;

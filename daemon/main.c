@@ -23,7 +23,7 @@
 static int load_settings(const struct daemon_config *config, struct limits *limits,
 			 struct file_settings *file)
 {
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 	int r;
 
 	limits_default(limits);
@@ -33,8 +33,8 @@ static int load_settings(const struct daemon_config *config, struct limits *limi
 		return r;
 	for (size_t i = 0; i < config->override_count; i++)
 		if (limits_set(limits, config->overrides[i].name, config->overrides[i].value,
-			       why) < 0)
-			return log_error_errno(-EINVAL, "%s", why);
+			       &why) < 0)
+			return log_error_errno(-EINVAL, "%s", why.text);
 	return 0;
 }
 

@@ -194,7 +194,7 @@ static int method_list_usage(sd_bus_message *m, void *userdata, sd_bus_error *er
 static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 	const char *name;
 	uint64_t value;
 	int r;
@@ -204,8 +204,8 @@ static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *err
 		r = check_admin(m, error);
 	if (r <= 0)
 		return r;
-	if (limits_set(&service->allocator->limits, name, value, why) < 0)
-		return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, why);
+	if (limits_set(&service->allocator->limits, name, value, &why) < 0)
+		return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, why.text);
 	log_info("limit %s set to %" PRIu64 " over D-Bus", name, value);
 	bus_service_limits_changed(service);
 	return sd_bus_reply_method_return(m, NULL);

@@ -116,7 +116,7 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 static int check_new_caller(struct bus_service *service, sd_bus_message *m,
 			    sd_bus_error *error)
 {
-	char why[QUOTA_WHY_MAX];
+	struct reason why;
 	sd_bus_creds *creds = NULL;
 	uid_t uid;
 	int r;
@@ -127,9 +127,9 @@ static int check_new_caller(struct bus_service *service, sd_bus_message *m,
 	sd_bus_creds_unref(creds);
 	if (r < 0)
 		return r;
-	r = quota_check_uid_clients(service->allocator, uid, why);
+	r = quota_check_uid_clients(service->allocator, uid, &why);
 	if (r < 0)
-		return sd_bus_error_set_errnof(error, -r, "%s", why);
+		return sd_bus_error_set_errnof(error, -r, "%s", why.text);
 	return 0;
 }
 
@@ -175,9 +175,9 @@ int bus_service_adopt_client(struct bus_service *service, const char *name, unsi
 }
 
 /* A refusal, with the allocator's words and the errno's D-Bus error name. */
-static int refuse(sd_bus_error *error, int r, const char *why)
+static int refuse(sd_bus_error *error, int r, const struct reason *why)
 {
-	return sd_bus_error_set_errnof(error, -r, "%s", why);
+	return sd_bus_error_set_errnof(error, -r, "%s", why->text);
 }
 
 static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -185,7 +185,7 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	struct bus_service *service = userdata;
 	struct wire_allocate req = { 0 };
 	struct wire_allocate_reply reply;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 	struct client *client;
 	int fd, r;
 
@@ -195,9 +195,9 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
-	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, why);
+	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, &why);
 	if (r < 0)
-		return refuse(error, r, why);
+		return refuse(error, r, &why);
 	r = sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
 				       reply.heap);
 	close(fd);
@@ -210,22 +210,22 @@ static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	struct bus_service *service = userdata;
 	struct wire_allocate req = { 0 };
 	struct wire_allocate_reply reply;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 	int r;
 
 	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
 	if (r < 0)
 		return r;
-	r = allocator_query(service->allocator, &req, &reply, why);
+	r = allocator_query(service->allocator, &req, &reply, &why);
 	if (r < 0)
-		return refuse(error, r, why);
+		return refuse(error, r, &why);
 	return sd_bus_reply_method_return(m, "tus", reply.size, reply.options, reply.heap);
 }
 
 static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 	struct client *client;
 	uint64_t id;
 	int r;
@@ -236,9 +236,9 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
-	r = allocator_free(service->allocator, client, id, why);
+	r = allocator_free(service->allocator, client, id, &why);
 	if (r < 0)
-		return refuse(error, r, why);
+		return refuse(error, r, &why);
 	r = sd_bus_reply_method_return(m, NULL);
 	allocator_catch_up(service->allocator, client);
 	return r;
@@ -247,7 +247,7 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 	struct client *client;
 	uint32_t state, old;
 	uint64_t id;
@@ -259,16 +259,16 @@ static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
-	r = allocator_set_purgeable(service->allocator, client, id, state, &old, why);
+	r = allocator_set_purgeable(service->allocator, client, id, state, &old, &why);
 	if (r < 0)
-		return refuse(error, r, why);
+		return refuse(error, r, &why);
 	return sd_bus_reply_method_return(m, "u", old);
 }
 
 static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 	struct client *client;
 	int fd, pidfd, r;
 
@@ -283,10 +283,10 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 	if (pidfd < 0)
 		return -errno;
 	r = charge_to_pidfd(service->allocator, sd_bus_get_event(service->bus), client, pidfd,
-			    why);
+			    &why);
 	if (r < 0) {
 		close(pidfd);
-		return refuse(error, r, why);
+		return refuse(error, r, &why);
 	}
 	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->pid, (uint32_t)client->uid);
 }

@@ -18,7 +18,6 @@
 #include "release.h"
 #include "request.h"
 
-#define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
 #define IMAGE_MAX_SIDE 16384u
 
 int allocator_init(struct allocator *a, const struct limits *limits,
@@ -263,16 +262,16 @@ static uint32_t granted_options(uint32_t options)
 }
 
 /* Validation and matching shared by allocate and query. */
-static struct heap *match(struct allocator *a, const struct wire_allocate *req, char *why,
+static struct heap *match(struct allocator *a, const struct wire_allocate *req, struct reason *why,
 			  int *error)
 {
 	struct heap *heap;
 
-	*error = request_check(req, a->limits.max_buffer_size, why, WHY_SIZE);
+	*error = request_check(req, a->limits.max_buffer_size, why);
 	if (*error < 0)
 		return NULL;
 	heap = heaps_match(&a->heaps, NULL, req->options, request_size(req), req->physical_mask,
-			   why, WHY_SIZE);
+			   why->text, sizeof(why->text));
 	if (!heap)
 		*error = -EOPNOTSUPP;
 	return heap;
@@ -291,7 +290,7 @@ static void fill_reply(struct wire_allocate_reply *reply, uint64_t id, uint64_t 
 }
 
 int allocator_query(struct allocator *a, const struct wire_allocate *req,
-		    struct wire_allocate_reply *reply, char *why)
+		    struct wire_allocate_reply *reply, struct reason *why)
 {
 	struct heap *heap;
 	int r;
@@ -352,30 +351,28 @@ static void note_heap_failure(struct heap *heap, int r, const char *what)
  * every heap tried.
  */
 static int allocate_on(struct allocator *a, struct heap **heap, const struct wire_allocate *req,
-		       const struct heap_request *hreq, uint64_t *size, char *why)
+		       const struct heap_request *hreq, uint64_t *size, struct reason *why)
 {
-	char what[WHY_SIZE];
-	size_t used = 0;
+	struct reason what;
 	int r;
 
+	why->text[0] = '\0';
 	for (;;) {
 		*size = hreq->size;
-		r = quota_check_heap(a, *heap, hreq->size, what);
+		r = quota_check_heap(a, *heap, hreq->size, &what);
 		if (r >= 0) {
 			r = (*heap)->allocate(*heap, hreq, size);
 			if (r >= 0)
 				return r;
-			snprintf(what, sizeof(what), "heap %s cannot allocate %" PRIu64 " bytes: %s",
-				 (*heap)->name, hreq->size, strerror(-r));
+			reason_set(&what, r, "heap %s cannot allocate %" PRIu64 " bytes: %s",
+				   (*heap)->name, hreq->size, strerror(-r));
 		}
-		if (used < WHY_SIZE)
-			used += (size_t)snprintf(why + used, WHY_SIZE - used, "%s%s",
-						 used ? "; " : "", what);
+		reason_add(why, r, "%s", what.text);
 		if (r == -EDQUOT || !heap_failed(r))
 			return r;
-		note_heap_failure(*heap, r, what);
+		note_heap_failure(*heap, r, what.text);
 		*heap = heaps_match(&a->heaps, *heap, req->options, hreq->size, req->physical_mask,
-				    why, WHY_SIZE);
+				    why->text, sizeof(why->text));
 		if (!*heap)
 			return r;
 	}
@@ -395,7 +392,7 @@ static void account(struct allocator *a, struct client *client, struct buffer *b
  * KERNEL_USER_SHARED: the buffer stays mapped in the daemon as long as it
  * lives (see iobuf.h). Other buffers: *map is NULL.
  */
-static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, char *why)
+static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, struct reason *why)
 {
 	*map = NULL;
 	if (!(options & IOBUF_KERNEL_USER_SHARED))
@@ -404,9 +401,8 @@ static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, ch
 	if (*map != MAP_FAILED)
 		return 0;
 	*map = NULL;
-	snprintf(why, WHY_SIZE, "cannot map the buffer in the daemon (KERNEL_USER_SHARED): %s",
-		 strerror(errno));
-	return -EOPNOTSUPP;
+	return reason_set(why, -EOPNOTSUPP, "cannot map the buffer in the daemon (KERNEL_USER_SHARED): %s",
+			  strerror(errno));
 }
 
 /*
@@ -414,13 +410,13 @@ static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, ch
  * on failure). NULL on failure, with why.
  */
 static struct buffer *charge(struct allocator *a, struct client *client, struct heap *heap,
-			     uint64_t size, int fd, uint32_t options, char *why)
+			     uint64_t size, int fd, uint32_t options, struct reason *why)
 {
 	struct buffer *b = calloc(1, sizeof(*b));
 
 	if (!b) {
 		close(fd);
-		snprintf(why, WHY_SIZE, "out of memory");
+		reason_set(why, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	*b = (struct buffer){
@@ -441,21 +437,17 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 }
 
 int allocator_adopt_buffer(struct allocator *a, struct client *client,
-			   const struct stored_buffer *stored, char *why)
+			   const struct stored_buffer *stored, struct reason *why)
 {
 	struct heap *heap = heaps_find(&a->heaps, stored->heap);
 	struct buffer *b;
 	void *map;
 	int r;
 
-	if (!heap) {
-		snprintf(why, WHY_SIZE, "its heap %s is not in use any more", stored->heap);
-		return -ENODEV;
-	}
-	if (stored->state < IOBUF_PURGEABLE_NON_VOLATILE || stored->state > IOBUF_PURGEABLE_EMPTY) {
-		snprintf(why, WHY_SIZE, "unknown purgeable state %u", stored->state);
-		return -EINVAL;
-	}
+	if (!heap)
+		return reason_set(why, -ENODEV, "its heap %s is not in use any more", stored->heap);
+	if (stored->state < IOBUF_PURGEABLE_NON_VOLATILE || stored->state > IOBUF_PURGEABLE_EMPTY)
+		return reason_set(why, -EINVAL, "unknown purgeable state %u", stored->state);
 	r = map_in_daemon(stored->options, stored->fd, stored->size, &map, why);
 	if (r < 0)
 		return r;
@@ -463,8 +455,7 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	if (!b) {
 		if (map)
 			munmap(map, stored->size);
-		snprintf(why, WHY_SIZE, "out of memory");
-		return -ENOMEM;
+		return reason_set(why, -ENOMEM, "out of memory");
 	}
 	*b = (struct buffer){
 		.map = map,
@@ -489,24 +480,23 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 
 /* The fd the client gets for a new buffer, in *fd; the buffer goes on failure. */
 static int hand_out(struct allocator *a, struct client *client, struct buffer *b, int *fd,
-		    char *why)
+		    struct reason *why)
 {
 	*fd = release_client_fd(b);
 	if (*fd >= 0)
 		return 0;
-	snprintf(why, WHY_SIZE, "cannot make an fd for the buffer: %s", strerror(-*fd));
 	buffer_destroy(a, client, b);
-	return *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd;
+	return reason_set(why, *fd == -EMFILE || *fd == -ENFILE ? -ENOMEM : *fd,
+			  "cannot make an fd for the buffer: %s", strerror(-*fd));
 }
 
 /* A connection whose charged task has exited gets nothing more. */
-static int check_alive(const struct client *client, char *why)
+static int check_alive(const struct client *client, struct reason *why)
 {
 	if (!client->exited)
 		return 0;
-	snprintf(why, WHY_SIZE, "the task this connection charges (pid %d) has exited",
-		 (int)client->pid);
-	return -ESRCH;
+	return reason_set(why, -ESRCH, "the task this connection charges (pid %d) has exited",
+			  (int)client->pid);
 }
 
 /*
@@ -515,31 +505,29 @@ static int check_alive(const struct client *client, char *why)
  * made, and over one the buffer goes again.
  */
 static int check_made(struct allocator *a, struct client *client, const struct heap *heap,
-		      uint64_t asked, uint64_t made, char *why)
+		      uint64_t asked, uint64_t made, struct reason *why)
 {
-	char limit_why[QUOTA_WHY_MAX];
+	struct reason limit_why;
 	int r;
 
 	if (made <= asked)
 		return 0;
-	if (made > a->limits.max_buffer_size) {
-		snprintf(why, WHY_SIZE, "heap %s makes %" PRIu64 " bytes for this request, over the "
-			 "maximum buffer size %" PRIu64, heap->name, made,
-			 a->limits.max_buffer_size);
-		return -EFBIG;
-	}
-	r = quota_check_client(a, client, made, limit_why);
+	if (made > a->limits.max_buffer_size)
+		return reason_set(why, -EFBIG, "heap %s makes %" PRIu64 " bytes for this request, "
+				  "over the maximum buffer size %" PRIu64, heap->name, made,
+				  a->limits.max_buffer_size);
+	r = quota_check_client(a, client, made, &limit_why);
 	if (r >= 0)
-		r = quota_check_heap(a, heap, made, limit_why);
+		r = quota_check_heap(a, heap, made, &limit_why);
 	if (r < 0)
-		snprintf(why, WHY_SIZE, "heap %s makes %" PRIu64 " bytes for this request: %.360s",
-			 heap->name, made, limit_why);
-	return r;
+		return reason_set(why, r, "heap %s makes %" PRIu64 " bytes for this request: %.360s",
+				  heap->name, made, limit_why.text);
+	return 0;
 }
 
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
-		       char *why)
+		       struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .options = req->options,
 				     .comm = client->comm };
@@ -589,32 +577,27 @@ int allocator_allocate(struct allocator *a, struct client *client,
 }
 
 /* The first heap that creates images, or NULL with why naming the heaps. */
-static struct heap *image_heap(struct allocator *a, char *why)
+static struct heap *image_heap(struct allocator *a, struct reason *why)
 {
-	size_t used;
-
 	for (size_t i = 0; i < a->heaps.count; i++)
 		if (a->heaps.heaps[i]->allocate_image)
 			return a->heaps.heaps[i];
-	used = (size_t)snprintf(why, WHY_SIZE, "no heap creates images (GBM heaps do); heaps:");
-	for (size_t i = 0; i < a->heaps.count && used < WHY_SIZE; i++)
-		used += (size_t)snprintf(why + used, WHY_SIZE - used, " %s", a->heaps.heaps[i]->name);
+	reason_set(why, 0, "no heap creates images (GBM heaps do); heaps: %s",
+		   a->heaps.count ? a->heaps.heaps[0]->name : "none");
+	for (size_t i = 1; i < a->heaps.count; i++)
+		reason_add(why, 0, "%s", a->heaps.heaps[i]->name);
 	return NULL;
 }
 
-static int check_image(const struct wire_allocate_image *req, char *why)
+static int check_image(const struct wire_allocate_image *req, struct reason *why)
 {
 	if (req->width == 0 || req->height == 0 || req->width > IMAGE_MAX_SIDE ||
-	    req->height > IMAGE_MAX_SIDE) {
-		snprintf(why, WHY_SIZE, "image size %ux%u is not within 1x1 to %ux%u", req->width,
-			 req->height, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
-		return -EINVAL;
-	}
-	if (req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN) {
-		snprintf(why, WHY_SIZE, "unknown image usage bits 0x%x",
-			 req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN);
-		return -EINVAL;
-	}
+	    req->height > IMAGE_MAX_SIDE)
+		return reason_set(why, -EINVAL, "image size %ux%u is not within 1x1 to %ux%u", req->width,
+				  req->height, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
+	if (req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN)
+		return reason_set(why, -EINVAL, "unknown image usage bits 0x%x",
+				  req->usage & ~(uint32_t)IOBUF_IMAGE_USAGE_KNOWN);
 	return 0;
 }
 
@@ -629,7 +612,7 @@ static uint32_t heap_cache_mode(const struct heap *heap)
 
 int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct wire_allocate_image *req,
-			     struct wire_allocate_image_reply *reply, int *fd, char *why)
+			     struct wire_allocate_image_reply *reply, int *fd, struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .comm = client->comm };
 	struct heap *heap;
@@ -653,11 +636,9 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 		return r;
 	*reply = (struct wire_allocate_image_reply){ 0 };
 	r = heap->allocate_image(heap, &hreq, req, reply);
-	if (r < 0) {
-		snprintf(why, WHY_SIZE, "heap %s cannot create a %ux%u image of format 0x%08x: %s",
-			 heap->name, req->width, req->height, req->fourcc, strerror(-r));
-		return r == -EINVAL ? -EOPNOTSUPP : r;
-	}
+	if (r < 0)
+		return reason_set(why, r == -EINVAL ? -EOPNOTSUPP : r, "heap %s cannot create a %ux%u image of format 0x%08x: %s",
+				  heap->name, req->width, req->height, req->fourcc, strerror(-r));
 	image_fd = r;
 	r = check_made(a, client, heap, 0, reply->buffer.size, why);
 	if (r < 0) {
@@ -677,16 +658,16 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	return 0;
 }
 
-struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, char *why)
+struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, struct reason *why)
 {
 	struct buffer *b = client_find_buffer(client, id);
 
 	if (!b)
-		snprintf(why, WHY_SIZE, "no buffer %" PRIu64 " in this task", id);
+		reason_set(why, -ENOENT, "no buffer %" PRIu64 " in this task", id);
 	return b;
 }
 
-int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why)
+int allocator_free(struct allocator *a, struct client *client, uint64_t id, struct reason *why)
 {
 	struct buffer *b = allocator_find_buffer(client, id, why);
 

@@ -3,9 +3,8 @@
  * The allocation core: validates a request, matches a heap, allocates,
  * charges the client and keeps the totals. Every transport calls this.
  *
- * Functions that can fail return 0 or a negative errno and then fill why
- * (at least WIRE_MAX_ERROR_MESSAGE + 1 bytes) with words for the client; a
- * failure changes nothing.
+ * Functions that can fail return 0 or a negative errno and then say why
+ * (reason.h) in words for the client; a failure changes nothing.
  */
 #ifndef IOBUFD_ALLOCATOR_H
 #define IOBUFD_ALLOCATOR_H
@@ -15,6 +14,7 @@
 #include "heaps/heap.h"
 #include "limits.h"
 #include "wire.h"
+#include "reason.h"
 
 struct allocator {
 	struct heap_list heaps;
@@ -73,33 +73,33 @@ size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
 /* On success *fd is an fd of the buffer for the client, which the caller closes once sent. */
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
-		       char *why);
+		       struct reason *why);
 /* A GPU image on the first heap that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct wire_allocate_image *req,
-			     struct wire_allocate_image_reply *reply, int *fd, char *why);
+			     struct wire_allocate_image_reply *reply, int *fd, struct reason *why);
 int allocator_query(struct allocator *a, const struct wire_allocate *req,
-		    struct wire_allocate_reply *reply, char *why);
+		    struct wire_allocate_reply *reply, struct reason *why);
 /*
  * Ends the client's use of buffer id. Its charge ends when its memory is
  * released (release.h): allocator_catch_up() looks once the reply is sent.
  */
-int allocator_free(struct allocator *a, struct client *client, uint64_t id, char *why);
+int allocator_free(struct allocator *a, struct client *client, uint64_t id, struct reason *why);
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
-			    uint32_t state, uint32_t *old_state, char *why);
+			    uint32_t state, uint32_t *old_state, struct reason *why);
 /*
  * Charges a buffer the previous iobufd stored to client, taking its fd. On
  * failure (its heap is no more) the caller still owns the fd.
  */
 int allocator_adopt_buffer(struct allocator *a, struct client *client,
-			   const struct stored_buffer *stored, char *why);
+			   const struct stored_buffer *stored, struct reason *why);
 /*
  * Empties volatile buffers, least recently made volatile first, until at
  * most keep_bytes are volatile; logs the bytes reclaimed and why. Returns them.
  */
-uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *why);
+uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *cause);
 /* The client's buffer id, or NULL with why. */
-struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, char *why);
+struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, struct reason *why);
 void allocator_stats(const struct allocator *a, const struct client *client,
 		     struct wire_stats_reply *stats);
 

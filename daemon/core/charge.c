@@ -163,33 +163,28 @@ static void charge_begin(struct allocator *a, sd_event *event, struct client *cl
 }
 
 int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client, int pidfd,
-		    char *why)
+		    struct reason *why)
 {
 	pid_t pid;
 	uid_t uid;
 	int r;
 
 	if (client->buffer_count || client->charged_by_pid) {
-		snprintf(why, CHARGE_WHY_MAX, "this client %s; charge another task on a new "
-			 "connection", client->buffer_count ? "holds buffers" : "is charged already");
-		return -EBUSY;
+		return reason_set(why, -EBUSY, "this client %s; charge another task on a new "
+				  "connection", client->buffer_count ? "holds buffers"
+				  : "is charged already");
 	}
 	r = pidfd_identity(pidfd, &pid, &uid);
 	if (r == -EBADF) {
-		snprintf(why, CHARGE_WHY_MAX, "charge-to takes a pidfd (pidfd_open(2)); this fd is "
-			 "none");
-		return r;
+		return reason_set(why, r, "charge-to takes a pidfd (pidfd_open(2)); this fd is "
+				  "none");
 	}
-	if (r < 0) {
-		snprintf(why, CHARGE_WHY_MAX, "the task to charge has exited");
-		return -ESRCH;
-	}
-	if (client->uid != uid && client->uid != 0 && !in_admin_group(client->pid)) {
-		snprintf(why, CHARGE_WHY_MAX, "uid %u may not charge pid %d (uid %u): only the "
-			 "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
-			 (int)pid, (unsigned)uid);
-		return -EPERM;
-	}
+	if (r < 0)
+		return reason_set(why, -ESRCH, "the task to charge has exited");
+	if (client->uid != uid && client->uid != 0 && !in_admin_group(client->pid))
+		return reason_set(why, -EPERM, "uid %u may not charge pid %d (uid %u): only the "
+				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
+				  (int)pid, (unsigned)uid);
 	log_for_uid(client->peer_uid, LOG_INFO,
 		    "client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
 		    (int)client->pid, client->comm, (int)pid, (unsigned)uid);

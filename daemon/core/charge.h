@@ -16,8 +16,7 @@
 #include <systemd/sd-event.h>
 
 #include "allocator.h"
-
-#define CHARGE_WHY_MAX 512
+#include "reason.h"
 
 /*
  * Makes client (the caller, holding no buffers) the task behind pidfd,
@@ -27,7 +26,7 @@
  * for a client that holds buffers or is charged already.
  */
 int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client, int pidfd,
-		    char *why);
+		    struct reason *why);
 /*
  * Charges client again to the task the previous iobufd stored (taking the
  * pidfd), without asking again whether it may: it was allowed then. A task

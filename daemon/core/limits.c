@@ -69,12 +69,10 @@ static uint64_t *scalar_field(struct limits *l, const struct scalar_limit *s)
 	return (uint64_t *)((char *)l + s->offset);
 }
 
-static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t value, char *why)
+static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t value, struct reason *why)
 {
-	if (value == 0 && !s->may_be_zero) {
-		snprintf(why, LIMIT_WHY_MAX, "limit %s must not be 0", s->name);
-		return -EINVAL;
-	}
+	if (value == 0 && !s->may_be_zero)
+		return reason_set(why, -EINVAL, "limit %s must not be 0", s->name);
 	*scalar_field(l, s) = value;
 	return 0;
 }
@@ -101,7 +99,7 @@ static struct limit_rule *find_rule(struct limits *l, enum rule_kind kind, const
 }
 
 /* "<kind> <match> max-buffers|max-bytes": the match may hold spaces, the key does not. */
-static int set_rule(struct limits *l, const char *name, uint64_t value, char *why)
+static int set_rule(struct limits *l, const char *name, uint64_t value, struct reason *why)
 {
 	const char *space = strchr(name, ' '), *last = strrchr(name, ' ');
 	char kind_name[16], match[LIMIT_MATCH_MAX];
@@ -123,17 +121,13 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, char *wh
 		bytes = false;
 	else
 		goto unknown;
-	if (kind == RULE_UID && !parse_uid(match, &uid)) {
-		snprintf(why, LIMIT_WHY_MAX, "'%s' is not a uid", match);
-		return -EINVAL;
-	}
+	if (kind == RULE_UID && !parse_uid(match, &uid))
+		return reason_set(why, -EINVAL, "'%s' is not a uid", match);
 
 	rule = find_rule(l, kind, match);
 	if (!rule) {
-		if (l->rule_count == LIMIT_RULES_MAX) {
-			snprintf(why, LIMIT_WHY_MAX, "more than %d rules", LIMIT_RULES_MAX);
-			return -EINVAL;
-		}
+		if (l->rule_count == LIMIT_RULES_MAX)
+			return reason_set(why, -EINVAL, "more than %d rules", LIMIT_RULES_MAX);
 		rule = &l->rules[l->rule_count++];
 		*rule = (struct limit_rule){ .kind = kind, .uid = uid };
 		snprintf(rule->match, sizeof(rule->match), "%s", match);
@@ -141,14 +135,13 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, char *wh
 	*(bytes ? &rule->quota.bytes : &rule->quota.buffers) = value;
 	return 0;
 unknown:
-	snprintf(why, LIMIT_WHY_MAX,
-		 "unknown limit '%.64s': max-buffer-size, max-client-buffers, max-client-bytes, "
-		 "max-uid-*, max-total-*, max-client-allocations-per-second, or "
-		 "'uid|unit|cgroup|heap MATCH max-buffers|max-bytes'", name);
-	return -EINVAL;
+	return reason_set(why, -EINVAL, "unknown limit '%.64s': max-buffer-size, "
+			  "max-client-buffers, max-client-bytes, max-uid-*, max-total-*, "
+			  "max-client-allocations-per-second, or "
+			  "'uid|unit|cgroup|heap MATCH max-buffers|max-bytes'", name);
 }
 
-int limits_set(struct limits *l, const char *name, uint64_t value, char *why)
+int limits_set(struct limits *l, const char *name, uint64_t value, struct reason *why)
 {
 	for (size_t i = 0; i < SCALAR_COUNT; i++)
 		if (strcmp(name, scalars[i].name) == 0)

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "client.h"
+#include "reason.h"
 
 #define LIMIT_RULES_MAX 64
 #define LIMIT_MATCH_MAX 128
@@ -70,11 +71,10 @@ struct limits {
 void limits_default(struct limits *l);
 
 /*
- * Sets the limit called name. 0, or -EINVAL with why (at least
- * LIMIT_WHY_MAX bytes) naming what is wrong; l is then unchanged.
+ * Sets the limit called name. 0, or -EINVAL with why naming what is
+ * wrong; l is then unchanged.
  */
-#define LIMIT_WHY_MAX 256
-int limits_set(struct limits *l, const char *name, uint64_t value, char *why);
+int limits_set(struct limits *l, const char *name, uint64_t value, struct reason *why);
 
 /* Calls fn with every limit's name and value, the rules last. */
 void limits_foreach(const struct limits *l, void (*fn)(const char *name, uint64_t value,

@@ -62,7 +62,7 @@ static const char *check_trigger(const char *text, char *trigger)
 	return NULL;
 }
 
-int pressure_trigger_parse(const char *text, char *trigger, char *why, size_t why_size)
+int pressure_trigger_parse(const char *text, char *trigger, struct reason *why)
 {
 	const char *wrong;
 
@@ -73,8 +73,7 @@ int pressure_trigger_parse(const char *text, char *trigger, char *why, size_t wh
 	wrong = check_trigger(text, trigger);
 	if (!wrong)
 		return 0;
-	snprintf(why, why_size, "'%s': %s; " FORMS, text, wrong);
-	return -EINVAL;
+	return reason_set(why, -EINVAL, "'%s': %s; " FORMS, text, wrong);
 }
 
 static void disarm(struct pressure_watch *w)

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "allocator.h"
+#include "reason.h"
 
 /*
  * The kernel lets processes without CAP_SYS_RESOURCE use only windows that
@@ -32,9 +33,9 @@ struct pressure_watch {
 /*
  * Reads text as "off" or a trigger and writes it to trigger (at least
  * PRESSURE_TRIGGER_MAX bytes) as the kernel reads it. 0, or -EINVAL with
- * why (why_size bytes) saying "'TEXT': what is wrong; expected ...".
+ * why saying "'TEXT': what is wrong; expected ...".
  */
-int pressure_trigger_parse(const char *text, char *trigger, char *why, size_t why_size);
+int pressure_trigger_parse(const char *text, char *trigger, struct reason *why);
 
 /*
  * Arms trigger (as pressure_trigger_parse() gives it, or "off"). A kernel

@@ -8,7 +8,6 @@
 #include "log.h"
 #include "purgeable.h"
 
-#define WHY_SIZE (WIRE_MAX_ERROR_MESSAGE + 1)
 
 static void count_volatile(struct allocator *a, struct buffer *b)
 {
@@ -50,21 +49,17 @@ static void set_state(struct allocator *a, struct client *client, struct buffer 
 }
 
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,
-			    uint32_t state, uint32_t *old_state, char *why)
+			    uint32_t state, uint32_t *old_state, struct reason *why)
 {
 	struct buffer *b = allocator_find_buffer(client, id, why);
 	int r;
 
 	if (!b)
 		return -ENOENT;
-	if (!(b->options & IOBUF_PURGEABLE)) {
-		snprintf(why, WHY_SIZE, "buffer %" PRIu64 " is not PURGEABLE", id);
-		return -EINVAL;
-	}
-	if (state < IOBUF_PURGEABLE_KEEP_CURRENT || state > IOBUF_PURGEABLE_EMPTY) {
-		snprintf(why, WHY_SIZE, "unknown purgeable state %u", state);
-		return -EINVAL;
-	}
+	if (!(b->options & IOBUF_PURGEABLE))
+		return reason_set(why, -EINVAL, "buffer %" PRIu64 " is not PURGEABLE", id);
+	if (state < IOBUF_PURGEABLE_KEEP_CURRENT || state > IOBUF_PURGEABLE_EMPTY)
+		return reason_set(why, -EINVAL, "unknown purgeable state %u", state);
 	/*
 	 * What has been emptied stays empty until its owner makes it
 	 * non-volatile, as vm_object_purgable_control() has it: made volatile,
@@ -75,11 +70,9 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 		state = IOBUF_PURGEABLE_EMPTY;
 	if (state == IOBUF_PURGEABLE_EMPTY) {
 		r = b->heap->purge(b->heap, b->fd, b->size);
-		if (r < 0) {
-			snprintf(why, WHY_SIZE, "cannot purge buffer %" PRIu64 ": %s", id,
-				 strerror(-r));
-			return r;
-		}
+		if (r < 0)
+			return reason_set(why, r, "cannot purge buffer %" PRIu64 ": %s", id,
+					  strerror(-r));
 	}
 	*old_state = b->purgeable_state;
 	if (state == IOBUF_PURGEABLE_KEEP_CURRENT)
@@ -110,7 +103,7 @@ static struct buffer *oldest_volatile(struct allocator *a, uint64_t after,
 	return oldest;
 }
 
-uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *why)
+uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *cause)
 {
 	uint64_t bytes = 0, buffers = 0, after = 0;
 	struct client *owner;
@@ -126,6 +119,6 @@ uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *w
 	}
 	if (buffers)
 		log_info("purged %" PRIu64 " volatile buffer%s, %" PRIu64 " bytes: %s", buffers,
-			 buffers == 1 ? "" : "s", bytes, why);
+			 buffers == 1 ? "" : "s", bytes, cause);
 	return bytes;
 }

@@ -13,18 +13,14 @@
 
 /* Compares one group's use against its quota; -EDQUOT (or err) with why past it. */
 static int fits(const char *who, const struct quota *quota, uint64_t buffers, uint64_t bytes,
-		uint64_t size, int err, char *why)
+		uint64_t size, int err, struct reason *why)
 {
-	if (quota->buffers && buffers >= quota->buffers) {
-		snprintf(why, QUOTA_WHY_MAX, "%s buffer limit %" PRIu64 " reached: %" PRIu64
-			 " buffers in use", who, quota->buffers, buffers);
-		return err;
-	}
-	if (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes)) {
-		snprintf(why, QUOTA_WHY_MAX, "%s byte limit %" PRIu64 " exceeded: %" PRIu64
-			 " bytes in use, %" PRIu64 " requested", who, quota->bytes, bytes, size);
-		return err;
-	}
+	if (quota->buffers && buffers >= quota->buffers)
+		return reason_set(why, err, "%s buffer limit %" PRIu64 " reached: %" PRIu64
+				  " buffers in use", who, quota->buffers, buffers);
+	if (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes))
+		return reason_set(why, err, "%s byte limit %" PRIu64 " exceeded: %" PRIu64
+				  " bytes in use, %" PRIu64 " requested", who, quota->bytes, bytes, size);
 	return 0;
 }
 
@@ -42,7 +38,7 @@ static void rule_use(const struct allocator *a, const struct limit_rule *rule,
 }
 
 static int fits_uid(const struct allocator *a, const struct client *client, uint64_t size,
-		    char *why)
+		    struct reason *why)
 {
 	const struct quota *quota = &a->limits.uid;
 	uint64_t buffers = 0, bytes = 0;
@@ -67,7 +63,7 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 }
 
 static int fits_groups(const struct allocator *a, const struct client *client, uint64_t size,
-		       char *why)
+		       struct reason *why)
 {
 	char who[LIMIT_MATCH_MAX + 16];
 	uint64_t buffers, bytes;
@@ -88,17 +84,16 @@ static int fits_groups(const struct allocator *a, const struct client *client, u
 }
 
 /* Every buffer holds an fd in the daemon: past the budget, no more (fdbudget.h). */
-static int fits_fd_budget(const struct allocator *a, char *why)
+static int fits_fd_budget(const struct allocator *a, struct reason *why)
 {
 	if (a->buffers < a->limits.fd_buffers)
 		return 0;
-	snprintf(why, QUOTA_WHY_MAX, "the daemon's file descriptor budget for buffers %" PRIu64
-		 " reached: %" PRIu64 " buffers held", a->limits.fd_buffers, a->buffers);
-	return -ENOMEM;
+	return reason_set(why, -ENOMEM, "the daemon's file descriptor budget for buffers %" PRIu64
+			  " reached: %" PRIu64 " buffers held", a->limits.fd_buffers, a->buffers);
 }
 
 int quota_check_client(const struct allocator *a, const struct client *client, uint64_t size,
-		       char *why)
+		       struct reason *why)
 {
 	int r;
 
@@ -115,7 +110,7 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 	return r;
 }
 
-int quota_check_uid_clients(const struct allocator *a, uid_t uid, char *why)
+int quota_check_uid_clients(const struct allocator *a, uid_t uid, struct reason *why)
 {
 	uint64_t clients = 0;
 
@@ -126,14 +121,13 @@ int quota_check_uid_clients(const struct allocator *a, uid_t uid, char *why)
 			clients++;
 	if (clients < a->limits.uid_clients)
 		return 0;
-	snprintf(why, QUOTA_WHY_MAX, "uid %u client limit %" PRIu64 "%s reached: %" PRIu64
-		 " clients connected", (unsigned)uid, a->limits.uid_clients,
-		 a->limits.uid_clients_shared ? " (its share of max-clients)" : "", clients);
-	return -EUSERS;
+	return reason_set(why, -EUSERS, "uid %u client limit %" PRIu64 "%s reached: %" PRIu64
+			  " clients connected", (unsigned)uid, a->limits.uid_clients,
+			  a->limits.uid_clients_shared ? " (its share of max-clients)" : "", clients);
 }
 
 int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_t size,
-		     char *why)
+		     struct reason *why)
 {
 	char who[LIMIT_MATCH_MAX + 16];
 
@@ -156,7 +150,7 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int quota_check_rate(const struct allocator *a, struct client *client, char *why)
+int quota_check_rate(const struct allocator *a, struct client *client, struct reason *why)
 {
 	uint64_t rate = a->limits.client_rate, now;
 
@@ -168,9 +162,8 @@ int quota_check_rate(const struct allocator *a, struct client *client, char *why
 		client->rate_count = 0;
 	}
 	if (client->rate_count >= rate) {
-		snprintf(why, QUOTA_WHY_MAX, "allocation rate limit %" PRIu64
-			 " per second reached; try again later", rate);
-		return -EAGAIN;
+		return reason_set(why, -EAGAIN, "allocation rate limit %" PRIu64
+				  " per second reached; try again later", rate);
 	}
 	return 0;
 }

@@ -15,44 +15,29 @@ static uint64_t page_size(void)
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, char *why,
-		  size_t why_size)
+int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, struct reason *why)
 {
 	uint32_t unknown = req->options & ~(uint32_t)IOBUF_OPTIONS_KNOWN;
 	uint32_t cache = (req->options & IOBUF_CACHE_MASK) >> IOBUF_CACHE_SHIFT;
 	uint64_t rounded;
 
-	if (req->capacity == 0) {
-		snprintf(why, why_size, "capacity must not be 0");
-		return -EINVAL;
-	}
-	if (req->alignment > 1 && !align_is_power_of_two(req->alignment)) {
-		snprintf(why, why_size, "alignment %" PRIu64 " is not a power of two",
-			 req->alignment);
-		return -EINVAL;
-	}
-	if (req->alignment > ALIGN_MAX) {
-		snprintf(why, why_size, "alignment %" PRIu64 " is over the maximum %" PRIu64,
-			 req->alignment, ALIGN_MAX);
-		return -EINVAL;
-	}
-	if (unknown) {
-		snprintf(why, why_size, "unknown option bits 0x%x", unknown);
-		return -EINVAL;
-	}
-	if (cache > CACHE_MODE_MAX) {
-		snprintf(why, why_size, "unknown cache mode %u", cache);
-		return -EINVAL;
-	}
-	if ((req->options & IOBUF_PURGEABLE) && !(req->options & IOBUF_PAGEABLE)) {
-		snprintf(why, why_size, "PURGEABLE requires PAGEABLE");
-		return -EINVAL;
-	}
+	if (req->capacity == 0)
+		return reason_set(why, -EINVAL, "capacity must not be 0");
+	if (req->alignment > 1 && !align_is_power_of_two(req->alignment))
+		return reason_set(why, -EINVAL, "alignment %" PRIu64 " is not a power of two",
+				  req->alignment);
+	if (req->alignment > ALIGN_MAX)
+		return reason_set(why, -EINVAL, "alignment %" PRIu64 " is over the maximum %" PRIu64,
+				  req->alignment, ALIGN_MAX);
+	if (unknown)
+		return reason_set(why, -EINVAL, "unknown option bits 0x%x", unknown);
+	if (cache > CACHE_MODE_MAX)
+		return reason_set(why, -EINVAL, "unknown cache mode %u", cache);
+	if ((req->options & IOBUF_PURGEABLE) && !(req->options & IOBUF_PAGEABLE))
+		return reason_set(why, -EINVAL, "PURGEABLE requires PAGEABLE");
 	if (req->capacity > max_buffer_size || !align_up(req->capacity, page_size(), &rounded)) {
-		snprintf(why, why_size,
-			 "capacity %" PRIu64 " is over the maximum buffer size %" PRIu64,
-			 req->capacity, max_buffer_size);
-		return -EFBIG;
+		return reason_set(why, -EFBIG, "capacity %" PRIu64 " is over the maximum buffer "
+				  "size %" PRIu64, req->capacity, max_buffer_size);
 	}
 	return 0;
 }

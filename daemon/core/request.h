@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 #include "wire.h"
+#include "reason.h"
 
 /* 0, or -EINVAL/-EFBIG with a message in why (NUL-terminated). */
-int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, char *why,
-		  size_t why_size);
+int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, struct reason *why);
 
 /* The bytes a request allocates: capacity rounded up to the page size. */
 uint64_t request_size(const struct wire_allocate *req);

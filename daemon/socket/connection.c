@@ -38,17 +38,16 @@ static void violation(struct connection *conn, struct answer *ans, int r, const 
 
 static void hello(struct connection *conn, const struct wire_message *req, struct answer *ans)
 {
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	struct reason why;
 
 	if (conn->greeted) {
 		violation(conn, ans, -EPROTO, "hello sent twice");
 		return;
 	}
 	if (req->hello.version != WIRE_VERSION) {
-		snprintf(why, sizeof(why),
-			 "protocol version %" PRIu32 " not supported (this daemon speaks %d)",
-			 req->hello.version, WIRE_VERSION);
-		violation(conn, ans, -EPROTONOSUPPORT, why);
+		violation(conn, ans, reason_set(&why, -EPROTONOSUPPORT, "protocol version %" PRIu32
+						" not supported (this daemon speaks %d)",
+						req->hello.version, WIRE_VERSION), why.text);
 		return;
 	}
 	conn->greeted = true;
@@ -58,15 +57,13 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 }
 
 static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_reply *reply,
-		     char *why)
+		     struct reason *why)
 {
 	struct server *server = conn->server;
 	int r;
 
-	if (pidfd < 0) {
-		snprintf(why, WIRE_MAX_ERROR_MESSAGE + 1, "charge-to carries the task's pidfd");
-		return -EINVAL;
-	}
+	if (pidfd < 0)
+		return reason_set(why, -EINVAL, "charge-to carries the task's pidfd");
 	r = charge_to_pidfd(server->allocator, server->event, &conn->client, pidfd, why);
 	if (r < 0) {
 		close(pidfd);
@@ -85,7 +82,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		     struct answer *ans)
 {
 	struct allocator *a = conn->server->allocator;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "";
+	struct reason why = { "" };
 	int r = 0;
 
 	if (req->header.opcode == WIRE_HELLO) {
@@ -101,28 +98,28 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	switch (req->header.opcode) {
 	case WIRE_ALLOCATE:
 		r = allocator_allocate(a, &conn->client, &req->allocate, &ans->msg.allocate_reply,
-				       &ans->fd, why);
+				       &ans->fd, &why);
 		break;
 	case WIRE_ALLOCATE_IMAGE:
 		r = allocator_allocate_image(a, &conn->client, &req->allocate_image,
-					     &ans->msg.allocate_image_reply, &ans->fd, why);
+					     &ans->msg.allocate_image_reply, &ans->fd, &why);
 		break;
 	case WIRE_QUERY:
-		r = allocator_query(a, &req->allocate, &ans->msg.allocate_reply, why);
+		r = allocator_query(a, &req->allocate, &ans->msg.allocate_reply, &why);
 		break;
 	case WIRE_FREE:
-		r = allocator_free(a, &conn->client, req->free.id, why);
+		r = allocator_free(a, &conn->client, req->free.id, &why);
 		break;
 	case WIRE_SET_PURGEABLE:
 		r = allocator_set_purgeable(a, &conn->client, req->set_purgeable.id,
 					    req->set_purgeable.state,
-					    &ans->msg.set_purgeable_reply.old_state, why);
+					    &ans->msg.set_purgeable_reply.old_state, &why);
 		break;
 	case WIRE_STATS:
 		allocator_stats(a, &conn->client, &ans->msg.stats_reply);
 		break;
 	case WIRE_CHARGE_TO:
-		r = charge_to(conn, passed_fd, &ans->msg.charge_to_reply, why);
+		r = charge_to(conn, passed_fd, &ans->msg.charge_to_reply, &why);
 		passed_fd = -1;
 		break;
 	default:
@@ -131,8 +128,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	}
 	if (r < 0) {
 		log_debug("client %u: %s refused: %s", conn->client.id,
-			  wire_opcode_name(req->header.opcode), why);
-		answer_error(ans, r, why);
+			  wire_opcode_name(req->header.opcode), why.text);
+		answer_error(ans, r, why.text);
 	}
 }
 
@@ -140,8 +137,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 static bool handle_one(struct connection *conn, struct answer *ans)
 {
 	struct wire_message req = { 0 };
+	struct reason why;
 	const char *reason;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
 	int passed_fd, r;
 
 	r = wire_recv(conn->sock, &req, &passed_fd, MSG_DONTWAIT, &reason);
@@ -153,8 +150,8 @@ static bool handle_one(struct connection *conn, struct answer *ans)
 		ans->close = true;
 		ans->msg.header.opcode = 0; /* nothing to send */
 	} else if (r == -ENOSYS) {
-		snprintf(why, sizeof(why), "unknown opcode 0x%04x", req.header.opcode);
-		answer_error(ans, r, why);
+		answer_error(ans, reason_set(&why, r, "unknown opcode 0x%04x", req.header.opcode),
+			     why.text);
 	} else if (r < 0) {
 		violation(conn, ans, r, reason);
 	} else if (passed_fd >= 0 && req.header.opcode != WIRE_CHARGE_TO) {

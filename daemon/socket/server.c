@@ -210,12 +210,12 @@ static bool uid_may_connect(struct server *server, int sock)
 {
 	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
 	uid_t uid = peer_uid(sock);
-	int r;
+	struct reason why;
 
-	r = quota_check_uid_clients(server->allocator, uid, msg.error.message);
-	if (r >= 0)
+	if (quota_check_uid_clients(server->allocator, uid, &why) >= 0)
 		return true;
-	log_debug("refused a client: %s", msg.error.message);
+	snprintf(msg.error.message, sizeof(msg.error.message), "%s", why.text);
+	log_debug("refused a client: %s", why.text);
 	refuse_client(sock, &msg);
 	return false;
 }

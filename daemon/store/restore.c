@@ -86,17 +86,17 @@ static struct client *detached_owner(const struct stored_buffer *b, struct alloc
 static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 			       struct bus_service *bus)
 {
-	char why[WIRE_MAX_ERROR_MESSAGE + 1] = "its owner has gone";
+	struct reason why = { "its owner has gone" };
 	struct client *owner = client_of(b->client_id, b->bus_name, a, bus);
 
 	if (!owner && b->owner_known)
 		owner = detached_owner(b, a);
-	if (owner && allocator_adopt_buffer(a, owner, b, why) == 0) {
+	if (owner && allocator_adopt_buffer(a, owner, b, &why) == 0) {
 		b->fd = -1;
 		return b->size;
 	}
 	log_info("buffer %" PRIu64 " of client %u (%" PRIu64 " bytes on %s) released: %s", b->id,
-		 b->client_id, b->size, b->heap, why);
+		 b->client_id, b->size, b->heap, why.text);
 	fdstore_forget_name(&a->store, b->name);
 	close(take_fd(&b->fd));
 	return 0;

@@ -71,9 +71,9 @@ static int exited_child_pidfd(void)
 
 static void set_limit(struct limits *limits, const char *name, uint64_t value)
 {
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
-	fuzz_assert(limits_set(limits, name, value, why) == 0, "%s", why);
+	fuzz_assert(limits_set(limits, name, value, &why) == 0, "%s", why.text);
 }
 
 /*

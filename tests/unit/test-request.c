@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,9 +19,11 @@
 static int check(uint32_t options, uint64_t capacity, uint64_t alignment, char *why)
 {
 	struct wire_allocate req = { options, capacity, alignment, 0 };
+	struct reason reason = { "" };
+	int r = request_check(&req, MAX_SIZE, &reason);
 
-	why[0] = '\0';
-	return request_check(&req, MAX_SIZE, why, 256);
+	snprintf(why, 256, "%s", reason.text);
+	return r;
 }
 
 static void test_valid_requests(void **state)
