@@ -579,13 +579,16 @@ int allocator_allocate(struct allocator *a, struct client *client,
 /* The first heap that creates images, or NULL with why naming the heaps. */
 static struct heap *image_heap(struct allocator *a, struct reason *why)
 {
+	char names[REASON_MAX] = "";
+	size_t used = 0;
+
 	for (size_t i = 0; i < a->heaps.count; i++)
 		if (a->heaps.heaps[i]->allocate_image)
 			return a->heaps.heaps[i];
-	reason_set(why, 0, "no heap creates images (GBM heaps do); heaps: %s",
-		   a->heaps.count ? a->heaps.heaps[0]->name : "none");
-	for (size_t i = 1; i < a->heaps.count; i++)
-		reason_add(why, 0, "%s", a->heaps.heaps[i]->name);
+	for (size_t i = 0; i < a->heaps.count && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, " %s",
+					 a->heaps.heaps[i]->name);
+	reason_set(why, 0, "no heap creates images (GBM heaps do); heaps:%s", names);
 	return NULL;
 }
 
