@@ -183,8 +183,8 @@ static int refuse(sd_bus_error *error, int r, const struct reason *why)
 static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	struct wire_allocate req = { 0 };
-	struct wire_allocate_reply reply;
+	struct alloc_request req = { 0 };
+	struct alloc_result made;
 	struct reason why;
 	struct client *client;
 	int fd, r;
@@ -195,11 +195,11 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = caller(service, m, error, &client);
 	if (r < 0)
 		return r;
-	r = allocator_allocate(service->allocator, client, &req, &reply, &fd, &why);
+	r = allocator_allocate(service->allocator, client, &req, &made, &fd, &why);
 	if (r < 0)
 		return refuse(error, r, &why);
-	r = sd_bus_reply_method_return(m, "httus", fd, reply.id, reply.size, reply.options,
-				       reply.heap);
+	r = sd_bus_reply_method_return(m, "httus", fd, made.id, made.size, made.options,
+				       made.heap->name);
 	close(fd);
 	allocator_catch_up(service->allocator, client);
 	return r;
@@ -208,18 +208,18 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	struct wire_allocate req = { 0 };
-	struct wire_allocate_reply reply;
+	struct alloc_request req = { 0 };
+	struct alloc_result made;
 	struct reason why;
 	int r;
 
 	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
 	if (r < 0)
 		return r;
-	r = allocator_query(service->allocator, &req, &reply, &why);
+	r = allocator_query(service->allocator, &req, &made, &why);
 	if (r < 0)
 		return refuse(error, r, &why);
-	return sd_bus_reply_method_return(m, "tus", reply.size, reply.options, reply.heap);
+	return sd_bus_reply_method_return(m, "tus", made.size, made.options, made.heap->name);
 }
 
 static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)

@@ -262,7 +262,7 @@ static uint32_t granted_options(uint32_t options)
 }
 
 /* Validation and matching shared by allocate and query. */
-static struct heap *match(struct allocator *a, const struct wire_allocate *req, struct reason *why,
+static struct heap *match(struct allocator *a, const struct alloc_request *req, struct reason *why,
 			  int *error)
 {
 	struct heap *heap;
@@ -277,20 +277,9 @@ static struct heap *match(struct allocator *a, const struct wire_allocate *req, 
 	return heap;
 }
 
-static void fill_reply(struct wire_allocate_reply *reply, uint64_t id, uint64_t size,
-		       uint32_t options, const struct heap *heap)
-{
-	*reply = (struct wire_allocate_reply){
-		.id = id,
-		.size = size,
-		.options = options,
-		.flags = heap->fd_flags,
-	};
-	snprintf(reply->heap, sizeof(reply->heap), "%s", heap->name);
-}
 
-int allocator_query(struct allocator *a, const struct wire_allocate *req,
-		    struct wire_allocate_reply *reply, struct reason *why)
+int allocator_query(struct allocator *a, const struct alloc_request *req,
+		    struct alloc_result *result, struct reason *why)
 {
 	struct heap *heap;
 	int r;
@@ -298,7 +287,8 @@ int allocator_query(struct allocator *a, const struct wire_allocate *req,
 	heap = match(a, req, why, &r);
 	if (!heap)
 		return r;
-	fill_reply(reply, 0, request_size(req), granted_options(req->options), heap);
+	*result = (struct alloc_result){ .size = request_size(req),
+					 .options = granted_options(req->options), .heap = heap };
 	return 0;
 }
 
@@ -350,7 +340,7 @@ static void note_heap_failure(struct heap *heap, int r, const char *what)
  * one that served. Returns the fd or a negative errno; why then names
  * every heap tried.
  */
-static int allocate_on(struct allocator *a, struct heap **heap, const struct wire_allocate *req,
+static int allocate_on(struct allocator *a, struct heap **heap, const struct alloc_request *req,
 		       const struct heap_request *hreq, uint64_t *size, struct reason *why)
 {
 	struct reason what;
@@ -526,7 +516,7 @@ static int check_made(struct allocator *a, struct client *client, const struct h
 }
 
 int allocator_allocate(struct allocator *a, struct client *client,
-		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
+		       const struct alloc_request *req, struct alloc_result *result, int *fd,
 		       struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .options = req->options,
@@ -572,7 +562,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	r = hand_out(a, client, b, fd, why);
 	if (r < 0)
 		return r;
-	fill_reply(reply, b->id, size, b->options, heap);
+	*result = (struct alloc_result){ .id = b->id, .size = size, .options = b->options,
+					 .heap = heap };
 	return 0;
 }
 
@@ -640,8 +631,9 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	*reply = (struct wire_allocate_image_reply){ 0 };
 	r = heap->allocate_image(heap, &hreq, req, reply);
 	if (r < 0)
-		return reason_set(why, r == -EINVAL ? -EOPNOTSUPP : r, "heap %s cannot create a %ux%u image of format 0x%08x: %s",
-				  heap->name, req->width, req->height, req->fourcc, strerror(-r));
+		return reason_set(why, r == -EINVAL ? -EOPNOTSUPP : r, "heap %s cannot create a "
+				  "%ux%u image of format 0x%08x: %s", heap->name, req->width,
+				  req->height, req->fourcc, strerror(-r));
 	image_fd = r;
 	r = check_made(a, client, heap, 0, reply->buffer.size, why);
 	if (r < 0) {
@@ -682,9 +674,9 @@ int allocator_free(struct allocator *a, struct client *client, uint64_t id, stru
 }
 
 void allocator_stats(const struct allocator *a, const struct client *client,
-		     struct wire_stats_reply *stats)
+		     struct allocator_stats *stats)
 {
-	*stats = (struct wire_stats_reply){
+	*stats = (struct allocator_stats){
 		.client_buffers = client->buffer_count,
 		.client_bytes = client->bytes,
 		.total_buffers = a->buffers,

@@ -13,8 +13,9 @@
 #include "store/fdstore.h"
 #include "heaps/heap.h"
 #include "limits.h"
-#include "wire.h"
 #include "reason.h"
+#include "request.h"
+#include "wire.h" /* images only: their layout is still the wire's */
 
 struct allocator {
 	struct heap_list heaps;
@@ -70,16 +71,24 @@ struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t ui
  */
 size_t allocator_free_client_buffers(struct allocator *a, struct client *client);
 
+/* A buffer the core made, or would make (query: id 0). */
+struct alloc_result {
+	uint64_t id;
+	uint64_t size;
+	uint32_t options;        /* granted */
+	const struct heap *heap; /* that serves it: its name and fd flags */
+};
+
 /* On success *fd is an fd of the buffer for the client, which the caller closes once sent. */
 int allocator_allocate(struct allocator *a, struct client *client,
-		       const struct wire_allocate *req, struct wire_allocate_reply *reply, int *fd,
+		       const struct alloc_request *req, struct alloc_result *result, int *fd,
 		       struct reason *why);
 /* A GPU image on the first heap that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct wire_allocate_image *req,
 			     struct wire_allocate_image_reply *reply, int *fd, struct reason *why);
-int allocator_query(struct allocator *a, const struct wire_allocate *req,
-		    struct wire_allocate_reply *reply, struct reason *why);
+int allocator_query(struct allocator *a, const struct alloc_request *req,
+		    struct alloc_result *result, struct reason *why);
 /*
  * Ends the client's use of buffer id. Its charge ends when its memory is
  * released (release.h): allocator_catch_up() looks once the reply is sent.
@@ -100,7 +109,14 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *cause);
 /* The client's buffer id, or NULL with why. */
 struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, struct reason *why);
+struct allocator_stats {
+	uint64_t client_buffers;
+	uint64_t client_bytes;
+	uint64_t total_buffers;
+	uint64_t total_bytes;
+	uint32_t clients;
+};
 void allocator_stats(const struct allocator *a, const struct client *client,
-		     struct wire_stats_reply *stats);
+		     struct allocator_stats *stats);
 
 #endif

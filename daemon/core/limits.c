@@ -69,7 +69,8 @@ static uint64_t *scalar_field(struct limits *l, const struct scalar_limit *s)
 	return (uint64_t *)((char *)l + s->offset);
 }
 
-static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t value, struct reason *why)
+static int set_scalar(struct limits *l, const struct scalar_limit *s, uint64_t value,
+		      struct reason *why)
 {
 	if (value == 0 && !s->may_be_zero)
 		return reason_set(why, -EINVAL, "limit %s must not be 0", s->name);

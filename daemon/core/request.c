@@ -15,7 +15,7 @@ static uint64_t page_size(void)
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, struct reason *why)
+int request_check(const struct alloc_request *req, uint64_t max_buffer_size, struct reason *why)
 {
 	uint32_t unknown = req->options & ~(uint32_t)IOBUF_OPTIONS_KNOWN;
 	uint32_t cache = (req->options & IOBUF_CACHE_MASK) >> IOBUF_CACHE_SHIFT;
@@ -42,7 +42,7 @@ int request_check(const struct wire_allocate *req, uint64_t max_buffer_size, str
 	return 0;
 }
 
-uint64_t request_size(const struct wire_allocate *req)
+uint64_t request_size(const struct alloc_request *req)
 {
 	uint64_t size = 0;
 

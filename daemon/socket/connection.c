@@ -74,6 +74,35 @@ static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_r
 	return 0;
 }
 
+/* The edge between the wire's records and the core's requests and results. */
+static struct alloc_request request_of(const struct wire_allocate *wire)
+{
+	return (struct alloc_request){ .options = wire->options, .capacity = wire->capacity,
+				       .alignment = wire->alignment,
+				       .physical_mask = wire->physical_mask };
+}
+
+static void reply_of(const struct alloc_result *made, struct wire_allocate_reply *reply)
+{
+	*reply = (struct wire_allocate_reply){ .id = made->id, .size = made->size,
+					       .options = made->options,
+					       .flags = made->heap->fd_flags };
+	snprintf(reply->heap, sizeof(reply->heap), "%s", made->heap->name);
+}
+
+static void stats_reply_of(const struct allocator *a, const struct client *client,
+			   struct wire_stats_reply *reply)
+{
+	struct allocator_stats stats;
+
+	allocator_stats(a, client, &stats);
+	*reply = (struct wire_stats_reply){ .client_buffers = stats.client_buffers,
+					    .client_bytes = stats.client_bytes,
+					    .total_buffers = stats.total_buffers,
+					    .total_bytes = stats.total_bytes,
+					    .clients = stats.clients };
+}
+
 /*
  * Answers a decoded request; ans->msg.header.opcode is preset to its reply.
  * passed_fd (charge-to's pidfd, else -1) is taken.
@@ -82,6 +111,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		     struct answer *ans)
 {
 	struct allocator *a = conn->server->allocator;
+	struct alloc_request ask;
+	struct alloc_result made;
 	struct reason why = { "" };
 	int r = 0;
 
@@ -97,15 +128,20 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	}
 	switch (req->header.opcode) {
 	case WIRE_ALLOCATE:
-		r = allocator_allocate(a, &conn->client, &req->allocate, &ans->msg.allocate_reply,
-				       &ans->fd, &why);
+		ask = request_of(&req->allocate);
+		r = allocator_allocate(a, &conn->client, &ask, &made, &ans->fd, &why);
+		if (r >= 0)
+			reply_of(&made, &ans->msg.allocate_reply);
 		break;
 	case WIRE_ALLOCATE_IMAGE:
 		r = allocator_allocate_image(a, &conn->client, &req->allocate_image,
 					     &ans->msg.allocate_image_reply, &ans->fd, &why);
 		break;
 	case WIRE_QUERY:
-		r = allocator_query(a, &req->allocate, &ans->msg.allocate_reply, &why);
+		ask = request_of(&req->allocate);
+		r = allocator_query(a, &ask, &made, &why);
+		if (r >= 0)
+			reply_of(&made, &ans->msg.allocate_reply);
 		break;
 	case WIRE_FREE:
 		r = allocator_free(a, &conn->client, req->free.id, &why);
@@ -116,7 +152,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 					    &ans->msg.set_purgeable_reply.old_state, &why);
 		break;
 	case WIRE_STATS:
-		allocator_stats(a, &conn->client, &ans->msg.stats_reply);
+		stats_reply_of(a, &conn->client, &ans->msg.stats_reply);
 		break;
 	case WIRE_CHARGE_TO:
 		r = charge_to(conn, passed_fd, &ans->msg.charge_to_reply, &why);

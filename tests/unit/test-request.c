@@ -18,7 +18,7 @@
 
 static int check(uint32_t options, uint64_t capacity, uint64_t alignment, char *why)
 {
-	struct wire_allocate req = { options, capacity, alignment, 0 };
+	struct alloc_request req = { options, capacity, alignment, 0 };
 	struct reason reason = { "" };
 	int r = request_check(&req, MAX_SIZE, &reason);
 
@@ -103,7 +103,7 @@ static void test_capacity_over_maximum(void **state)
 static void test_size_rounds_to_pages(void **state)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	struct wire_allocate req = { 0, 1, 0, 0 };
+	struct alloc_request req = { 0, 1, 0, 0 };
 
 	assert_int_equal(request_size(&req), page);
 	req.capacity = page;
