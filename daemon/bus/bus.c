@@ -40,12 +40,7 @@ static void bus_client_free(struct bus_client *bc)
 			break;
 		}
 	}
-	if (bc->client.buffer_count && !service->allocator->store.stopping)
-		log_for_uid(bc->client.peer_uid, LOG_INFO,
-			    "bus client %s (pid %d, %s) left holding %" PRIu64 " buffers", bc->name,
-			    (int)bc->client.pid, bc->client.comm, bc->client.buffer_count);
 	allocator_remove_client(service->allocator, &bc->client);
-	client_fini(&bc->client);
 	sd_bus_track_unref(bc->track);
 	free(bc->name);
 	free(bc);
@@ -133,22 +128,21 @@ static int check_new_caller(struct bus_service *service, sd_bus_message *m,
 	return 0;
 }
 
-/* The client a call is charged to: its sender's, made on its first call. */
-static int caller(struct bus_service *service, sd_bus_message *m, sd_bus_error *error,
-		  struct client **out)
+/*
+ * The client of bus name `name`, made when it has none: for the sender of
+ * m (held to its uid's share of clients), or with id for one the previous
+ * iobufd served (m NULL).
+ */
+static int get_client(struct bus_service *service, const char *name, unsigned id,
+		      sd_bus_message *m, sd_bus_error *error, struct client **out)
 {
-	const char *sender = sd_bus_message_get_sender(m);
-	struct bus_client *bc;
+	struct bus_client *bc = find_bus_client(service, name);
 	int r;
 
-	if (!sender)
-		return -EPERM;
-	bc = find_bus_client(service, sender);
 	if (!bc) {
-		r = check_new_caller(service, m, error);
-		if (r < 0)
-			return r;
-		r = bus_client_new(service, sender, 0, &bc);
+		r = m ? check_new_caller(service, m, error) : 0;
+		if (r >= 0)
+			r = bus_client_new(service, name, id, &bc);
 		if (r < 0)
 			return r;
 	}
@@ -156,22 +150,23 @@ static int caller(struct bus_service *service, sd_bus_message *m, sd_bus_error *
 	return 0;
 }
 
+/* The client a call is charged to: its sender's, made on its first call. */
+static int caller(struct bus_service *service, sd_bus_message *m, sd_bus_error *error,
+		  struct client **out)
+{
+	const char *sender = sd_bus_message_get_sender(m);
+
+	if (!sender)
+		return -EPERM;
+	return get_client(service, sender, 0, m, error, out);
+}
+
 int bus_service_adopt_client(struct bus_service *service, const char *name, unsigned id,
 			     struct client **out)
 {
-	struct bus_client *bc;
-	int r;
-
 	if (!service->bus)
 		return -ENOTCONN;
-	bc = find_bus_client(service, name);
-	if (!bc) {
-		r = bus_client_new(service, name, id, &bc);
-		if (r < 0)
-			return r;
-	}
-	*out = &bc->client;
-	return 0;
+	return get_client(service, name, id, NULL, NULL, out);
 }
 
 /* A refusal, with the allocator's words and the errno's D-Bus error name. */

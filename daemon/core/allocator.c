@@ -61,6 +61,9 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
+	log_debug("client %u %s on the %s: pid %d uid %u %s", id ? id : a->last_client_id + 1,
+		  id ? "taken over" : "new", client->transport, (int)client->pid,
+		  (unsigned)client->uid, client->comm);
 	if (!id)
 		id = a->last_client_id + 1;
 	if (id > a->last_client_id)
@@ -239,6 +242,16 @@ static void detach_held(struct allocator *a, struct client *client)
 
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
+	/* Worth a line only when the client left buffers behind, not when they are handed over. */
+	if (client->buffer_count && !a->store.stopping)
+		log_for_uid(client->peer_uid, LOG_INFO, "client %u (pid %d, %s%s%s) left holding %"
+			    PRIu64 " buffers (%" PRIu64 " bytes)", client->id, (int)client->pid,
+			    client->comm, client->bus_name ? ", " : "",
+			    client->bus_name ? client->bus_name : "", client->buffer_count,
+			    client->bytes);
+	else
+		log_debug("client %u left", client->id);
+	fdstore_forget_connection(&a->store, client);
 	charge_end(a, client);
 	unlink_client(a, client);
 	a->clients--;
@@ -246,6 +259,7 @@ void allocator_remove_client(struct allocator *a, struct client *client)
 		allocator_drop_buffers(a, client);
 	else
 		detach_held(a, client);
+	client_fini(client);
 }
 
 void allocator_drop_buffers(struct allocator *a, struct client *client)

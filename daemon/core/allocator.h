@@ -43,9 +43,11 @@ void allocator_fini(struct allocator *a);
  */
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id);
 /*
- * The client's connection is gone: its buffers go, but those others still
- * refer to stay charged to a detached copy of it until they are released
- * (release.h). The caller frees the client.
+ * The client's connection or bus name is gone: its buffers go, but those
+ * others still refer to stay charged to a detached copy of it until they
+ * are released (release.h). Says so when it leaves buffers, forgets its
+ * stored connection and finishes the client; the caller frees it. Both
+ * front ends end their clients here.
  */
 void allocator_remove_client(struct allocator *a, struct client *client);
 /* Closes every buffer of the client, charge and all (a restart, a shutdown). */

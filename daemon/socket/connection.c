@@ -283,9 +283,6 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client, id);
 	conn->client.stored = greeted; /* a connection taken over is in the store */
-	log_debug("client %u %s: pid %d uid %u %s", conn->client.id,
-		  greeted ? "taken over" : "connected", (int)conn->client.pid,
-		  (unsigned)conn->client.uid, conn->client.comm);
 	return 0;
 }
 
@@ -303,15 +300,6 @@ void connection_free(struct connection *conn)
 {
 	struct server *server = conn->server;
 
-	/* Worth a line only when the client left buffers behind, not when they are handed over. */
-	if (conn->client.buffer_count && !server->allocator->store.stopping)
-		log_for_uid(conn->client.peer_uid, LOG_INFO,
-			    "client %u (pid %d, %s) disconnected holding %" PRIu64 " buffers (%" PRIu64
-			    " bytes)", conn->client.id, (int)conn->client.pid, conn->client.comm,
-			    conn->client.buffer_count, conn->client.bytes);
-	else
-		log_debug("client %u disconnected", conn->client.id);
-	fdstore_forget_connection(&server->allocator->store, &conn->client);
 	allocator_remove_client(server->allocator, &conn->client);
 	if (conn->prev)
 		conn->prev->next = conn->next;
@@ -322,7 +310,6 @@ void connection_free(struct connection *conn)
 	server->connection_count--;
 	sd_event_source_disable_unref(conn->source);
 	sd_event_source_disable_unref(conn->hello_deadline);
-	client_fini(&conn->client);
 	close(conn->sock);
 	free(conn);
 }
