@@ -151,7 +151,7 @@ static int run(const struct daemon_config *config)
 	r = sd_event_default(&event);
 	if (r < 0) {
 		log_error_errno(r, "cannot create the event loop");
-		goto out_allocator;
+		goto out_event; /* the handover's fds go too */
 	}
 	r = watch_signals(event, &reload);
 	if (r < 0) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "bus.h"
 #include "config.h"
 #include "log.h"
@@ -36,7 +37,7 @@ static bool in_admin_group(sd_bus_creds *creds)
 
 int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights)
 {
-	sd_bus_creds *creds = NULL;
+	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	int r;
 
 	r = sd_bus_query_sender_creds(m,
@@ -48,7 +49,6 @@ int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights)
 	r = sd_bus_creds_get_euid(creds, &rights->euid);
 	if (r >= 0)
 		rights->admin = rights->euid == 0 || in_admin_group(creds);
-	sd_bus_creds_unref(creds);
 	return r < 0 ? r : 0;
 }
 
@@ -93,7 +93,7 @@ static int admin_client_arg(struct bus_service *service, sd_bus_message *m, bool
 static int method_list_clients(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	sd_bus_message *reply = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r;
 
 	r = check_admin(m, error);
@@ -110,7 +110,6 @@ static int method_list_clients(sd_bus_message *m, void *userdata, sd_bus_error *
 		r = sd_bus_message_close_container(reply);
 	if (r >= 0)
 		r = sd_bus_send(NULL, reply, NULL);
-	sd_bus_message_unref(reply);
 	return r;
 }
 
@@ -127,7 +126,7 @@ static int append_buffers(sd_bus_message *reply, const struct client *c)
 static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	sd_bus_message *reply = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct client *only;
 	int r;
 
@@ -144,7 +143,6 @@ static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *
 		r = sd_bus_message_close_container(reply);
 	if (r >= 0)
 		r = sd_bus_send(NULL, reply, NULL);
-	sd_bus_message_unref(reply);
 	return r;
 }
 
@@ -165,7 +163,7 @@ static int append_usage(sd_bus_message *reply, const struct usage *usage)
 static int method_list_usage(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	sd_bus_message *reply = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct usage usage;
 	enum usage_by by;
 	const char *name;
@@ -186,7 +184,6 @@ static int method_list_usage(sd_bus_message *m, void *userdata, sd_bus_error *er
 		r = append_usage(reply, &usage);
 	if (r >= 0)
 		r = sd_bus_send(NULL, reply, NULL);
-	sd_bus_message_unref(reply);
 	usage_fini(&usage);
 	return r;
 }

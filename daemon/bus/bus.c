@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bus-open.h"
+#include "cleanup.h"
 #include "bus.h"
 #include "core/charge.h"
 #include "config.h"
@@ -68,7 +69,7 @@ static struct bus_client *find_bus_client(struct bus_service *service, const cha
 static int bus_client_new(struct bus_service *service, const char *name, unsigned id,
 			  struct bus_client **out)
 {
-	sd_bus_creds *creds = NULL;
+	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	struct bus_client *bc;
 	uid_t uid;
 	pid_t pid;
@@ -91,7 +92,6 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 		r = sd_bus_creds_get_euid(creds, &uid);
 	if (r >= 0)
 		r = sd_bus_creds_get_pid(creds, &pid);
-	sd_bus_creds_unref(creds);
 	if (r < 0) {
 		sd_bus_track_unref(bc->track);
 		free(bc->name);
@@ -111,15 +111,14 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 static int check_new_caller(struct bus_service *service, sd_bus_message *m,
 			    sd_bus_error *error)
 {
+	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	struct reason why;
-	sd_bus_creds *creds = NULL;
 	uid_t uid;
 	int r;
 
 	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
 	if (r >= 0)
 		r = sd_bus_creds_get_euid(creds, &uid);
-	sd_bus_creds_unref(creds);
 	if (r < 0)
 		return r;
 	r = quota_check_uid_clients(service->allocator, uid, &why);
