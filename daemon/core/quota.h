@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "wire.h"
 #include "reason.h"
 
 
