@@ -40,6 +40,13 @@ void allocator_fini(struct allocator *a)
 		free(d);
 	}
 	heaps_fini(&a->heaps);
+	fdstore_fini(&a->store);
+}
+
+/* Whether the buffer's memory is released, the fd store's reference counted as the daemon's. */
+static enum release_state released(const struct allocator *a, const struct buffer *b)
+{
+	return release_check(b, fdstore_holds_buffer(&a->store, b->id));
 }
 
 static void buffer_destroy(struct allocator *a, struct client *client, struct buffer *b)
@@ -47,7 +54,7 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	if (b->freed)
 		a->freed_buffers--;
 	purgeable_forget(a, b);
-	fdstore_forget_buffer(&a->store, b, client);
+	fdstore_buffer_gone(&a->store, b);
 	client_remove_buffer(client, b);
 	a->buffers--;
 	a->bytes -= b->size;
@@ -106,17 +113,14 @@ static void buffer_free(struct allocator *a, struct client *client, struct buffe
 /* Uncharges a freed buffer whose memory is released; whether it went. */
 static bool buffer_reap(struct allocator *a, struct client *client, struct buffer *b)
 {
-	enum release_state state = release_check(b);
+	enum release_state state = released(a, b);
 
 	if (state == RELEASE_DONE) {
 		buffer_destroy(a, client, b);
 		return true;
 	}
 	/* The store learns it now, not at free: most buffers go at their first look. */
-	if (b->stored && !b->stored_freed) {
-		fdstore_forget_buffer(&a->store, b, client);
-		fdstore_keep_buffer(&a->store, b, client);
-	}
+	fdstore_buffer(&a->store, b, client);
 	if (state == RELEASE_UNKNOWN && !b->heap->release_unknown_logged) {
 		log_warning("heap %s: the kernel does not say when its buffers are released; a "
 			    "freed buffer stays charged until its owner disconnects", b->heap->name);
@@ -183,9 +187,7 @@ static struct client *detached_copy(const struct client *client)
 	d->transport = "gone";
 	d->bus_name = NULL;
 	d->pidfd = -1;
-	d->stored = false;
 	d->charge = NULL;
-	d->charge_stored = false;
 	d->buffers = NULL;
 	d->buffer_count = d->bytes = d->freed_count = 0;
 	return d;
@@ -214,7 +216,7 @@ static void detach_held(struct allocator *a, struct client *client)
 
 	for (b = client->buffers; b; b = next) {
 		next = b->next;
-		if (release_check(b) != RELEASE_HELD) {
+		if (released(a, b) != RELEASE_HELD) {
 			buffer_destroy(a, client, b);
 			continue;
 		}
@@ -222,13 +224,12 @@ static void detach_held(struct allocator *a, struct client *client)
 			buffer_destroy(a, client, b);
 			continue;
 		}
-		fdstore_forget_buffer(&a->store, b, client);
 		client_remove_buffer(client, b);
 		if (!b->freed)
 			a->freed_buffers++;
 		b->freed = true;
 		client_add_buffer(d, b);
-		fdstore_keep_buffer(&a->store, b, d);
+		fdstore_buffer(&a->store, b, d);
 	}
 	if (d) {
 		log_for_uid(d->peer_uid, LOG_INFO, "client %u (pid %d, %s) left %" PRIu64
@@ -251,7 +252,7 @@ void allocator_remove_client(struct allocator *a, struct client *client)
 			    client->bytes);
 	else
 		log_debug("client %u left", client->id);
-	fdstore_forget_connection(&a->store, client);
+	fdstore_connection_gone(&a->store, client);
 	charge_end(a, client);
 	unlink_client(a, client);
 	a->clients--;
@@ -434,7 +435,7 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 	};
 	account(a, client, b);
 	quota_count_allocation(client);
-	fdstore_keep_buffer(&a->store, b, client);
+	fdstore_buffer(&a->store, b, client);
 	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
 		  client->id, b->id, size, heap->name, options);
 	return b;
@@ -471,11 +472,10 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.purgeable_state = stored->state,
 		.heap = heap,
 		.client_id = client->id,
-		.stored = true,
-		.stored_freed = stored->freed,
 	};
 	account(a, client, b);
 	a->freed_buffers += b->freed;
+	fdstore_adopt(&a->store, STORED_BUFFER, b->id, stored->name);
 	purgeable_adopt(a, b);
 	if (stored->id >= a->next_id)
 		a->next_id = stored->id + 1;

@@ -189,7 +189,7 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 		    "client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
 		    (int)client->pid, client->comm, (int)pid, (unsigned)uid);
 	charge_begin(a, event, client, pidfd, pid, uid);
-	fdstore_keep_charge(&a->store, client);
+	fdstore_charge(&a->store, client);
 	return 0;
 }
 
@@ -213,7 +213,7 @@ void charge_resume(struct allocator *a, sd_event *event, struct client *client,
 		log_info("pid %d, charged by client %u, exited while no iobufd ran",
 			 (int)stored->pid, client->id);
 	charge_begin(a, event, client, pidfd, stored->pid, stored->uid);
-	client->charge_stored = true;
+	fdstore_adopt(&a->store, STORED_CHARGE, client->id, stored->name);
 	if (r < 0) /* its pid may name another task by now: what /proc says is not its */
 		client->comm[0] = client->unit[0] = client->cgroup[0] = '\0';
 }
@@ -222,7 +222,7 @@ void charge_end(struct allocator *a, struct client *client)
 {
 	struct charge *charge = client->charge;
 
-	fdstore_forget_charge(&a->store, client);
+	fdstore_charge_gone(&a->store, client);
 	if (!charge)
 		return;
 	sd_event_source_disable_unref(charge->exit_watch);

@@ -21,9 +21,7 @@ struct buffer {
 	uint64_t volatile_seq; /* when it was last made VOLATILE: older ones go first */
 	struct heap *heap;
 	unsigned client_id; /* its owner's */
-	bool stored;        /* in the service manager's fd store */
 	bool freed;         /* by its owner, or its owner left: charged until released */
-	bool stored_freed;  /* and the fd store's name for it says so */
 };
 
 struct client {
@@ -38,7 +36,6 @@ struct client {
 	char cgroup[256];     /* its cgroup v2 path, "" when unknown */
 	const char *transport; /* "socket", "bus", or "gone" once detached */
 	const char *bus_name;  /* a bus client's unique name, else NULL */
-	bool stored;           /* its connection is in the service manager's fd store */
 	bool detached;         /* its connection is gone; it lives while its buffers do */
 	struct buffer *buffers;
 	uint64_t buffer_count; /* every buffer charged to it, freed ones included */
@@ -47,7 +44,6 @@ struct client {
 	pid_t charged_by_pid; /* set when a connection charges this task instead of itself */
 	char charged_by_comm[16];
 	struct charge *charge; /* then watching this task's exit (charge.c) */
-	bool charge_stored;    /* its pidfd is in the service manager's fd store */
 	bool exited;          /* the charged task has exited: it gets no more buffers */
 	uint64_t rate_window_start; /* CLOCK_MONOTONIC usec; allocations in that second */
 	uint64_t rate_count;

@@ -41,11 +41,10 @@ static void set_state(struct allocator *a, struct client *client, struct buffer 
 		return;
 	}
 	purgeable_forget(a, b);
-	fdstore_forget_buffer(&a->store, b, client);
 	b->purgeable_state = state;
 	if (state == IOBUF_PURGEABLE_VOLATILE)
 		count_volatile(a, b);
-	fdstore_keep_buffer(&a->store, b, client);
+	fdstore_buffer(&a->store, b, client);
 }
 
 int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t id,

@@ -68,10 +68,10 @@ int release_client_fd(const struct buffer *b)
 	return fd < 0 ? -errno : fd;
 }
 
-static enum release_state dmabuf_check(const struct buffer *b)
+static enum release_state dmabuf_check(const struct buffer *b, bool stored)
 {
 	/* The daemon's own references: its fd, its mapping, the fd store's copy. */
-	long own = 1 + (b->map != NULL) + b->stored;
+	long own = 1 + (b->map != NULL) + stored;
 	long count = dmabuf_references(b->fd);
 
 	if (count < 0)
@@ -93,9 +93,9 @@ static enum release_state memfd_check(const struct buffer *b)
 	return errno == EAGAIN ? RELEASE_HELD : RELEASE_UNKNOWN;
 }
 
-enum release_state release_check(const struct buffer *b)
+enum release_state release_check(const struct buffer *b, bool stored)
 {
-	return is_dmabuf(b) ? dmabuf_check(b) : memfd_check(b);
+	return is_dmabuf(b) ? dmabuf_check(b, stored) : memfd_check(b);
 }
 
 static int on_poll(sd_event_source *source, uint64_t usec, void *userdata)

@@ -45,8 +45,11 @@ void release_init(void);
  */
 int release_client_fd(const struct buffer *b);
 
-/* Whether anything outside the daemon still refers to the buffer's memory. */
-enum release_state release_check(const struct buffer *b);
+/*
+ * Whether anything outside the daemon still refers to the buffer's memory;
+ * stored: the service manager's fd store holds a reference for the daemon.
+ */
+enum release_state release_check(const struct buffer *b, bool stored);
 
 struct allocator;
 

@@ -53,7 +53,7 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 	conn->greeted = true;
 	conn->hello_deadline = sd_event_source_disable_unref(conn->hello_deadline);
 	ans->msg.hello_reply.version = WIRE_VERSION;
-	fdstore_keep_connection(&conn->server->allocator->store, &conn->client, conn->sock);
+	fdstore_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
 
 static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_reply *reply,
@@ -282,7 +282,6 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	server->connections = conn;
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client, id);
-	conn->client.stored = greeted; /* a connection taken over is in the store */
 	return 0;
 }
 

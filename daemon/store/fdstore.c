@@ -103,12 +103,10 @@ static void charge_name(const struct client *client, char *out, size_t size)
 		 (unsigned)client->uid, bus ? ";bus=" : "", bus ? bus : "");
 }
 
-/* freed: whether the name says so (the store's name may lag behind the buffer). */
-static void buffer_name(const struct buffer *b, const struct client *owner, bool freed,
-			char *out, size_t size)
+static void buffer_name(const struct buffer *b, const struct client *owner, char *out,
+			size_t size)
 {
 	const char *bus = bus_name_field(owner);
-
 	int n;
 
 	n = snprintf(out, size,
@@ -118,75 +116,108 @@ static void buffer_name(const struct buffer *b, const struct client *owner, bool
 	/* Who pays for it, should its owner be gone when the next iobufd starts. */
 	if (n > 0 && (size_t)n < size)
 		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->uid,
-			 (int)owner->pid, freed ? ";freed=1" : "");
+			 (int)owner->pid, b->freed ? ";freed=1" : "");
 }
 
-void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock)
+/*
+ * Stores fd as name under key in record, unless it is stored so already;
+ * what was stored under key before is taken back first.
+ */
+static void store_as(struct fdstore *store, struct record *record, uint64_t key, int fd,
+		     const char *name, bool poll)
+{
+	const char *stored = record_get(record, key);
+
+	if (stored && strcmp(stored, name) == 0)
+		return;
+	if (stored) {
+		fdstore_forget_name(store, stored);
+		record_drop(record, key);
+	}
+	if (keep(store, fd, name, poll) && record_set(record, key, name) < 0)
+		fdstore_forget_name(store, name); /* unrecorded, it could not be taken back */
+}
+
+static void forget(struct fdstore *store, struct record *record, uint64_t key)
+{
+	const char *stored = record_get(record, key);
+
+	if (!stored || store->stopping)
+		return;
+	fdstore_forget_name(store, stored);
+	record_drop(record, key);
+}
+
+void fdstore_connection(struct fdstore *store, const struct client *client, int sock)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
-	connection_name(client, name, sizeof(name));
-	client->stored = keep(store, sock, name, true);
-}
-
-void fdstore_forget_connection(struct fdstore *store, struct client *client)
-{
-	char name[FDSTORE_NAME_MAX + 2];
-
-	if (!client->stored || store->stopping)
+	if (!store->max)
 		return;
 	connection_name(client, name, sizeof(name));
-	fdstore_forget_name(store, name);
-	client->stored = false;
+	store_as(store, &store->connections, client->id, sock, name, true);
 }
 
-void fdstore_keep_charge(struct fdstore *store, struct client *client)
+void fdstore_connection_gone(struct fdstore *store, const struct client *client)
+{
+	forget(store, &store->connections, client->id);
+}
+
+void fdstore_charge(struct fdstore *store, const struct client *client)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
-	charge_name(client, name, sizeof(name));
-	client->charge_stored = keep(store, client->pidfd, name, false);
-}
-
-void fdstore_forget_charge(struct fdstore *store, struct client *client)
-{
-	char name[FDSTORE_NAME_MAX + 2];
-
-	if (!client->charge_stored || store->stopping)
+	if (!store->max)
 		return;
 	charge_name(client, name, sizeof(name));
-	fdstore_forget_name(store, name);
-	client->charge_stored = false;
+	store_as(store, &store->charges, client->id, client->pidfd, name, false);
 }
 
-void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
-			 const struct client *owner)
+void fdstore_charge_gone(struct fdstore *store, const struct client *client)
+{
+	forget(store, &store->charges, client->id);
+}
+
+void fdstore_buffer(struct fdstore *store, const struct buffer *buffer,
+		    const struct client *owner)
 {
 	char name[FDSTORE_NAME_MAX + 2];
 
-	buffer->stored = false;
 	if (!store->max) /* no store: no name to make on every allocation */
 		return;
-	buffer_name(buffer, owner, buffer->freed, name, sizeof(name));
-	buffer->stored = keep(store, buffer->fd, name, false);
-	buffer->stored_freed = buffer->stored && buffer->freed;
+	buffer_name(buffer, owner, name, sizeof(name));
+	store_as(store, &store->buffers, buffer->id, buffer->fd, name, false);
 }
 
-void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
-			   const struct client *owner)
+void fdstore_buffer_gone(struct fdstore *store, const struct buffer *buffer)
 {
-	char name[FDSTORE_NAME_MAX + 2];
+	forget(store, &store->buffers, buffer->id);
+}
 
-	if (!buffer->stored || store->stopping)
-		return;
-	buffer_name(buffer, owner, buffer->stored_freed, name, sizeof(name));
-	fdstore_forget_name(store, name);
-	buffer->stored = false;
+bool fdstore_holds_buffer(const struct fdstore *store, uint64_t id)
+{
+	return record_get(&store->buffers, id) != NULL;
+}
+
+void fdstore_adopt(struct fdstore *store, enum stored_kind kind, uint64_t key, const char *name)
+{
+	struct record *record = kind == STORED_CONNECTION ? &store->connections
+				: kind == STORED_CHARGE ? &store->charges : &store->buffers;
+
+	if (record_set(record, key, name) < 0)
+		log_warning("out of memory: %s will not survive another restart", name);
 }
 
 void fdstore_stop(struct fdstore *store)
 {
 	store->stopping = true;
+}
+
+void fdstore_fini(struct fdstore *store)
+{
+	record_fini(&store->connections);
+	record_fini(&store->charges);
+	record_fini(&store->buffers);
 }
 
 /* A number of a stored name: decimal or 0x hex, at most max. */

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "core/client.h"
+#include "record.h"
 #include "wire.h"
 
 struct fdstore {
@@ -34,28 +35,38 @@ struct fdstore {
 	unsigned stored; /* fds handed over and not taken back */
 	bool stopping;   /* from now on what is stored stays for the next iobufd */
 	bool full_warned;
+	struct record connections, charges; /* by client id */
+	struct record buffers;              /* by buffer id */
 };
 
 /* Reads $FDSTORE. */
 void fdstore_init(struct fdstore *store);
+void fdstore_fini(struct fdstore *store);
 
 /* systemd's limit for a name in $LISTEN_FDNAMES. */
 #define FDSTORE_NAME_MAX 255
 
 /*
- * Each sets or clears the client's or buffer's stored flag; forgetting what
- * is not stored does nothing.
+ * The core tells the store what changed; the store keeps its own record of
+ * what it holds and under which name, and stores again only what a change
+ * renamed. Without a store (max 0) each does nothing.
  */
-void fdstore_keep_connection(struct fdstore *store, struct client *client, int sock);
-void fdstore_forget_connection(struct fdstore *store, struct client *client);
+/* A greeted connection, and its client's end. */
+void fdstore_connection(struct fdstore *store, const struct client *client, int sock);
+void fdstore_connection_gone(struct fdstore *store, const struct client *client);
 /* The pidfd of the task a client charges (charge.c). */
-void fdstore_keep_charge(struct fdstore *store, struct client *client);
-void fdstore_forget_charge(struct fdstore *store, struct client *client);
-/* owner is the buffer's client. */
-void fdstore_keep_buffer(struct fdstore *store, struct buffer *buffer,
-			 const struct client *owner);
-void fdstore_forget_buffer(struct fdstore *store, struct buffer *buffer,
-			   const struct client *owner);
+void fdstore_charge(struct fdstore *store, const struct client *client);
+void fdstore_charge_gone(struct fdstore *store, const struct client *client);
+/* A new buffer, or one whose owner, purgeable state or use changed; owner is its client. */
+void fdstore_buffer(struct fdstore *store, const struct buffer *buffer,
+		    const struct client *owner);
+void fdstore_buffer_gone(struct fdstore *store, const struct buffer *buffer);
+/* Whether the store holds a reference to buffer id (release.c counts it). */
+bool fdstore_holds_buffer(const struct fdstore *store, uint64_t id);
+
+enum stored_kind { STORED_CONNECTION, STORED_CHARGE, STORED_BUFFER };
+/* What the previous iobufd stored as name and this one took over (key: client or buffer id). */
+void fdstore_adopt(struct fdstore *store, enum stored_kind kind, uint64_t key, const char *name);
 /* Takes back an fd the manager passed, stored as name. */
 void fdstore_forget_name(struct fdstore *store, const char *name);
 /*

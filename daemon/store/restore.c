@@ -26,10 +26,12 @@ static void restore_connections(struct handover *h, struct server *server)
 		struct stored_connection *c = &h->connections[i];
 
 		r = connection_adopt(server, take_fd(&c->fd), c->client_id);
-		if (r < 0) {
-			log_error_errno(r, "cannot take over client %u", c->client_id);
-			fdstore_forget_name(store, c->name);
+		if (r >= 0) {
+			fdstore_adopt(store, STORED_CONNECTION, c->client_id, c->name);
+			continue;
 		}
+		log_error_errno(r, "cannot take over client %u", c->client_id);
+		fdstore_forget_name(store, c->name);
 	}
 }
 
