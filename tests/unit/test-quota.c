@@ -385,6 +385,30 @@ static void test_every_matching_rule_holds(void **state)
 	core_free(core);
 }
 
+/* A client whose unit or cgroup is unknown is in none, even for "*". */
+static void test_unknown_group_matches_no_rule(void **state)
+{
+	struct limits l = limits_with("unit * max-buffers", 1);
+	struct core *core;
+	struct client *unknown, *in_unit, *in_cgroup;
+	struct held held[4];
+
+	set_limit(&l, "cgroup * max-buffers", 1);
+	core = core_new(&l);
+	unknown = core_client(core, 1000, "", "");
+	in_unit = core_client(core, 1001, "a.service", "");
+	in_cgroup = core_client(core, 1002, "", "/b");
+	allocate(core, unknown, page(), &held[0]);
+	allocate(core, unknown, page(), &held[1]);
+	allocate(core, in_unit, page(), &held[2]);
+	refused(core, in_unit, page(), -EDQUOT, "unit * buffer limit 1 reached: 1 buffers in use");
+	allocate(core, in_cgroup, page(), &held[3]);
+	refused(core, in_cgroup, page(), -EDQUOT,
+		"cgroup * buffer limit 1 reached: 1 buffers in use");
+	close_all(held, 4);
+	core_free(core);
+}
+
 static void test_heap_rule(void **state)
 {
 	const uint64_t p = page();
@@ -523,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_unit_rule_buffers),
 		cmocka_unit_test(test_cgroup_rule_bytes),
 		cmocka_unit_test(test_every_matching_rule_holds),
+		cmocka_unit_test(test_unknown_group_matches_no_rule),
 		cmocka_unit_test(test_heap_rule),
 		cmocka_unit_test(test_total_buffers),
 		cmocka_unit_test(test_total_bytes),
