@@ -68,35 +68,34 @@ void core_remove_client(struct core *core, struct client *client)
 		if (core->clients[i] == client)
 			core->clients[i] = NULL;
 	allocator_remove_client(&core->allocator, client);
-	client_fini(client);
 	free(client);
 }
 
 int core_allocate(struct core *core, struct client *client, uint64_t capacity,
 		  uint32_t options, struct held *held)
 {
-	struct wire_allocate req = { .capacity = capacity, .options = options };
-	struct wire_allocate_reply reply;
+	struct alloc_request req = { .capacity = capacity, .options = options };
+	struct alloc_result made;
 	int r;
 
 	*held = (struct held){ .fd = -1 };
-	core->why[0] = '\0';
-	r = allocator_allocate(&core->allocator, client, &req, &reply, &held->fd, core->why);
+	core->why.text[0] = '\0';
+	r = allocator_allocate(&core->allocator, client, &req, &made, &held->fd, &core->why);
 	allocator_catch_up(&core->allocator, client);
 	if (r < 0) {
 		assert_int_equal(held->fd, -1);
 		return r;
 	}
 	assert_true(held->fd >= 0);
-	assert_string_equal(reply.heap, "memfd");
-	held->id = reply.id;
-	held->size = reply.size;
+	assert_string_equal(made.heap->name, "memfd");
+	held->id = made.id;
+	held->size = made.size;
 	return 0;
 }
 
 void core_free_only(struct core *core, struct client *client, const struct held *held)
 {
-	assert_int_equal(allocator_free(&core->allocator, client, held->id, core->why), 0);
+	assert_int_equal(allocator_free(&core->allocator, client, held->id, &core->why), 0);
 	allocator_catch_up(&core->allocator, client);
 }
 
@@ -109,7 +108,7 @@ void core_close(struct held *held)
 
 void core_release(struct core *core, struct client *client, struct held *held)
 {
-	assert_int_equal(allocator_free(&core->allocator, client, held->id, core->why), 0);
+	assert_int_equal(allocator_free(&core->allocator, client, held->id, &core->why), 0);
 	core_close(held);
 	allocator_catch_up(&core->allocator, client);
 }

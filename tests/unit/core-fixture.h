@@ -12,16 +12,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "allocator.h"
+#include "core/allocator.h"
 
 #define CORE_CLIENTS_MAX 8
-#define CORE_WHY_MAX (WIRE_MAX_ERROR_MESSAGE + 1)
 
 struct core {
 	struct allocator allocator;
 	struct client *clients[CORE_CLIENTS_MAX]; /* live ones, NULL once removed */
 	size_t client_count;
-	char why[CORE_WHY_MAX];
+	struct reason why;
 };
 
 /* A buffer as its owner holds it. */
@@ -47,7 +46,7 @@ void core_remove_client(struct core *core, struct client *client);
 /*
  * Allocates capacity bytes with options for client, then catches up as a
  * front end does once its reply is sent. 0 with *held filled, or the
- * negative errno with core->why; held->fd is -1 then.
+ * negative errno with core->why.text; held->fd is -1 then.
  */
 int core_allocate(struct core *core, struct client *client, uint64_t capacity,
 		  uint32_t options, struct held *held);

@@ -22,7 +22,7 @@
 
 #include "args.h"
 #include "config-file.h"
-#include "limits.h"
+#include "core/limits.h"
 
 #define UNKNOWN_LIMIT_FORMS                                                                \
 	": max-buffer-size, max-client-buffers, max-client-bytes, max-uid-*, max-total-*, " \
@@ -230,6 +230,22 @@ static void test_malformed_lines(void **state)
 		":5: unknown limit 'max-frobs'" UNKNOWN_LIMIT_FORMS);
 }
 
+/* Only the first problem is told, with its own line. */
+static void test_first_problem_told(void **state)
+{
+	char text[512], list[300];
+
+	refused("[daemon]\ncolour = red\nflavour = sweet\n",
+		":2: unknown key 'colour' in [daemon]");
+	refused("[limits\nmax-buffer-size = 1M\n", ":1: not INI syntax");
+	refused("[limits]\nmax-frobs = 1\nthis is not ini\n",
+		":2: unknown limit 'max-frobs'" UNKNOWN_LIMIT_FORMS);
+	memset(list, 'h', sizeof(list) - 1);
+	list[sizeof(list) - 1] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\nheaps = %s\n[limits]\nmax-frobs = 1\n", list);
+	refused(text, ":2: the line is longer than 198 characters");
+}
+
 /* A file that goes wrong at its end applies none of what came before. */
 static void test_nothing_half_applied(void **state)
 {
@@ -302,15 +318,15 @@ static void test_limits_set_refusals(void **state)
 		{ "uid root max-buffers", 1, "'root' is not a uid" },
 	};
 	struct limits l, before;
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
 	limits_default(&l);
 	memcpy(&before, &l, sizeof(before));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		why[0] = '\0';
-		if (limits_set(&l, cases[i].name, cases[i].value, why) != -EINVAL)
+		why.text[0] = '\0';
+		if (limits_set(&l, cases[i].name, cases[i].value, &why) != -EINVAL)
 			fail_msg("accepted '%s'", cases[i].name);
-		assert_string_equal(why, cases[i].why);
+		assert_string_equal(why.text, cases[i].why);
 		assert_memory_equal(&l, &before, sizeof(l));
 	}
 }
@@ -318,19 +334,20 @@ static void test_limits_set_refusals(void **state)
 static void test_rule_table_full(void **state)
 {
 	struct limits l, before;
-	char name[64], why[LIMIT_WHY_MAX];
+	char name[64];
+	struct reason why;
 
 	limits_default(&l);
 	for (int i = 0; i < LIMIT_RULES_MAX; i++) {
 		snprintf(name, sizeof(name), "cgroup /c%d max-bytes", i);
-		assert_int_equal(limits_set(&l, name, 1, why), 0);
+		assert_int_equal(limits_set(&l, name, 1, &why), 0);
 	}
 	memcpy(&before, &l, sizeof(before));
-	assert_int_equal(limits_set(&l, "cgroup /one-more max-bytes", 1, why), -EINVAL);
-	assert_string_equal(why, "more than 64 rules");
+	assert_int_equal(limits_set(&l, "cgroup /one-more max-bytes", 1, &why), -EINVAL);
+	assert_string_equal(why.text, "more than 64 rules");
 	assert_memory_equal(&l, &before, sizeof(l));
 	/* A rule there already still changes. */
-	assert_int_equal(limits_set(&l, "cgroup /c5 max-buffers", 9, why), 0);
+	assert_int_equal(limits_set(&l, "cgroup /c5 max-buffers", 9, &why), 0);
 	assert_int_equal(l.rule_count, LIMIT_RULES_MAX);
 	assert_int_equal(l.rules[5].quota.buffers, 9);
 	assert_int_equal(l.rules[5].quota.bytes, 1);
@@ -339,23 +356,23 @@ static void test_rule_table_full(void **state)
 static void set_again(const char *name, uint64_t value, void *data)
 {
 	struct limits *copy = data;
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
 	/* The fixed three cannot be 0; every other name takes back what it said. */
-	if (limits_set(copy, name, value ? value : 1, why) < 0)
-		fail_msg("'%s' as limits_foreach() named it: %s", name, why);
+	if (limits_set(copy, name, value ? value : 1, &why) < 0)
+		fail_msg("'%s' as limits_foreach() named it: %s", name, why.text);
 }
 
 /* Every name the daemon lists (SetLimit, the Limits property) is one it takes. */
 static void test_listed_names_are_accepted(void **state)
 {
 	struct limits l, copy;
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
 	limits_default(&l);
-	assert_int_equal(limits_set(&l, "uid 1000 max-bytes", 1, why), 0);
-	assert_int_equal(limits_set(&l, "unit a b.service max-buffers", 2, why), 0);
-	assert_int_equal(limits_set(&l, "heap dma-heap/linux,cma max-bytes", 3, why), 0);
+	assert_int_equal(limits_set(&l, "uid 1000 max-bytes", 1, &why), 0);
+	assert_int_equal(limits_set(&l, "unit a b.service max-buffers", 2, &why), 0);
+	assert_int_equal(limits_set(&l, "heap dma-heap/linux,cma max-bytes", 3, &why), 0);
 	memcpy(&copy, &l, sizeof(copy));
 	limits_foreach(&l, set_again, &copy);
 	assert_int_equal(copy.rule_count, 3);
@@ -475,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_bad_daemon_settings),
 		cmocka_unit_test(test_malformed_lines),
+		cmocka_unit_test(test_first_problem_told),
 		cmocka_unit_test(test_nothing_half_applied),
 		cmocka_unit_test(test_too_many_rules),
 		cmocka_unit_test(test_missing_file),

@@ -63,16 +63,16 @@ static uint32_t set_state(struct core *core, struct client *client, const struct
 {
 	uint32_t old = 0;
 	int r = allocator_set_purgeable(&core->allocator, client, held->id, state, &old,
-					core->why);
+					&core->why);
 
 	if (r < 0)
-		fail_msg("buffer %" PRIu64 " to state %u: %s", held->id, state, core->why);
+		fail_msg("buffer %" PRIu64 " to state %u: %s", held->id, state, &core->why);
 	return old;
 }
 
 static uint32_t state_of(struct core *core, struct client *client, const struct held *held)
 {
-	struct buffer *b = allocator_find_buffer(client, held->id, core->why);
+	struct buffer *b = allocator_find_buffer(client, held->id, &core->why);
 
 	assert_non_null(b);
 	return b->purgeable_state;
@@ -193,14 +193,14 @@ static void test_order_over_every_client(void **state)
 static void test_volatile_budget(void **state)
 {
 	const uint64_t p = page();
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 	struct core *core;
 	struct client *c;
 	struct limits l;
 	struct held b[4];
 
 	limits_default(&l);
-	assert_int_equal(limits_set(&l, "max-volatile-bytes", 2 * p, why), 0);
+	assert_int_equal(limits_set(&l, "max-volatile-bytes", 2 * p, &why), 0);
 	core = core_new(&l);
 	c = core_client(core, 1000, "", "");
 	for (int i = 0; i < 4; i++) {
@@ -337,26 +337,26 @@ static void test_refusals(void **state)
 	assert_int_equal(core_allocate(core, c, page(), IOBUF_PAGEABLE, &plain), 0);
 	purgeable(core, c, &b);
 	assert_int_equal(allocator_set_purgeable(&core->allocator, c, plain.id, VOLATILE, &old,
-						 core->why), -EINVAL);
+						 &core->why), -EINVAL);
 	snprintf(expected, sizeof(expected), "buffer %" PRIu64 " is not PURGEABLE", plain.id);
-	assert_string_equal(core->why, expected);
+	assert_string_equal(core->why.text, expected);
 	assert_int_equal(allocator_set_purgeable(&core->allocator, c, b.id, EMPTY + 1, &old,
-						 core->why), -EINVAL);
-	assert_string_equal(core->why, "unknown purgeable state 5");
-	assert_int_equal(allocator_set_purgeable(&core->allocator, c, b.id, 0, &old, core->why),
+						 &core->why), -EINVAL);
+	assert_string_equal(core->why.text, "unknown purgeable state 5");
+	assert_int_equal(allocator_set_purgeable(&core->allocator, c, b.id, 0, &old, &core->why),
 			 -EINVAL);
-	assert_string_equal(core->why, "unknown purgeable state 0");
+	assert_string_equal(core->why.text, "unknown purgeable state 0");
 	/* Another client's buffer is not there for it. */
 	assert_int_equal(allocator_set_purgeable(&core->allocator, other, b.id, VOLATILE, &old,
-						 core->why), -ENOENT);
+						 &core->why), -ENOENT);
 	snprintf(expected, sizeof(expected), "no buffer %" PRIu64 " in this task", b.id);
-	assert_string_equal(core->why, expected);
+	assert_string_equal(core->why.text, expected);
 	assert_int_equal(state_of(core, c, &b), NON_VOLATILE);
 	assert_int_equal(core->allocator.volatile_bytes, 0);
 	/* Nor is a buffer its owner freed. */
 	core_free_only(core, c, &b);
 	assert_int_equal(allocator_set_purgeable(&core->allocator, c, b.id, VOLATILE, &old,
-						 core->why), -ENOENT);
+						 &core->why), -ENOENT);
 	assert_int_equal(old, 0);
 	core_close(&plain);
 	core_close(&b);

@@ -18,8 +18,8 @@
 #include <cmocka.h>
 
 #include "core-fixture.h"
-#include "fdbudget.h"
-#include "quota.h"
+#include "core/fdbudget.h"
+#include "core/quota.h"
 
 /* What the core has charged, to compare before and after a refusal. */
 struct charged {
@@ -67,7 +67,7 @@ static void allocate(struct core *core, struct client *client, uint64_t size, st
 	int r = core_allocate(core, client, size, 0, held);
 
 	if (r < 0)
-		fail_msg("allocating %" PRIu64 " bytes: %s (%s)", size, core->why, strerror(-r));
+		fail_msg("allocating %" PRIu64 " bytes: %s (%s)", size, core->why.text, strerror(-r));
 	assert_int_equal(held->size, size);
 }
 
@@ -80,7 +80,7 @@ static void refused(struct core *core, struct client *client, uint64_t size, int
 	int r = core_allocate(core, client, size, 0, &held);
 
 	assert_int_equal(r, error);
-	assert_string_equal(core->why, expected);
+	assert_string_equal(core->why.text, expected);
 	after = charged(core, client);
 	assert_same_charge(&before, &after);
 }
@@ -94,10 +94,10 @@ static void close_all(struct held *held, size_t n)
 
 static void set_limit(struct limits *l, const char *name, uint64_t value)
 {
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
-	if (limits_set(l, name, value, why) < 0)
-		fail_msg("limit %s: %s", name, why);
+	if (limits_set(l, name, value, &why) < 0)
+		fail_msg("limit %s: %s", name, why.text);
 }
 
 static struct limits limits_with(const char *name, uint64_t value)
@@ -112,7 +112,7 @@ static struct limits limits_with(const char *name, uint64_t value)
 static const char *words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *words(const char *fmt, ...)
 {
-	static char text[CORE_WHY_MAX];
+	static char text[REASON_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -417,7 +417,7 @@ static void test_heap_rule(void **state)
 	struct client *a = core_client(core, 1000, "", "");
 	struct client *b = core_client(core, 1001, "", "");
 	struct held held[4];
-	char why[LIMIT_WHY_MAX];
+	struct reason why;
 
 	allocate(core, a, p, &held[0]);
 	allocate(core, b, p, &held[1]);
@@ -427,8 +427,8 @@ static void test_heap_rule(void **state)
 	assert_int_equal(core->allocator.heaps.heaps[0]->buffers, 0);
 
 	/* A reload: new limits for new requests. */
-	assert_int_equal(limits_set(&core->allocator.limits, "heap memfd max-buffers", 0, why), 0);
-	assert_int_equal(limits_set(&core->allocator.limits, "heap memfd max-bytes", 3 * p, why),
+	assert_int_equal(limits_set(&core->allocator.limits, "heap memfd max-buffers", 0, &why), 0);
+	assert_int_equal(limits_set(&core->allocator.limits, "heap memfd max-bytes", 3 * p, &why),
 			 0);
 	allocate(core, a, 2 * p, &held[2]);
 	allocate(core, b, p, &held[3]);
@@ -518,16 +518,16 @@ static void test_uid_clients(void **state)
 	struct limits l = limits_with("max-uid-clients", 2);
 	struct core *core = core_new(&l);
 	struct client *a;
-	char why[QUOTA_WHY_MAX];
+	struct reason why;
 
 	a = core_client(core, 1000, "", "");
-	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, why), 0);
+	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, &why), 0);
 	core_client(core, 1000, "", "");
-	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, why), -EUSERS);
-	assert_string_equal(why, "uid 1000 client limit 2 reached: 2 clients connected");
-	assert_int_equal(quota_check_uid_clients(&core->allocator, 1001, why), 0);
+	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, &why), -EUSERS);
+	assert_string_equal(why.text, "uid 1000 client limit 2 reached: 2 clients connected");
+	assert_int_equal(quota_check_uid_clients(&core->allocator, 1001, &why), 0);
 	core_remove_client(core, a);
-	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, why), 0);
+	assert_int_equal(quota_check_uid_clients(&core->allocator, 1000, &why), 0);
 	core_free(core);
 }
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "core-fixture.h"
-#include "usage.h"
+#include "core/usage.h"
 
 /* The totals by `by` in one line: "KEY:CLIENTS/BUFFERS/PAGES ...", "-" for none. */
 static const char *totals(struct core *core, enum usage_by by)
