@@ -187,7 +187,7 @@ static struct client *detached_copy(const struct client *client)
 	d->transport = "gone";
 	d->bus_name = NULL;
 	d->pidfd = -1;
-	d->charge = NULL;
+	d->charge_to.watch = NULL;
 	d->buffers = NULL;
 	d->buffer_count = d->bytes = d->freed_count = 0;
 	return d;
@@ -497,7 +497,7 @@ static int hand_out(struct allocator *a, struct client *client, struct buffer *b
 /* A connection whose charged task has exited gets nothing more. */
 static int check_alive(const struct client *client, struct reason *why)
 {
-	if (!client->exited)
+	if (!client->charge_to.exited)
 		return 0;
 	return reason_set(why, -ESRCH, "the task this connection charges (pid %d) has exited",
 			  (int)client->pid);

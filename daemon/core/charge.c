@@ -130,12 +130,12 @@ static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void 
 	uint64_t buffers = client->buffer_count, bytes = client->bytes;
 
 	allocator_free_client_buffers(charge->allocator, client);
-	client->exited = true;
+	client->charge_to.exited = true;
 	log_for_uid(client->peer_uid, LOG_INFO,
 		    "pid %d (%s), charged by client %u (pid %d, %s), exited: released %" PRIu64
 		    " buffers (%" PRIu64 " bytes); %" PRIu64 " still referenced stay charged",
-		    (int)client->pid, client->comm, client->id, (int)client->charged_by_pid,
-		    client->charged_by_comm, buffers - client->buffer_count,
+		    (int)client->pid, client->comm, client->id, (int)client->charge_to.by_pid,
+		    client->charge_to.by_comm, buffers - client->buffer_count,
 		    bytes - client->bytes, client->buffer_count);
 	charge->exit_watch = sd_event_source_disable_unref(charge->exit_watch);
 	return 0;
@@ -154,7 +154,7 @@ static void charge_begin(struct allocator *a, sd_event *event, struct client *cl
 	client_become(client, pidfd, pid, uid);
 	if (charge) {
 		*charge = (struct charge){ .allocator = a, .client = client };
-		client->charge = charge;
+		client->charge_to.watch = charge;
 		r = sd_event_add_io(event, &charge->exit_watch, pidfd, EPOLLIN, on_task_exit,
 				    charge);
 	}
@@ -169,7 +169,7 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 	uid_t uid;
 	int r;
 
-	if (client->buffer_count || client->charged_by_pid) {
+	if (client->buffer_count || client->charge_to.by_pid) {
 		return reason_set(why, -EBUSY, "this client %s; charge another task on a new "
 				  "connection", client->buffer_count ? "holds buffers"
 				  : "is charged already");
@@ -220,12 +220,12 @@ void charge_resume(struct allocator *a, sd_event *event, struct client *client,
 
 void charge_end(struct allocator *a, struct client *client)
 {
-	struct charge *charge = client->charge;
+	struct charge *charge = client->charge_to.watch;
 
 	fdstore_charge_gone(&a->store, client);
 	if (!charge)
 		return;
 	sd_event_source_disable_unref(charge->exit_watch);
 	free(charge);
-	client->charge = NULL;
+	client->charge_to.watch = NULL;
 }

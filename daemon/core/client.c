@@ -153,8 +153,8 @@ void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
 
 void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid)
 {
-	client->charged_by_pid = client->pid;
-	memcpy(client->charged_by_comm, client->comm, sizeof(client->comm));
+	client->charge_to.by_pid = client->pid;
+	memcpy(client->charge_to.by_comm, client->comm, sizeof(client->comm));
 	if (client->pidfd >= 0)
 		close(client->pidfd);
 	client->pidfd = pidfd;

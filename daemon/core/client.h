@@ -24,6 +24,20 @@ struct buffer {
 	bool freed;         /* by its owner, or its owner left: charged until released */
 };
 
+/* Whom a client charges instead of itself (charge.c owns it). */
+struct client_charge_to {
+	pid_t by_pid;         /* set when a connection charges this task instead of itself */
+	char by_comm[16];
+	struct charge *watch; /* then watching this task's exit */
+	bool exited;          /* the charged task has exited: it gets no more buffers */
+};
+
+/* Its allocations in the current second (quota.c owns it). */
+struct client_rate {
+	uint64_t window_start; /* CLOCK_MONOTONIC usec */
+	uint64_t count;
+};
+
 struct client {
 	struct client *next; /* in the allocator's list */
 	unsigned id;
@@ -41,12 +55,8 @@ struct client {
 	uint64_t buffer_count; /* every buffer charged to it, freed ones included */
 	uint64_t bytes;
 	uint64_t freed_count;  /* of those, freed and still referenced elsewhere */
-	pid_t charged_by_pid; /* set when a connection charges this task instead of itself */
-	char charged_by_comm[16];
-	struct charge *charge; /* then watching this task's exit (charge.c) */
-	bool exited;          /* the charged task has exited: it gets no more buffers */
-	uint64_t rate_window_start; /* CLOCK_MONOTONIC usec; allocations in that second */
-	uint64_t rate_count;
+	struct client_charge_to charge_to;
+	struct client_rate rate;
 };
 
 /* Fills identity from a connected socket's peer. The allocator assigns the id. */

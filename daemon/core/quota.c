@@ -157,11 +157,11 @@ int quota_check_rate(const struct allocator *a, struct client *client, struct re
 	if (!rate)
 		return 0;
 	now = now_usec();
-	if (now - client->rate_window_start >= USEC_PER_SEC) {
-		client->rate_window_start = now;
-		client->rate_count = 0;
+	if (now - client->rate.window_start >= USEC_PER_SEC) {
+		client->rate.window_start = now;
+		client->rate.count = 0;
 	}
-	if (client->rate_count >= rate) {
+	if (client->rate.count >= rate) {
 		return reason_set(why, -EAGAIN, "allocation rate limit %" PRIu64
 				  " per second reached; try again later", rate);
 	}
@@ -170,5 +170,5 @@ int quota_check_rate(const struct allocator *a, struct client *client, struct re
 
 void quota_count_allocation(struct client *client)
 {
-	client->rate_count++;
+	client->rate.count++;
 }

@@ -59,7 +59,7 @@ static void restore_charges(struct handover *h, struct server *server, struct bu
 		struct stored_charge *c = &h->charges[i];
 		struct client *client = client_of(c->client_id, c->bus_name, a, bus);
 
-		if (client && !client->charge) {
+		if (client && !client->charge_to.watch) {
 			charge_resume(a, server->event, client, c, take_fd(&c->fd));
 			continue;
 		}

@@ -42,7 +42,7 @@ static struct charged charged(const struct core *core, const struct client *clie
 		.bytes = a->bytes,
 		.heap_buffers = a->heaps.heaps[0]->buffers,
 		.heap_bytes = a->heaps.heaps[0]->bytes,
-		.rate_count = client->rate_count,
+		.rate_count = client->rate.count,
 		.next_id = a->next_id,
 		.fds = open_fds(),
 	};
