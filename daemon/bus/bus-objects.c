@@ -132,54 +132,47 @@ static int find_buffer_object(sd_bus *bus, const char *path, const char *interfa
 	return 1;
 }
 
-static int enumerate_clients(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
-			     sd_bus_error *error)
+/*
+ * The object paths of the clients (or of their buffers) the caller may
+ * read, for sd-bus's enumerators.
+ */
+static int enumerate(struct bus_service *service, bool buffers, char ***nodes)
 {
-	struct bus_service *service = userdata;
 	const struct allocator *a = service->allocator;
+	size_t max = buffers ? a->buffers : a->clients, n = 0;
 	struct bus_rights rights;
-	size_t n = 0;
 	char **list;
 	int r;
 
 	r = reader_rights(service, &rights);
 	if (r < 0)
 		return r;
-	list = calloc(a->clients + 1, sizeof(*list));
-	if (!list)
-		return -ENOMEM;
-	for (struct client *c = a->client_list; r > 0 && c && n < a->clients; c = c->next)
-		if (may_read(&rights, c) && asprintf(&list[n], CLIENTS_PATH "/%u", c->id) >= 0)
-			n++;
-	*nodes = list;
-	return 0;
-}
-
-static int enumerate_buffers(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
-			     sd_bus_error *error)
-{
-	struct bus_service *service = userdata;
-	const struct allocator *a = service->allocator;
-	struct bus_rights rights;
-	size_t n = 0;
-	char **list;
-	int r;
-
-	r = reader_rights(service, &rights);
-	if (r < 0)
-		return r;
-	list = calloc(a->buffers + 1, sizeof(*list));
+	list = calloc(max + 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
 	for (struct client *c = a->client_list; r > 0 && c; c = c->next) {
 		if (!may_read(&rights, c))
 			continue;
-		for (struct buffer *b = c->buffers; b && n < a->buffers; b = b->next)
+		if (!buffers && n < max && asprintf(&list[n], CLIENTS_PATH "/%u", c->id) >= 0)
+			n++;
+		for (struct buffer *b = c->buffers; buffers && b && n < max; b = b->next)
 			if (asprintf(&list[n], BUFFERS_PATH "/%" PRIu64, b->id) >= 0)
 				n++;
 	}
 	*nodes = list;
 	return 0;
+}
+
+static int enumerate_clients(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+			     sd_bus_error *error)
+{
+	return enumerate(userdata, false, nodes);
+}
+
+static int enumerate_buffers(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+			     sd_bus_error *error)
+{
+	return enumerate(userdata, true, nodes);
 }
 
 static int client_property(sd_bus *bus, const char *path, const char *interface,
