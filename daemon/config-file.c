@@ -8,6 +8,7 @@
 #include "args.h"
 #include "config-file.h"
 #include "log.h"
+#include "names.h"
 #include "pressure.h"
 
 struct parse {
@@ -20,7 +21,7 @@ struct parse {
 /* On failure why says "memory-pressure 'VALUE': what is wrong; the forms". */
 static int memory_pressure_key(struct parse *p, const char *value)
 {
-	static const char key[] = "memory-pressure ";
+	static const char key[] = IOBUF_SETTING_MEMORY_PRESSURE " ";
 	size_t n = sizeof(key) - 1;
 
 	if (pressure_trigger_parse(value, p->settings.memory_pressure, p->why + n,
@@ -34,22 +35,22 @@ static int daemon_key(struct parse *p, const char *key, const char *value)
 {
 	uint64_t n;
 
-	if (strcmp(key, "heaps") == 0)
+	if (strcmp(key, IOBUF_SETTING_HEAPS) == 0)
 		return snprintf(p->settings.heaps, sizeof(p->settings.heaps), "%s", value) <
 		       (int)sizeof(p->settings.heaps);
-	if (strcmp(key, "contiguous-heaps") == 0)
+	if (strcmp(key, IOBUF_SETTING_CONTIGUOUS_HEAPS) == 0)
 		return snprintf(p->settings.contiguous, sizeof(p->settings.contiguous), "%s",
 				value) < (int)sizeof(p->settings.contiguous);
-	if (strcmp(key, "max-clients") == 0) {
+	if (strcmp(key, IOBUF_SETTING_MAX_CLIENTS) == 0) {
 		if (args_parse_bytes(value, &n) < 0 || n == 0 || n > 65536) {
-			snprintf(p->why, sizeof(p->why), "max-clients must be 1 to 65536, not '%s'",
-				 value);
+			snprintf(p->why, sizeof(p->why),
+				 IOBUF_SETTING_MAX_CLIENTS " must be 1 to 65536, not '%s'", value);
 			return 0;
 		}
 		p->settings.max_clients = (unsigned)n;
 		return 1;
 	}
-	if (strcmp(key, "memory-pressure") == 0)
+	if (strcmp(key, IOBUF_SETTING_MEMORY_PRESSURE) == 0)
 		return memory_pressure_key(p, value);
 	snprintf(p->why, sizeof(p->why), "unknown key '%s' in [daemon]", key);
 	return 0;

@@ -165,7 +165,7 @@ static int usage_row(struct ctl_output *o, bool by_uid, const struct usage_row *
 
 int ctl_usage(const struct ctl_context *c, const struct ctl_request *req)
 {
-	bool by_uid = strcmp(req->by, "uid") == 0;
+	bool by_uid = strcmp(req->by, IOBUF_SCOPE_UID) == 0;
 	char header[16];
 	const struct ctl_field fields[] = {
 		{ header, req->by, by_uid ? CTL_NUMBER : CTL_TEXT },
