@@ -72,7 +72,6 @@ int ctl_output_text(struct ctl_output *o, const char *text)
 	if (o->error < 0)
 		return o->error;
 	field = field_start(o);
-
 	if (o->json) {
 		ctl_json_string(&o->js, text);
 		return field_done(o, 0);
