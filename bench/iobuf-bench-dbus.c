@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "names.h"
 
-#define NAME "org.iobufd.Allocator1"
-#define PATH "/org/iobufd/Allocator1"
+#define NAME IOBUF_BUS_NAME
+#define PATH IOBUF_BUS_PATH
 
 static sd_bus *bus;
 

@@ -10,6 +10,7 @@
 #include "args.h"
 #include "config.h"
 #include "core/pressure.h"
+#include "names.h"
 
 enum {
 	OPT_MAX_BUFFER_SIZE = 0x100,
@@ -132,7 +133,7 @@ static int parse_memory_pressure(const char *text, struct daemon_config *config)
 	int r = pressure_trigger_parse(text, config->memory_pressure, &why);
 
 	if (r < 0)
-		fprintf(stderr, "iobufd: invalid --memory-pressure %s\n", why.text);
+		fprintf(stderr, "iobufd: invalid --" IOBUF_SETTING_MEMORY_PRESSURE " %s\n", why.text);
 	return r;
 }
 
@@ -141,17 +142,17 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
-		{ "max-buffer-size", required_argument, NULL, OPT_MAX_BUFFER_SIZE },
-		{ "max-client-buffers", required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
-		{ "max-client-bytes", required_argument, NULL, OPT_MAX_CLIENT_BYTES },
-		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-		{ "max-uid-buffers", required_argument, NULL, OPT_MAX_UID_BUFFERS },
-		{ "max-uid-clients", required_argument, NULL, OPT_MAX_UID_CLIENTS },
-		{ "heaps", required_argument, NULL, OPT_HEAPS },
-		{ "contiguous-heaps", required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
+		{ IOBUF_LIMIT_MAX_BUFFER_SIZE, required_argument, NULL, OPT_MAX_BUFFER_SIZE },
+		{ IOBUF_LIMIT_MAX_CLIENT_BUFFERS, required_argument, NULL, OPT_MAX_CLIENT_BUFFERS },
+		{ IOBUF_LIMIT_MAX_CLIENT_BYTES, required_argument, NULL, OPT_MAX_CLIENT_BYTES },
+		{ IOBUF_SETTING_MAX_CLIENTS, required_argument, NULL, OPT_MAX_CLIENTS },
+		{ IOBUF_LIMIT_MAX_UID_BUFFERS, required_argument, NULL, OPT_MAX_UID_BUFFERS },
+		{ IOBUF_LIMIT_MAX_UID_CLIENTS, required_argument, NULL, OPT_MAX_UID_CLIENTS },
+		{ IOBUF_SETTING_HEAPS, required_argument, NULL, OPT_HEAPS },
+		{ IOBUF_SETTING_CONTIGUOUS_HEAPS, required_argument, NULL, OPT_CONTIGUOUS_HEAPS },
 		{ "bus", required_argument, NULL, OPT_BUS },
 		{ "no-dbus", no_argument, NULL, OPT_NO_DBUS },
-		{ "memory-pressure", required_argument, NULL, OPT_MEMORY_PRESSURE },
+		{ IOBUF_SETTING_MEMORY_PRESSURE, required_argument, NULL, OPT_MEMORY_PRESSURE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -177,23 +178,23 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 			config->config_required = true;
 			break;
 		case OPT_MAX_BUFFER_SIZE:
-			r = add_override(config, "max-buffer-size", optarg, UINT64_MAX);
+			r = add_override(config, IOBUF_LIMIT_MAX_BUFFER_SIZE, optarg, UINT64_MAX);
 			break;
 		case OPT_MAX_CLIENT_BUFFERS:
-			r = add_override(config, "max-client-buffers", optarg, UINT32_MAX);
+			r = add_override(config, IOBUF_LIMIT_MAX_CLIENT_BUFFERS, optarg, UINT32_MAX);
 			break;
 		case OPT_MAX_CLIENT_BYTES:
-			r = add_override(config, "max-client-bytes", optarg, UINT64_MAX);
+			r = add_override(config, IOBUF_LIMIT_MAX_CLIENT_BYTES, optarg, UINT64_MAX);
 			break;
 		case OPT_MAX_CLIENTS:
-			r = parse_limit("--max-clients", optarg, 65536, &clients);
+			r = parse_limit("--" IOBUF_SETTING_MAX_CLIENTS, optarg, 65536, &clients);
 			config->max_clients = (unsigned)clients;
 			break;
 		case OPT_MAX_UID_BUFFERS:
-			r = add_override(config, "max-uid-buffers", optarg, UINT32_MAX);
+			r = add_override(config, IOBUF_LIMIT_MAX_UID_BUFFERS, optarg, UINT32_MAX);
 			break;
 		case OPT_MAX_UID_CLIENTS:
-			r = add_override(config, "max-uid-clients", optarg, 65536);
+			r = add_override(config, IOBUF_LIMIT_MAX_UID_CLIENTS, optarg, 65536);
 			break;
 		case OPT_HEAPS:
 			config->heaps.select = optarg;

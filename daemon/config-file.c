@@ -9,6 +9,7 @@
 #include "config-file.h"
 #include "log.h"
 #include "core/pressure.h"
+#include "names.h"
 
 struct parse {
 	const char *path;
@@ -27,7 +28,7 @@ static int memory_pressure_key(struct parse *p, const char *value)
 
 	if (pressure_trigger_parse(value, p->settings.memory_pressure, &why) == 0)
 		return 1;
-	reason_set(&p->why, -EINVAL, "memory-pressure %s", why.text);
+	reason_set(&p->why, -EINVAL, IOBUF_SETTING_MEMORY_PRESSURE " %s", why.text);
 	return 0;
 }
 
@@ -46,21 +47,21 @@ static int daemon_key(struct parse *p, const char *key, const char *value)
 {
 	uint64_t n;
 
-	if (strcmp(key, "heaps") == 0)
+	if (strcmp(key, IOBUF_SETTING_HEAPS) == 0)
 		return heap_list_key(p, key, value, p->settings.heaps, sizeof(p->settings.heaps));
-	if (strcmp(key, "contiguous-heaps") == 0)
+	if (strcmp(key, IOBUF_SETTING_CONTIGUOUS_HEAPS) == 0)
 		return heap_list_key(p, key, value, p->settings.contiguous,
 				     sizeof(p->settings.contiguous));
-	if (strcmp(key, "max-clients") == 0) {
+	if (strcmp(key, IOBUF_SETTING_MAX_CLIENTS) == 0) {
 		if (args_parse_bytes(value, &n) < 0 || n == 0 || n > 65536) {
-			reason_set(&p->why, -EINVAL, "max-clients must be 1 to 65536, not '%s'",
-				 value);
+			reason_set(&p->why, -EINVAL,
+				   IOBUF_SETTING_MAX_CLIENTS " must be 1 to 65536, not '%s'", value);
 			return 0;
 		}
 		p->settings.max_clients = (unsigned)n;
 		return 1;
 	}
-	if (strcmp(key, "memory-pressure") == 0)
+	if (strcmp(key, IOBUF_SETTING_MEMORY_PRESSURE) == 0)
 		return memory_pressure_key(p, value);
 	reason_set(&p->why, -EINVAL, "unknown key '%s' in [daemon]", key);
 	return 0;

@@ -39,8 +39,8 @@ struct iobuf *buffer_adopt(struct iobuf_task *task, uint64_t generation,
 	int saved;
 
 	if (fd < 0)
-		errno = -error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
-				   (unsigned long long)reply->id);
+		error_set(-EPROTO, "iobufd sent no fd with buffer %llu",
+			  (unsigned long long)reply->id);
 	else
 		buf = buffer_new(task, generation, reply, fd, capacity, alignment);
 	if (buf) {
@@ -123,9 +123,9 @@ IOBUF_EXPORT struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t directi
 	if (contiguous && capacity > 0) {
 		alignment = power_of_two_at_least(capacity);
 		if (alignment == 0 || alignment > ALIGN_MAX) {
-			errno = -error_set(-EINVAL, "a contiguous buffer is aligned to its capacity, "
-					   "and %zu bytes is over the largest alignment %llu",
-					   capacity, (unsigned long long)ALIGN_MAX);
+			error_set(-EINVAL, "a contiguous buffer is aligned to its capacity, "
+				  "and %zu bytes is over the largest alignment %llu",
+				  capacity, (unsigned long long)ALIGN_MAX);
 			return NULL;
 		}
 	}

@@ -19,15 +19,15 @@ struct iobuf *buffer_new(struct iobuf_task *task, uint64_t generation,
 
 	buf = calloc(1, sizeof(*buf));
 	if (!buf) {
-		errno = error_set(ENOMEM, "out of memory");
+		error_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	if (reply->flags & WIRE_BUFFER_MAPPABLE) {
 		r = map_aligned(fd, reply->size, alignment, &buf->map);
 		if (r < 0) {
 			free(buf);
-			errno = -error_set(r, "cannot map buffer %llu: %s",
-					   (unsigned long long)reply->id, strerror(-r));
+			error_set(r, "cannot map buffer %llu: %s", (unsigned long long)reply->id,
+				  strerror(-r));
 			return NULL;
 		}
 		buf->map_size = reply->size;
@@ -87,8 +87,8 @@ IOBUF_EXPORT void iobuf_release(struct iobuf *buf)
 IOBUF_EXPORT void *iobuf_get_bytes_no_copy(const struct iobuf *buf)
 {
 	if (!buf->map) {
-		errno = -error_set(-EOPNOTSUPP, "buffer %llu from heap %s cannot be mapped by the CPU",
-				   (unsigned long long)buf->id, buf->heap);
+		error_set(-EOPNOTSUPP, "buffer %llu from heap %s cannot be mapped by the CPU",
+			  (unsigned long long)buf->id, buf->heap);
 		return NULL;
 	}
 	return buf->map;
@@ -99,8 +99,8 @@ IOBUF_EXPORT void *iobuf_get_bytes_no_copy_range(const struct iobuf *buf, size_t
 {
 	/* As IOKit's getBytesNoCopy(start, length): within the length, not the capacity. */
 	if (start >= buf->length || length > buf->length - start) {
-		errno = -error_set(-ERANGE, "range %zu+%zu is outside the length %zu", start,
-				   length, buf->length);
+		error_set(-ERANGE, "range %zu+%zu is outside the length %zu", start, length,
+			  buf->length);
 		return NULL;
 	}
 	if (!iobuf_get_bytes_no_copy(buf))

@@ -54,11 +54,8 @@ IOBUF_EXPORT struct iobuf *iobuf_image_in_task(struct iobuf_task *task, uint32_t
 	uint64_t generation;
 	int fd, r;
 
-	r = check_request(modifiers, modifier_count);
-	if (r < 0) {
-		errno = -r;
-		return NULL;
-	}
+	if (check_request(modifiers, modifier_count) < 0)
+		return NULL; /* errno and the message are set */
 	if (modifier_count)
 		memcpy(request.allocate_image.modifiers, modifiers,
 		       modifier_count * sizeof(*modifiers));

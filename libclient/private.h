@@ -47,7 +47,10 @@ struct iobuf {
 	struct iobuf_image image; /* when is_image */
 };
 
-/* error.c: records the message for iobuf_last_error(); returns error. */
+/*
+ * error.c: records the message for iobuf_last_error(), sets errno to -error
+ * and returns error, a negative errno (see error.c).
+ */
 int error_set(int error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error_clear(void);
 

@@ -397,7 +397,7 @@ static struct iobuf_task *task_new(const char *path)
 	struct iobuf_task *task = calloc(1, sizeof(*task));
 
 	if (!task) {
-		errno = -error_set(-ENOMEM, "out of memory");
+		error_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	atomic_init(&task->refs, 1);
@@ -584,7 +584,7 @@ IOBUF_EXPORT struct iobuf_task *iobuf_task_for_pidfd(struct iobuf_task *via, int
 	struct iobuf_task *task;
 
 	if (pidfd < 0) {
-		errno = -error_set(-EBADF, "no pidfd to charge");
+		error_set(-EBADF, "no pidfd to charge");
 		return NULL;
 	}
 	task = task_new(via ? via->path : default_path());
@@ -593,8 +593,10 @@ IOBUF_EXPORT struct iobuf_task *iobuf_task_for_pidfd(struct iobuf_task *via, int
 	/* Kept to charge the same task again on a new connection. */
 	task->charge_pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
 	if (task->charge_pidfd < 0) {
-		errno = -error_set(-errno, "cannot keep pidfd %d: %s", pidfd, strerror(errno));
+		int r = -errno;
+
 		task_free(task);
+		error_set(r, "cannot keep pidfd %d: %s", pidfd, strerror(-r));
 		return NULL;
 	}
 	return task_open(task);

@@ -16,31 +16,26 @@
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-struct client_row {
+static int client_row(sd_bus_message *m, struct ctl_output *o, const void *data)
+{
 	uint32_t id, uid, pid;
 	const char *comm, *unit, *transport;
 	uint64_t buffers, bytes;
-};
+	int r;
 
-static int client_row(struct ctl_output *o, const struct client_row *c)
-{
-	int r = ctl_output_u64(o, c->id);
-
-	if (r >= 0)
-		r = ctl_output_u64(o, c->uid);
-	if (r >= 0)
-		r = ctl_output_u64(o, c->pid);
-	if (r >= 0)
-		r = ctl_output_text(o, c->comm);
-	if (r >= 0)
-		r = ctl_output_text(o, c->unit);
-	if (r >= 0)
-		r = ctl_output_text(o, c->transport);
-	if (r >= 0)
-		r = ctl_output_u64(o, c->buffers);
-	if (r >= 0)
-		r = ctl_output_u64(o, c->bytes);
-	return r;
+	r = sd_bus_message_read(m, "(uuussstt)", &id, &uid, &pid, &comm, &unit, &transport,
+				&buffers, &bytes);
+	if (r <= 0)
+		return r;
+	ctl_output_u64(o, id);
+	ctl_output_u64(o, uid);
+	ctl_output_u64(o, pid);
+	ctl_output_text(o, comm);
+	ctl_output_text(o, unit);
+	ctl_output_text(o, transport);
+	ctl_output_u64(o, buffers);
+	ctl_output_u64(o, bytes);
+	return o->error < 0 ? o->error : 1;
 }
 
 int ctl_clients(const struct ctl_context *c, const struct ctl_request *req)
@@ -56,50 +51,34 @@ int ctl_clients(const struct ctl_context *c, const struct ctl_request *req)
 		{ "BYTES", "bytes", CTL_BYTES },
 	};
 	sd_bus_message *reply = NULL;
-	struct ctl_output o;
-	struct client_row row;
 	int r;
 
 	r = ctl_bus_call(c->bus, c->what, "ListClients", &reply, NULL);
 	if (r < 0)
 		return r;
-	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
-	r = sd_bus_message_enter_container(reply, 'a', "(uuussstt)");
-	while (r > 0) {
-		r = sd_bus_message_read(reply, "(uuussstt)", &row.id, &row.uid, &row.pid, &row.comm,
-					&row.unit, &row.transport, &row.buffers, &row.bytes);
-		if (r > 0 && client_row(&o, &row) < 0)
-			r = -ENOMEM;
-	}
-	ctl_output_end(&o);
-	sd_bus_message_unref(reply);
-	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+	return ctl_print_list(c, reply, "(uuussstt)", fields, N_ELEMENTS(fields), client_row,
+			      NULL);
 }
 
-struct buffer_row {
-	uint64_t id, size;
-	const char *heap;
-	uint32_t options, owner, state;
-	const char *use;
-};
-
-static int buffer_row(struct ctl_output *o, const struct buffer_row *b)
+static int buffer_row(sd_bus_message *m, struct ctl_output *o, const void *data)
 {
-	int r = ctl_output_u64(o, b->id);
+	uint64_t id, size;
+	const char *heap, *use;
+	uint32_t options, owner, state;
+	int r;
 
-	if (r >= 0)
-		r = ctl_output_u64(o, b->size);
-	if (r >= 0)
-		r = ctl_output_text(o, b->heap);
-	if (r >= 0)
-		r = ctl_output_options(o, b->options);
-	if (r >= 0)
-		r = ctl_output_u64(o, b->owner);
-	if (r >= 0)
-		r = ctl_output_state(o, b->state);
-	if (r >= 0)
-		r = ctl_output_text(o, b->use);
-	return r;
+	r = sd_bus_message_read(m, "(ttsuuus)", &id, &size, &heap, &options, &owner, &state,
+				&use);
+	if (r <= 0)
+		return r;
+	ctl_output_u64(o, id);
+	ctl_output_u64(o, size);
+	ctl_output_text(o, heap);
+	ctl_output_options(o, options);
+	ctl_output_u64(o, owner);
+	ctl_output_state(o, state);
+	ctl_output_text(o, use);
+	return o->error < 0 ? o->error : 1;
 }
 
 int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
@@ -114,58 +93,45 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 		{ "USE", "use", CTL_TEXT },
 	};
 	sd_bus_message *reply = NULL;
-	struct ctl_output o;
-	struct buffer_row row;
 	int r;
 
 	r = ctl_bus_call(c->bus, c->what, "ListBuffers", &reply, "u", req->client);
 	if (r < 0)
 		return r;
-	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
-	r = sd_bus_message_enter_container(reply, 'a', "(ttsuuus)");
-	while (r > 0) {
-		r = sd_bus_message_read(reply, "(ttsuuus)", &row.id, &row.size, &row.heap,
-					&row.options, &row.owner, &row.state, &row.use);
-		if (r > 0 && buffer_row(&o, &row) < 0)
-			r = -ENOMEM;
-	}
-	ctl_output_end(&o);
-	sd_bus_message_unref(reply);
-	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+	return ctl_print_list(c, reply, "(ttsuuus)", fields, N_ELEMENTS(fields), buffer_row,
+			      NULL);
 }
 
-struct usage_row {
+/*
+ * A row of ListUsage's; data points to whether it is by uid. A uid key is a
+ * JSON number and a right-aligned cell; no unit or cgroup reads "(none)".
+ */
+static int usage_row(sd_bus_message *m, struct ctl_output *o, const void *data)
+{
+	const bool *by_uid = data;
 	const char *key;
-	uint32_t clients;
+	uint32_t clients, uid;
 	uint64_t buffers, bytes;
-};
+	int r;
 
-/* A uid key is a JSON number and a right-aligned cell; no unit or cgroup reads "(none)". */
-static int usage_key(struct ctl_output *o, bool by_uid, const char *key)
-{
-	uint32_t uid;
-
-	if (by_uid)
-		return ctl_parse_uid(key, &uid) < 0 ? -EBADMSG : ctl_output_u64(o, uid);
-	return ctl_output_text(o, key[0] || o->json ? key : "(none)");
-}
-
-static int usage_row(struct ctl_output *o, bool by_uid, const struct usage_row *u)
-{
-	int r = usage_key(o, by_uid, u->key);
-
-	if (r >= 0)
-		r = ctl_output_u64(o, u->clients);
-	if (r >= 0)
-		r = ctl_output_u64(o, u->buffers);
-	if (r >= 0)
-		r = ctl_output_u64(o, u->bytes);
-	return r;
+	r = sd_bus_message_read(m, "(sutt)", &key, &clients, &buffers, &bytes);
+	if (r <= 0)
+		return r;
+	if (!*by_uid)
+		ctl_output_text(o, key[0] || o->json ? key : "(none)");
+	else if (ctl_parse_uid(key, &uid) == 0)
+		ctl_output_u64(o, uid);
+	else
+		return -EBADMSG;
+	ctl_output_u64(o, clients);
+	ctl_output_u64(o, buffers);
+	ctl_output_u64(o, bytes);
+	return o->error < 0 ? o->error : 1;
 }
 
 int ctl_usage(const struct ctl_context *c, const struct ctl_request *req)
 {
-	bool by_uid = strcmp(req->by, "uid") == 0;
+	bool by_uid = strcmp(req->by, IOBUF_SCOPE_UID) == 0;
 	char header[16];
 	const struct ctl_field fields[] = {
 		{ header, req->by, by_uid ? CTL_NUMBER : CTL_TEXT },
@@ -174,10 +140,8 @@ int ctl_usage(const struct ctl_context *c, const struct ctl_request *req)
 		{ "BYTES", "bytes", CTL_BYTES },
 	};
 	sd_bus_message *reply = NULL;
-	struct ctl_output o;
-	struct usage_row row;
 	size_t i;
-	int r, added;
+	int r;
 
 	for (i = 0; req->by[i] && i + 1 < sizeof(header); i++)
 		header[i] = (char)toupper((unsigned char)req->by[i]);
@@ -185,17 +149,7 @@ int ctl_usage(const struct ctl_context *c, const struct ctl_request *req)
 	r = ctl_bus_call(c->bus, c->what, "ListUsage", &reply, "s", req->by);
 	if (r < 0)
 		return r;
-	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
-	r = sd_bus_message_enter_container(reply, 'a', "(sutt)");
-	while (r > 0) {
-		r = sd_bus_message_read(reply, "(sutt)", &row.key, &row.clients, &row.buffers,
-					&row.bytes);
-		if (r > 0 && (added = usage_row(&o, by_uid, &row)) < 0)
-			r = added;
-	}
-	ctl_output_end(&o);
-	sd_bus_message_unref(reply);
-	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+	return ctl_print_list(c, reply, "(sutt)", fields, N_ELEMENTS(fields), usage_row, &by_uid);
 }
 
 int ctl_limits_set(const struct ctl_context *c, const struct ctl_request *req)

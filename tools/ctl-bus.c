@@ -63,8 +63,8 @@ int ctl_bus_call(sd_bus *bus, const char *what, const char *method, sd_bus_messa
 	va_list ap;
 	int r;
 
-	r = sd_bus_message_new_method_call(bus, &call, CTL_BUS_NAME, CTL_BUS_PATH,
-					   CTL_BUS_INTERFACE, method);
+	r = sd_bus_message_new_method_call(bus, &call, IOBUF_BUS_NAME, IOBUF_BUS_PATH,
+					   IOBUF_BUS_INTERFACE, method);
 	if (r >= 0 && types) {
 		va_start(ap, types);
 		r = sd_bus_message_appendv(call, types, ap);
@@ -85,7 +85,7 @@ int ctl_bus_get_property(sd_bus *bus, const char *what, const char *property, co
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	int r;
 
-	r = sd_bus_get_property(bus, CTL_BUS_NAME, CTL_BUS_PATH, CTL_BUS_INTERFACE, property,
+	r = sd_bus_get_property(bus, IOBUF_BUS_NAME, IOBUF_BUS_PATH, IOBUF_BUS_INTERFACE, property,
 				&error, reply, type);
 	if (r < 0)
 		report(what, &error, r);
@@ -98,8 +98,8 @@ int ctl_bus_get_all(sd_bus *bus, const char *what, sd_bus_message **reply)
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	int r;
 
-	r = sd_bus_call_method(bus, CTL_BUS_NAME, CTL_BUS_PATH, "org.freedesktop.DBus.Properties",
-			       "GetAll", &error, reply, "s", CTL_BUS_INTERFACE);
+	r = sd_bus_call_method(bus, IOBUF_BUS_NAME, IOBUF_BUS_PATH, "org.freedesktop.DBus.Properties",
+			       "GetAll", &error, reply, "s", IOBUF_BUS_INTERFACE);
 	if (r < 0)
 		report(what, &error, r);
 	sd_bus_error_free(&error);

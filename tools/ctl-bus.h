@@ -8,9 +8,7 @@
 
 #include <systemd/sd-bus.h>
 
-#define CTL_BUS_NAME "org.iobufd.Allocator1"
-#define CTL_BUS_PATH "/org/iobufd/Allocator1"
-#define CTL_BUS_INTERFACE "org.iobufd.Allocator1"
+#include "names.h"
 
 enum ctl_bus_kind {
 	CTL_BUS_SYSTEM,

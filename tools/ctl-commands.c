@@ -135,18 +135,37 @@ int ctl_status(const struct ctl_context *c, const struct ctl_request *req)
 	return 0;
 }
 
-static int heap_row(struct ctl_output *o, const char *name, const char *caps, uint64_t buffers,
-		    uint64_t bytes)
+int ctl_print_list(const struct ctl_context *c, sd_bus_message *reply, const char *element,
+		   const struct ctl_field *fields, size_t n_fields,
+		   int (*row)(sd_bus_message *m, struct ctl_output *o, const void *data),
+		   const void *data)
 {
-	int r = ctl_output_text(o, name);
+	struct ctl_output o;
+	int r;
 
-	if (r >= 0)
-		r = ctl_output_text(o, caps);
-	if (r >= 0)
-		r = ctl_output_u64(o, buffers);
-	if (r >= 0)
-		r = ctl_output_u64(o, bytes);
-	return r;
+	ctl_output_begin(&o, c->json, true, fields, n_fields);
+	r = sd_bus_message_enter_container(reply, 'a', element);
+	while (r > 0)
+		r = row(reply, &o, data);
+	ctl_output_end(&o);
+	sd_bus_message_unref(reply);
+	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+}
+
+static int heap_row(sd_bus_message *m, struct ctl_output *o, const void *data)
+{
+	const char *name, *caps;
+	uint64_t buffers, bytes;
+	int r;
+
+	r = sd_bus_message_read(m, "(sstt)", &name, &caps, &buffers, &bytes);
+	if (r <= 0)
+		return r;
+	ctl_output_text(o, name);
+	ctl_output_text(o, caps);
+	ctl_output_u64(o, buffers);
+	ctl_output_u64(o, bytes);
+	return o->error < 0 ? o->error : 1;
 }
 
 int ctl_heaps(const struct ctl_context *c, const struct ctl_request *req)
@@ -158,24 +177,12 @@ int ctl_heaps(const struct ctl_context *c, const struct ctl_request *req)
 		{ "BYTES", "bytes", CTL_BYTES },
 	};
 	sd_bus_message *reply = NULL;
-	const char *name, *caps;
-	uint64_t buffers, bytes;
-	struct ctl_output o;
 	int r;
 
 	r = ctl_bus_get_property(c->bus, c->what, "Heaps", "a(sstt)", &reply);
 	if (r < 0)
 		return r;
-	ctl_output_begin(&o, c->json, true, fields, N_ELEMENTS(fields));
-	r = sd_bus_message_enter_container(reply, 'a', "(sstt)");
-	while (r > 0) {
-		r = sd_bus_message_read(reply, "(sstt)", &name, &caps, &buffers, &bytes);
-		if (r > 0 && heap_row(&o, name, caps, buffers, bytes) < 0)
-			r = -ENOMEM;
-	}
-	ctl_output_end(&o);
-	sd_bus_message_unref(reply);
-	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+	return ctl_print_list(c, reply, "(sstt)", fields, N_ELEMENTS(fields), heap_row, NULL);
 }
 
 static void print_limits(const struct ctl_limits *limits, bool json)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "ctl-output.h"
+
 struct ctl_context {
 	sd_bus *bus;
 	bool json;
@@ -26,6 +28,18 @@ struct ctl_request {
 	uint64_t value;      /* limits set ... VALUE */
 	const char *by;      /* usage --by: "uid", "unit", "cgroup" or "heap" */
 };
+
+/*
+ * Shared by the commands that list: writes the array of element (a struct
+ * signature, "(sstt)") at reply's position as a list of fields, a row per
+ * element, and unrefs reply. row reads one element and writes its values:
+ * > 0 for a row, 0 past the last, or a negative errno. 0, or a negative
+ * errno after saying that the reply could not be read.
+ */
+int ctl_print_list(const struct ctl_context *c, sd_bus_message *reply, const char *element,
+		   const struct ctl_field *fields, size_t n_fields,
+		   int (*row)(sd_bus_message *m, struct ctl_output *o, const void *data),
+		   const void *data);
 
 /*
  * Each returns 0, or a negative errno after saying what failed on stderr.

@@ -5,6 +5,7 @@
 
 #include "ctl-options.h"
 #include "iobuf/iobuf.h"
+#include "names.h"
 
 struct option_word {
 	const char *name;
@@ -218,11 +219,14 @@ int ctl_parse_uid(const char *text, uint32_t *uid)
 	return parse_u32(text, 0, uid);
 }
 
-const char ctl_usage_by_vocabulary[] = "uid, unit, cgroup, heap";
+const char ctl_usage_by_vocabulary[] =
+	IOBUF_SCOPE_UID ", " IOBUF_SCOPE_UNIT ", " IOBUF_SCOPE_CGROUP ", " IOBUF_SCOPE_HEAP;
 
 bool ctl_usage_by_known(const char *word)
 {
-	static const char *const words[] = { "uid", "unit", "cgroup", "heap" };
+	static const char *const words[] = {
+		IOBUF_SCOPE_UID, IOBUF_SCOPE_UNIT, IOBUF_SCOPE_CGROUP, IOBUF_SCOPE_HEAP,
+	};
 
 	for (size_t i = 0; i < N_ELEMENTS(words); i++)
 		if (strcmp(words[i], word) == 0)

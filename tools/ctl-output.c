@@ -45,6 +45,8 @@ static const struct ctl_field *field_start(struct ctl_output *o)
 
 static int field_done(struct ctl_output *o, int r)
 {
+	if (r < 0)
+		o->error = r;
 	if (++o->next < o->n_fields)
 		return r;
 	o->next = 0;
@@ -65,8 +67,11 @@ static int human(struct ctl_output *o, const struct ctl_field *field, const char
 
 int ctl_output_text(struct ctl_output *o, const char *text)
 {
-	const struct ctl_field *field = field_start(o);
+	const struct ctl_field *field;
 
+	if (o->error < 0)
+		return o->error;
+	field = field_start(o);
 	if (o->json) {
 		ctl_json_string(&o->js, text);
 		return field_done(o, 0);
@@ -94,9 +99,12 @@ static void format_u64(const struct ctl_output *o, const struct ctl_field *field
 
 int ctl_output_u64(struct ctl_output *o, uint64_t value)
 {
-	const struct ctl_field *field = field_start(o);
+	const struct ctl_field *field;
 	char text[48];
 
+	if (o->error < 0)
+		return o->error;
+	field = field_start(o);
 	if (o->json) {
 		ctl_json_u64(&o->js, value);
 		return field_done(o, 0);
@@ -112,9 +120,12 @@ static void json_name(const char *name, void *data)
 
 int ctl_output_options(struct ctl_output *o, uint32_t bits)
 {
-	const struct ctl_field *field = field_start(o);
+	const struct ctl_field *field;
 	char text[CTL_OPTIONS_TEXT_MAX];
 
+	if (o->error < 0)
+		return o->error;
+	field = field_start(o);
 	if (o->json) {
 		ctl_json_open(&o->js, '[');
 		ctl_options_foreach(bits, json_name, &o->js);
@@ -173,9 +184,12 @@ static void format_limits(const struct ctl_limits *limits, char *out, size_t siz
 
 int ctl_output_limits(struct ctl_output *o, const struct ctl_limits *limits)
 {
-	const struct ctl_field *field = field_start(o);
+	const struct ctl_field *field;
 	char text[1024];
 
+	if (o->error < 0)
+		return o->error;
+	field = field_start(o);
 	if (o->json) {
 		ctl_json_open(&o->js, '{');
 		for (size_t i = 0; i < limits->n; i++)

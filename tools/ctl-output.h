@@ -43,6 +43,7 @@ struct ctl_output {
 	const struct ctl_field *fields;
 	size_t n_fields, next;
 	size_t label_width; /* a record's labels */
+	int error; /* the first value that failed; the values after it are dropped */
 	struct ctl_column columns[CTL_TABLE_MAX_COLUMNS];
 	struct ctl_table table;
 	struct ctl_json js;
@@ -52,7 +53,10 @@ struct ctl_output {
 void ctl_output_begin(struct ctl_output *o, bool json, bool list, const struct ctl_field *fields,
 		      size_t n_fields);
 
-/* The next field's value, as its kind says. 0 or -ENOMEM. */
+/*
+ * The next field's value, as its kind says. 0, or -ENOMEM, which o keeps:
+ * every later call returns it and writes nothing.
+ */
 int ctl_output_text(struct ctl_output *o, const char *text);
 int ctl_output_u64(struct ctl_output *o, uint64_t value);
 int ctl_output_options(struct ctl_output *o, uint32_t bits);

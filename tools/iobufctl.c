@@ -19,6 +19,9 @@
 
 #define EXIT_USAGE 2
 
+/* What usage --by takes, for the synopsis. */
+#define BY_SCOPES IOBUF_SCOPE_UID "|" IOBUF_SCOPE_UNIT "|" IOBUF_SCOPE_CGROUP "|" IOBUF_SCOPE_HEAP
+
 /* The options that belong to one command or another. */
 enum {
 	OPT_CLIENT = 1 << 0,
@@ -48,7 +51,7 @@ static const struct command commands[] = {
 	{ "heaps", NULL, "heaps", "", 0, 0, NULL, ctl_heaps },
 	{ "clients", NULL, "clients", "", 0, 0, NULL, ctl_clients },
 	{ "buffers", NULL, "buffers", " [--client ID]", 0, OPT_CLIENT, NULL, ctl_buffers },
-	{ "usage", NULL, "usage", " [--by uid|unit|cgroup|heap]", 0, OPT_BY, NULL, ctl_usage },
+	{ "usage", NULL, "usage", " [--by " BY_SCOPES "]", 0, OPT_BY, NULL, ctl_usage },
 	{ "alloc", NULL, "alloc", " SIZE [--alignment A] [--options LIST]", 1,
 	  OPT_ALIGNMENT | OPT_OPTIONS, parse_alloc, ctl_alloc },
 	{ "limits", "set", "limits set", " NAME VALUE", 2, 0, parse_limits_set, ctl_limits_set },
@@ -73,14 +76,14 @@ static void help(void)
 {
 	printf("Usage: iobufctl [OPTIONS] COMMAND [ARGS]\n"
 	       "\n"
-	       "Look at and administer iobufd over D-Bus (org.iobufd.Allocator1).\n"
+	       "Look at and administer iobufd over D-Bus (" IOBUF_BUS_NAME ").\n"
 	       "\n"
 	       "Commands:\n"
 	       "  status                    version, totals, heap count and limits\n"
 	       "  heaps                     each heap, what it can do and what it serves\n"
 	       "  clients                   connected clients and what they hold (admin)\n"
 	       "  buffers [--client ID]     live buffers, of every client or of one (admin)\n"
-	       "  usage [--by uid|unit|cgroup|heap]\n"
+	       "  usage [--by " BY_SCOPES "]\n"
 	       "                            clients, buffers and bytes per uid (the default),\n"
 	       "                            systemd unit, cgroup or heap (admin)\n"
 	       "  alloc SIZE [--alignment A] [--options LIST]\n"
@@ -242,7 +245,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	};
 	int c;
 
-	*a = (struct args){ .bus = CTL_BUS_SYSTEM, .req.by = "uid" };
+	*a = (struct args){ .bus = CTL_BUS_SYSTEM, .req.by = IOBUF_SCOPE_UID };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hV", options, NULL)) != -1)
 		if (take_option(c, a, argv) < 0)

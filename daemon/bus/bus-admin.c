@@ -211,8 +211,8 @@ static int method_set_limit(sd_bus_message *m, void *userdata, sd_bus_error *err
 void bus_service_limits_changed(struct bus_service *service)
 {
 	if (service->bus)
-		(void)sd_bus_emit_properties_changed(service->bus, BUS_OBJECT_PATH, BUS_INTERFACE,
-						     "Limits", NULL);
+		(void)sd_bus_emit_properties_changed(service->bus, IOBUF_BUS_PATH,
+						     IOBUF_BUS_INTERFACE, "Limits", NULL);
 }
 
 static int method_purge_volatile(sd_bus_message *m, void *userdata, sd_bus_error *error)

@@ -17,9 +17,6 @@
 
 #include "bus.h"
 
-#define CLIENTS_PATH BUS_OBJECT_PATH "/client"
-#define BUFFERS_PATH BUS_OBJECT_PATH "/buffer"
-
 /* The number at the end of path under prefix, or 0. */
 static uint64_t path_id(const char *path, const char *prefix)
 {
@@ -96,7 +93,7 @@ static int find_client_object(sd_bus *bus, const char *path, const char *interfa
 			      void *userdata, void **found, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	uint64_t id = path_id(path, CLIENTS_PATH);
+	uint64_t id = path_id(path, IOBUF_BUS_CLIENTS_PATH);
 	struct bus_rights rights;
 	struct client *c;
 	int r;
@@ -116,7 +113,7 @@ static int find_buffer_object(sd_bus *bus, const char *path, const char *interfa
 			      void *userdata, void **found, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
-	uint64_t id = path_id(path, BUFFERS_PATH);
+	uint64_t id = path_id(path, IOBUF_BUS_BUFFERS_PATH);
 	struct bus_rights rights;
 	struct client *owner;
 	struct buffer *b;
@@ -153,10 +150,11 @@ static int enumerate(struct bus_service *service, bool buffers, char ***nodes)
 	for (struct client *c = a->client_list; r > 0 && c; c = c->next) {
 		if (!may_read(&rights, c))
 			continue;
-		if (!buffers && n < max && asprintf(&list[n], CLIENTS_PATH "/%u", c->id) >= 0)
+		if (!buffers && n < max &&
+		    asprintf(&list[n], IOBUF_BUS_CLIENTS_PATH "/%u", c->id) >= 0)
 			n++;
 		for (struct buffer *b = c->buffers; buffers && b && n < max; b = b->next)
-			if (asprintf(&list[n], BUFFERS_PATH "/%" PRIu64, b->id) >= 0)
+			if (asprintf(&list[n], IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, b->id) >= 0)
 				n++;
 	}
 	*nodes = list;
@@ -250,14 +248,18 @@ int bus_objects_add(struct bus_service *service)
 	sd_bus *bus = service->bus;
 	int r;
 
-	r = sd_bus_add_fallback_vtable(bus, NULL, CLIENTS_PATH, "org.iobufd.Client1",
-				       client_vtable, find_client_object, service);
+	r = sd_bus_add_fallback_vtable(bus, NULL, IOBUF_BUS_CLIENTS_PATH,
+				       IOBUF_BUS_CLIENT_INTERFACE, client_vtable, find_client_object,
+				       service);
 	if (r >= 0)
-		r = sd_bus_add_node_enumerator(bus, NULL, CLIENTS_PATH, enumerate_clients, service);
+		r = sd_bus_add_node_enumerator(bus, NULL, IOBUF_BUS_CLIENTS_PATH,
+					       enumerate_clients, service);
 	if (r >= 0)
-		r = sd_bus_add_fallback_vtable(bus, NULL, BUFFERS_PATH, "org.iobufd.Buffer1",
-					       buffer_vtable, find_buffer_object, service);
+		r = sd_bus_add_fallback_vtable(bus, NULL, IOBUF_BUS_BUFFERS_PATH,
+					       IOBUF_BUS_BUFFER_INTERFACE, buffer_vtable,
+					       find_buffer_object, service);
 	if (r >= 0)
-		r = sd_bus_add_node_enumerator(bus, NULL, BUFFERS_PATH, enumerate_buffers, service);
+		r = sd_bus_add_node_enumerator(bus, NULL, IOBUF_BUS_BUFFERS_PATH,
+					       enumerate_buffers, service);
 	return r;
 }

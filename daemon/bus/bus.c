@@ -358,23 +358,23 @@ int bus_service_init(struct bus_service *service, sd_event *event, struct alloca
 	r = bus_open(which, &service->bus);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to the %s bus", which);
-	r = sd_bus_add_object_vtable(service->bus, NULL, BUS_OBJECT_PATH, BUS_INTERFACE,
+	r = sd_bus_add_object_vtable(service->bus, NULL, IOBUF_BUS_PATH, IOBUF_BUS_INTERFACE,
 				     allocator_vtable, service);
 	if (r >= 0)
-		r = sd_bus_add_object_vtable(service->bus, NULL, BUS_OBJECT_PATH, BUS_INTERFACE,
+		r = sd_bus_add_object_vtable(service->bus, NULL, IOBUF_BUS_PATH, IOBUF_BUS_INTERFACE,
 					     bus_admin_vtable, service);
 	if (r >= 0)
 		r = bus_objects_add(service);
 	if (r >= 0)
-		r = sd_bus_request_name(service->bus, BUS_NAME, 0);
+		r = sd_bus_request_name(service->bus, IOBUF_BUS_NAME, 0);
 	if (r >= 0)
 		r = sd_bus_attach_event(service->bus, event, SD_EVENT_PRIORITY_NORMAL);
 	if (r < 0) {
-		log_error_errno(r, "cannot serve %s on the %s bus", BUS_NAME, which);
+		log_error_errno(r, "cannot serve %s on the %s bus", IOBUF_BUS_NAME, which);
 		bus_service_fini(service);
 		return r;
 	}
-	log_info("serving %s on the %s bus", BUS_NAME, which);
+	log_info("serving %s on the %s bus", IOBUF_BUS_NAME, which);
 	return 0;
 }
 

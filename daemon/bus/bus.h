@@ -9,10 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "core/allocator.h"
-
-#define BUS_NAME "org.iobufd.Allocator1"
-#define BUS_OBJECT_PATH "/org/iobufd/Allocator1"
-#define BUS_INTERFACE "org.iobufd.Allocator1"
+#include "names.h"
 
 struct bus_client;
 struct bus_service;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "names.h"
 
 /* A limit every request meets, where it lives in struct limits. */
 struct scalar_limit {
@@ -17,24 +18,24 @@ struct scalar_limit {
 
 #define SCALAR(name, field, zero) { name, offsetof(struct limits, field), zero }
 static const struct scalar_limit scalars[] = {
-	SCALAR("max-buffer-size", max_buffer_size, false),
-	SCALAR("max-client-buffers", client.buffers, false),
-	SCALAR("max-client-bytes", client.bytes, false),
-	SCALAR("max-uid-buffers", uid.buffers, true),
-	SCALAR("max-uid-bytes", uid.bytes, true),
-	SCALAR("max-uid-clients", uid_clients, true),
-	SCALAR("max-total-buffers", total.buffers, true),
-	SCALAR("max-total-bytes", total.bytes, true),
-	SCALAR("max-client-allocations-per-second", client_rate, true),
-	SCALAR("max-volatile-bytes", volatile_bytes, true),
+	SCALAR(IOBUF_LIMIT_MAX_BUFFER_SIZE, max_buffer_size, false),
+	SCALAR(IOBUF_LIMIT_MAX_CLIENT_BUFFERS, client.buffers, false),
+	SCALAR(IOBUF_LIMIT_MAX_CLIENT_BYTES, client.bytes, false),
+	SCALAR(IOBUF_LIMIT_MAX_UID_BUFFERS, uid.buffers, true),
+	SCALAR(IOBUF_LIMIT_MAX_UID_BYTES, uid.bytes, true),
+	SCALAR(IOBUF_LIMIT_MAX_UID_CLIENTS, uid_clients, true),
+	SCALAR(IOBUF_LIMIT_MAX_TOTAL_BUFFERS, total.buffers, true),
+	SCALAR(IOBUF_LIMIT_MAX_TOTAL_BYTES, total.bytes, true),
+	SCALAR(IOBUF_LIMIT_MAX_CLIENT_RATE, client_rate, true),
+	SCALAR(IOBUF_LIMIT_MAX_VOLATILE_BYTES, volatile_bytes, true),
 };
 #define SCALAR_COUNT (sizeof(scalars) / sizeof(scalars[0]))
 
 static const char *const kind_names[] = {
-	[RULE_UID] = "uid",
-	[RULE_UNIT] = "unit",
-	[RULE_CGROUP] = "cgroup",
-	[RULE_HEAP] = "heap",
+	[RULE_UID] = IOBUF_SCOPE_UID,
+	[RULE_UNIT] = IOBUF_SCOPE_UNIT,
+	[RULE_CGROUP] = IOBUF_SCOPE_CGROUP,
+	[RULE_HEAP] = IOBUF_SCOPE_HEAP,
 };
 
 void limits_default(struct limits *l)
@@ -116,9 +117,9 @@ static int set_rule(struct limits *l, const char *name, uint64_t value, struct r
 	snprintf(match, sizeof(match), "%.*s", (int)(last - space - 1), space + 1);
 	if (rule_kind_from_name(kind_name, &kind) < 0)
 		goto unknown;
-	if (strcmp(last + 1, "max-bytes") == 0)
+	if (strcmp(last + 1, IOBUF_RULE_MAX_BYTES) == 0)
 		bytes = true;
-	else if (strcmp(last + 1, "max-buffers") == 0)
+	else if (strcmp(last + 1, IOBUF_RULE_MAX_BUFFERS) == 0)
 		bytes = false;
 	else
 		goto unknown;
@@ -160,9 +161,9 @@ void limits_foreach(const struct limits *l, void (*fn)(const char *name, uint64_
 	for (size_t i = 0; i < l->rule_count; i++) {
 		const struct limit_rule *r = &l->rules[i];
 
-		snprintf(name, sizeof(name), "%s %s max-buffers", kind_names[r->kind], r->match);
+		snprintf(name, sizeof(name), "%s %s " IOBUF_RULE_MAX_BUFFERS, kind_names[r->kind], r->match);
 		fn(name, r->quota.buffers, data);
-		snprintf(name, sizeof(name), "%s %s max-bytes", kind_names[r->kind], r->match);
+		snprintf(name, sizeof(name), "%s %s " IOBUF_RULE_MAX_BYTES, kind_names[r->kind], r->match);
 		fn(name, r->quota.bytes, data);
 	}
 }

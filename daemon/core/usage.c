@@ -4,16 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "usage.h"
 
 static const char *const by_words[] = {
-	[USAGE_BY_UID] = "uid",
-	[USAGE_BY_UNIT] = "unit",
-	[USAGE_BY_CGROUP] = "cgroup",
-	[USAGE_BY_HEAP] = "heap",
+	[USAGE_BY_UID] = IOBUF_SCOPE_UID,
+	[USAGE_BY_UNIT] = IOBUF_SCOPE_UNIT,
+	[USAGE_BY_CGROUP] = IOBUF_SCOPE_CGROUP,
+	[USAGE_BY_HEAP] = IOBUF_SCOPE_HEAP,
 };
 
-const char usage_by_names[] = "uid, unit, cgroup or heap";
+const char usage_by_names[] =
+	IOBUF_SCOPE_UID ", " IOBUF_SCOPE_UNIT ", " IOBUF_SCOPE_CGROUP " or " IOBUF_SCOPE_HEAP;
 
 int usage_by_parse(const char *name, enum usage_by *by)
 {

@@ -312,8 +312,8 @@ static uint32_t owner_of(uint64_t id)
 	char path[96];
 	uint32_t owner = 0;
 
-	snprintf(path, sizeof(path), PATH "/buffer/%" PRIu64, id);
-	assert_int_equal(sd_bus_get_property_trivial(fixture->bus, NAME, path, "org.iobufd.Buffer1",
+	snprintf(path, sizeof(path), IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, id);
+	assert_int_equal(sd_bus_get_property_trivial(fixture->bus, NAME, path, BUFFER1,
 						     "Owner", NULL, 'u', &owner), 0);
 	return owner;
 }

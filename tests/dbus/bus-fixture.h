@@ -11,9 +11,13 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "names.h"
 
-#define NAME "org.iobufd.Allocator1"
-#define PATH "/org/iobufd/Allocator1"
+/* Short, for the busctl and gdbus command lines the tests build. */
+#define NAME IOBUF_BUS_NAME
+#define PATH IOBUF_BUS_PATH
+#define CLIENT1 IOBUF_BUS_CLIENT_INTERFACE
+#define BUFFER1 IOBUF_BUS_BUFFER_INTERFACE
 
 struct bus_fixture {
 	pid_t bus_pid;

@@ -281,15 +281,15 @@ static void test_objects_per_client_and_buffer(void **state)
 
 	assert_non_null(buf);
 	out = run("busctl --address='%s' tree " NAME, f->address);
-	snprintf(path, sizeof(path), PATH "/buffer/%" PRIu64, iobuf_get_id(buf));
+	snprintf(path, sizeof(path), IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, iobuf_get_id(buf));
 	assert_has(out, path);
-	assert_has(out, PATH "/client/");
-	out = run("busctl --address='%s' get-property " NAME " %s org.iobufd.Buffer1 Size Heap "
+	assert_has(out, IOBUF_BUS_CLIENTS_PATH "/");
+	out = run("busctl --address='%s' get-property " NAME " %s " BUFFER1 " Size Heap "
 		  "Options", f->address, path);
 	assert_has(out, "t 20480\ns \"memfd\"\nu 776");
-	out = run("busctl --address='%s' get-property " NAME " " PATH "/client/$(busctl "
-		  "--address='%s' get-property " NAME " %s org.iobufd.Buffer1 Owner | cut -d' ' -f2) "
-		  "org.iobufd.Client1 Comm Transport Buffers",
+	out = run("busctl --address='%s' get-property " NAME " " IOBUF_BUS_CLIENTS_PATH "/$(busctl "
+		  "--address='%s' get-property " NAME " %s " BUFFER1 " Owner | cut -d' ' -f2) "
+		  CLIENT1 " Comm Transport Buffers",
 		  f->address, f->address, path);
 	snprintf(expected, sizeof(expected), "s \"%s\"\ns \"socket\"\nt 1", own_comm());
 	assert_has(out, expected);
@@ -733,9 +733,7 @@ static void test_list_usage_refusals(void **state)
  * are absent, answered as an id nobody has.
  */
 #define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
-#define CLIENT1 "org.iobufd.Client1"
-#define BUFFER1 "org.iobufd.Buffer1"
-#define NO_SUCH_CLIENT PATH "/client/4000000000"
+#define NO_SUCH_CLIENT IOBUF_BUS_CLIENTS_PATH "/4000000000"
 
 static void assert_lacks(const char *text, const char *part)
 {
@@ -794,8 +792,8 @@ static void paths_of(sd_bus *bus, uid_t uid, struct holder_paths *out)
 {
 	uint32_t client = client_of_uid(bus, uid);
 
-	snprintf(out->client, sizeof(out->client), PATH "/client/%" PRIu32, client);
-	snprintf(out->buffer, sizeof(out->buffer), PATH "/buffer/%" PRIu64,
+	snprintf(out->client, sizeof(out->client), IOBUF_BUS_CLIENTS_PATH "/%" PRIu32, client);
+	snprintf(out->buffer, sizeof(out->buffer), IOBUF_BUS_BUFFERS_PATH "/%" PRIu64,
 		 buffer_of(bus, client));
 }
 
@@ -824,12 +822,12 @@ static int nobody_reads(sd_bus *bus, const struct holder_paths *other)
 	    sd_bus_message_read(reply, "httus", NULL, &id, NULL, NULL, NULL) < 0)
 		return 20;
 	reply = sd_bus_message_unref(reply);
-	snprintf(own, sizeof(own), PATH "/buffer/%" PRIu64, id);
+	snprintf(own, sizeof(own), IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, id);
 	if (sd_bus_get_property_trivial(bus, NAME, own, BUFFER1, "Size", NULL, 't', &size) < 0 ||
 	    sd_bus_get_property_trivial(bus, NAME, own, BUFFER1, "Owner", NULL, 'u', &owner) < 0 ||
 	    size != 8192)
 		return 21;
-	snprintf(own, sizeof(own), PATH "/client/%" PRIu32, owner);
+	snprintf(own, sizeof(own), IOBUF_BUS_CLIENTS_PATH "/%" PRIu32, owner);
 	if (sd_bus_get_property_trivial(bus, NAME, own, CLIENT1, "Pid", NULL, 'u', &pid) < 0 ||
 	    sd_bus_get_property_trivial(bus, NAME, own, CLIENT1, "Uid", NULL, 'u', &uid) < 0 ||
 	    pid != (uint32_t)getpid() || uid != NOBODY)
@@ -862,8 +860,9 @@ static int nobody_reads(sd_bus *bus, const struct holder_paths *other)
 	}
 
 	/* The client node lists its own client and not the other. */
-	if (sd_bus_call_method(bus, NAME, PATH "/client", "org.freedesktop.DBus.Introspectable",
-			       "Introspect", NULL, &reply, NULL) < 0 ||
+	if (sd_bus_call_method(bus, NAME, IOBUF_BUS_CLIENTS_PATH,
+			       "org.freedesktop.DBus.Introspectable", "Introspect", NULL, &reply,
+			       NULL) < 0 ||
 	    sd_bus_message_read(reply, "s", &xml) < 0)
 		return 25;
 	snprintf(node, sizeof(node), "\"%" PRIu32 "\"", owner);

@@ -27,10 +27,11 @@
 #include <unistd.h>
 
 #include "iobuf/iobuf.h"
+#include "names.h"
 #include "pattern.h"
 
-#define BUS_NAME "org.iobufd.Allocator1"
-#define BUS_PATH "/org/iobufd/Allocator1"
+#define BUS_NAME IOBUF_BUS_NAME
+#define BUS_PATH IOBUF_BUS_PATH
 #define BUS_SIZE 4096
 
 #define WIRED_SIZE 65536

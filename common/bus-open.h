@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Opening the bus org.iobufd.Allocator1 lives on, for iobufd and iobufctl alike. */
-#ifndef IOBUF_PROTOCOL_BUS_OPEN_H
-#define IOBUF_PROTOCOL_BUS_OPEN_H
+#ifndef IOBUF_COMMON_BUS_OPEN_H
+#define IOBUF_COMMON_BUS_OPEN_H
 
 #include <systemd/sd-bus.h>
 
