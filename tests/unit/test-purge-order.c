@@ -66,7 +66,7 @@ static uint32_t set_state(struct core *core, struct client *client, const struct
 					&core->why);
 
 	if (r < 0)
-		fail_msg("buffer %" PRIu64 " to state %u: %s", held->id, state, &core->why);
+		fail_msg("buffer %" PRIu64 " to state %u: %s", held->id, state, core->why.text);
 	return old;
 }
 
