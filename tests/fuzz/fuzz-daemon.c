@@ -119,6 +119,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_limits(&limits);
 	r = allocator_init(&d.allocator, &limits, &heaps);
 	fuzz_assert(r == 0, "cannot set up the memfd heap: %s", strerror(-r));
+	/* As iobufd does before serving: the next memfd is made ahead, and stays. */
+	allocator_catch_up(&d.allocator, NULL);
 	r = sd_event_new(&d.event);
 	fuzz_assert(r == 0, "sd_event_new: %s", strerror(-r));
 	d.exited_pidfd = exited_child_pidfd();
