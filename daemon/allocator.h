@@ -12,7 +12,7 @@
 
 #include "client.h"
 #include "fdstore.h"
-#include "heaps/heap.h"
+#include "heaps/heaps.h"
 #include "limits.h"
 #include "wire.h"
 

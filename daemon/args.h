@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "allocator.h"
-#include "heaps/heap.h"
+#include "heaps/heaps.h"
 #include "pressure.h"
 
 /* A limit given on the command line; it wins over the config file, also on reload. */
