@@ -12,8 +12,7 @@ static void log_failure(struct dl_library *lib, const char *why)
 	if (lib->failure_logged)
 		return;
 	lib->failure_logged = true;
-	log_warning("no %s: cannot load %s (%s); install it to have them", lib->serves,
-		    lib->soname, why);
+	log_warning("no %s: %s cannot be loaded: %s", lib->serves, lib->soname, why);
 }
 
 /* Fills the table; false, having said which function is missing, when one is. */
@@ -25,7 +24,7 @@ static bool resolve(struct dl_library *lib)
 		void *function = dlsym(lib->handle, lib->symbols[i].name);
 
 		if (!function) {
-			snprintf(why, sizeof(why), "it has no %s: too old", lib->symbols[i].name);
+			snprintf(why, sizeof(why), "it lacks %s (too old a version)", lib->symbols[i].name);
 			log_failure(lib, why);
 			return false;
 		}
@@ -43,7 +42,7 @@ int dl_library_ref(struct dl_library *lib)
 		return 0;
 	}
 	if (lib->needs && dl_library_ref(lib->needs) < 0) {
-		log_failure(lib, "it needs the library above");
+		log_failure(lib, "it needs the library named above");
 		return -ENOENT;
 	}
 	lib->handle = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
