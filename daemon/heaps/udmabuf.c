@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <linux/udmabuf.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
