@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "core/allocator.h"
-#include "heaps/heap.h"
 #include "core/pressure.h"
+#include "heaps/heaps.h"
 
 /* A limit given on the command line; it wins over the config file, also on reload. */
 struct limit_override {

@@ -171,8 +171,8 @@ void allocator_catch_up(struct allocator *a, struct client *client)
 	if (client && client->freed_count)
 		allocator_reap(a, client);
 	for (size_t i = 0; i < a->heaps.count; i++)
-		if (a->heaps.heaps[i]->prepare)
-			a->heaps.heaps[i]->prepare(a->heaps.heaps[i], a->next_id);
+		if (a->heaps.heaps[i]->ops->prepare)
+			a->heaps.heaps[i]->ops->prepare(a->heaps.heaps[i], a->next_id);
 }
 
 /* A client that outlives its connection while others refer to its buffers. */
@@ -366,7 +366,7 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct all
 		*size = hreq->size;
 		r = quota_check_heap(a, *heap, hreq->size, &what);
 		if (r >= 0) {
-			r = (*heap)->allocate(*heap, hreq, size);
+			r = (*heap)->ops->allocate(*heap, hreq, size);
 			if (r >= 0)
 				return r;
 			reason_set(&what, r, "heap %s cannot allocate %" PRIu64 " bytes: %s",
@@ -588,7 +588,7 @@ static struct heap *image_heap(struct allocator *a, struct reason *why)
 	size_t used = 0;
 
 	for (size_t i = 0; i < a->heaps.count; i++)
-		if (a->heaps.heaps[i]->allocate_image)
+		if (a->heaps.heaps[i]->ops->allocate_image)
 			return a->heaps.heaps[i];
 	for (size_t i = 0; i < a->heaps.count && used < sizeof(names); i++)
 		used += (size_t)snprintf(names + used, sizeof(names) - used, " %s",
@@ -643,7 +643,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	if (r < 0)
 		return r;
 	*reply = (struct wire_allocate_image_reply){ 0 };
-	r = heap->allocate_image(heap, &hreq, req, reply);
+	r = heap->ops->allocate_image(heap, &hreq, req, reply);
 	if (r < 0)
 		return reason_set(why, r == -EINVAL ? -EOPNOTSUPP : r, "heap %s cannot create a "
 				  "%ux%u image of format 0x%08x: %s", heap->name, req->width,

@@ -11,7 +11,7 @@
 
 #include "client.h"
 #include "store/fdstore.h"
-#include "heaps/heap.h"
+#include "heaps/heaps.h"
 #include "limits.h"
 #include "reason.h"
 #include "request.h"

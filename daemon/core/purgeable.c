@@ -68,7 +68,7 @@ int allocator_set_purgeable(struct allocator *a, struct client *client, uint64_t
 	if (state == IOBUF_PURGEABLE_VOLATILE && b->purgeable_state == IOBUF_PURGEABLE_EMPTY)
 		state = IOBUF_PURGEABLE_EMPTY;
 	if (state == IOBUF_PURGEABLE_EMPTY) {
-		r = b->heap->purge(b->heap, b->fd, b->size);
+		r = b->heap->ops->purge(b->heap, b->fd, b->size);
 		if (r < 0)
 			return reason_set(why, r, "cannot purge buffer %" PRIu64 ": %s", id,
 					  strerror(-r));
@@ -110,7 +110,7 @@ uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *c
 
 	while (a->volatile_bytes > keep_bytes && (b = oldest_volatile(a, after, &owner))) {
 		after = b->volatile_seq;
-		if (b->heap->purge(b->heap, b->fd, b->size) < 0)
+		if (b->heap->ops->purge(b->heap, b->fd, b->size) < 0)
 			continue; /* stays volatile; the next one may go instead */
 		set_state(a, owner, b, IOBUF_PURGEABLE_EMPTY);
 		bytes += b->size;

@@ -62,8 +62,8 @@ int release_client_fd(const struct buffer *b)
 {
 	int fd;
 
-	if (b->heap->owner_fd)
-		return b->heap->owner_fd(b->heap, b->fd);
+	if (b->heap->ops->owner_fd)
+		return b->heap->ops->owner_fd(b->heap, b->fd);
 	fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 3);
 	return fd < 0 ? -errno : fd;
 }

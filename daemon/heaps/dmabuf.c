@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
-#include "heap.h"
+#include "dmabuf.h"
 #include "log.h"
 
 void dmabuf_set_name(int fd, const struct heap_request *req)

@@ -13,7 +13,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "heap.h"
+#include "dmabuf.h"
+#include "heaps.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
 
@@ -23,11 +24,6 @@ const struct dmaheap_sources dmaheap_sources_default = {
 	.nodes = "/dev/dma_heap",
 	.cma_areas = "/sys/kernel/mm/cma",
 	.reserved_memory = "/sys/firmware/devicetree/base/reserved-memory",
-};
-
-struct dmaheap {
-	struct heap heap;
-	int fd;
 };
 
 /* A node of the heap directory, and the heap it is another name of. */
@@ -121,7 +117,7 @@ static struct heap_caps caps_of(const struct pool *pool)
 
 static int dmaheap_allocate(struct heap *heap, const struct heap_request *req, uint64_t *size)
 {
-	struct dmaheap *h = (struct dmaheap *)heap;
+	struct device_heap *h = (struct device_heap *)heap;
 	struct dma_heap_allocation_data data = {
 		.len = req->size,
 		.fd_flags = O_RDWR | O_CLOEXEC,
@@ -133,20 +129,17 @@ static int dmaheap_allocate(struct heap *heap, const struct heap_request *req, u
 	return (int)data.fd;
 }
 
-static void dmaheap_destroy(struct heap *heap)
-{
-	struct dmaheap *h = (struct dmaheap *)heap;
-
-	close(h->fd);
-	free(h);
-}
+static const struct heap_ops dmaheap_ops = {
+	.allocate = dmaheap_allocate,
+	.destroy = device_heap_destroy,
+};
 
 /* Adds the heap of node i with the nodes folded into it as aliases. */
 static void add(struct heap_list *list, const char *dir, const struct node *nodes, int count,
 		int i, const struct dmaheap_sources *sources)
 {
 	struct pool pool = { 0 };
-	struct dmaheap *h = calloc(1, sizeof(*h));
+	struct device_heap *h = device_heap_new(sizeof(*h), &dmaheap_ops, NULL);
 	char path[PATH_MAX];
 
 	if (!h)
@@ -155,7 +148,7 @@ static void add(struct heap_list *list, const char *dir, const struct node *node
 	h->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (h->fd < 0) {
 		log_warning("skipping heap %s: %m", path);
-		free(h);
+		device_heap_destroy(&h->heap);
 		return;
 	}
 	snprintf(h->heap.device, sizeof(h->heap.device), "%.63s", path);
@@ -181,8 +174,6 @@ static void add(struct heap_list *list, const char *dir, const struct node *node
 	h->heap.caps = caps_of(&pool);
 	h->heap.dedicated_pool = !pool.shared;
 	h->heap.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
-	h->heap.allocate = dmaheap_allocate;
-	h->heap.destroy = dmaheap_destroy;
 	heap_list_add(list, &h->heap);
 }
 

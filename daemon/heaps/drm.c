@@ -7,14 +7,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xf86drm.h>
+#include <sys/mman.h>
 
-#include "heap.h"
-
-#define DRM_DEVICES_MAX 16
-#define DRM_NODE_PATH_MAX 32
+#include "drm.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
+
+#define DRM_DIR "/dev/dri"
+#define DRM_DEVICES_MAX 16
+#define DRM_NODE_PATH_MAX 32
+
+struct libdrm libdrm;
+
+static const struct dl_symbol libdrm_symbols[] = {
+	DL_SYMBOL(struct libdrm, drmGetDevices2),
+	DL_SYMBOL(struct libdrm, drmFreeDevices),
+	DL_SYMBOL(struct libdrm, drmIsMaster),
+	DL_SYMBOL(struct libdrm, drmDropMaster),
+	DL_SYMBOL(struct libdrm, drmGetVersion),
+	DL_SYMBOL(struct libdrm, drmFreeVersion),
+	DL_SYMBOL(struct libdrm, drmGetCap),
+	DL_SYMBOL(struct libdrm, drmIoctl),
+	DL_SYMBOL(struct libdrm, drmPrimeHandleToFD),
+	DL_SYMBOL(struct libdrm, drmCloseBufferHandle),
+};
+
+struct dl_library libdrm_library = {
+	.soname = "libdrm.so.2",
+	.serves = "dumb or GBM heaps",
+	.symbols = libdrm_symbols,
+	.symbol_count = sizeof(libdrm_symbols) / sizeof(*libdrm_symbols),
+	.functions = &libdrm,
+};
+
+static int is_card(const struct dirent *e)
+{
+	return strncmp(e->d_name, "card", 4) == 0;
+}
 
 static bool listed(char (*nodes)[DRM_NODE_PATH_MAX], int n, const char *path)
 {
@@ -24,42 +53,60 @@ static bool listed(char (*nodes)[DRM_NODE_PATH_MAX], int n, const char *path)
 	return false;
 }
 
-static int primary_nodes(char (*nodes)[DRM_NODE_PATH_MAX], int max)
+/* The card nodes of /dev/dri by name; the count, 0 when there is none. */
+static int card_nodes(struct dirent ***entries)
+{
+	int count = scandir(DRM_DIR, entries, is_card, alphasort);
+
+	return count < 0 ? 0 : count;
+}
+
+static void free_entries(struct dirent **entries, int count)
+{
+	for (int i = 0; i < count; i++)
+		free(entries[i]);
+	free(entries);
+}
+
+static int primary_nodes(struct dirent **cards, int card_count,
+			 char (*nodes)[DRM_NODE_PATH_MAX], int max)
 {
 	drmDevicePtr devices[DRM_DEVICES_MAX];
-	struct dirent **entries;
-	int n = 0, count, found;
+	int n = 0, found;
 
-	found = drmGetDevices2(0, devices, DRM_DEVICES_MAX);
+	found = libdrm.drmGetDevices2(0, devices, DRM_DEVICES_MAX);
 	for (int i = 0; i < found && n < max; i++)
 		if (devices[i]->available_nodes & (1 << DRM_NODE_PRIMARY))
 			snprintf(nodes[n++], DRM_NODE_PATH_MAX, "%s",
 				 devices[i]->nodes[DRM_NODE_PRIMARY]);
 	if (found > 0)
-		drmFreeDevices(devices, found);
+		libdrm.drmFreeDevices(devices, found);
 
 	/* libdrm skips virtual devices (vgem has no bus it knows): take them too. */
-	count = scandir("/dev/dri", &entries, NULL, alphasort);
-	for (int i = 0; i < count; i++) {
+	for (int i = 0; i < card_count && n < max; i++) {
 		char path[DRM_NODE_PATH_MAX];
 
-		snprintf(path, sizeof(path), "/dev/dri/%.16s", entries[i]->d_name);
-		if (strncmp(entries[i]->d_name, "card", 4) == 0 && n < max && !listed(nodes, n, path))
+		snprintf(path, sizeof(path), DRM_DIR "/%.16s", cards[i]->d_name);
+		if (!listed(nodes, n, path))
 			snprintf(nodes[n++], DRM_NODE_PATH_MAX, "%s", path);
-		free(entries[i]);
 	}
-	if (count >= 0)
-		free(entries);
 	return n;
 }
 
-void drm_add_heaps(struct heap_list *list, void (*add)(struct heap_list *, const char *node))
+void drm_add_heaps(struct heap_list *list, struct dl_library *library,
+		   void (*add)(struct heap_list *, const char *node))
 {
 	char nodes[DRM_DEVICES_MAX][DRM_NODE_PATH_MAX];
-	int n = primary_nodes(nodes, DRM_DEVICES_MAX);
+	struct dirent **cards = NULL;
+	int card_count = card_nodes(&cards), n = 0;
 
-	for (int i = 0; i < n; i++)
-		add(list, nodes[i]);
+	if (card_count > 0 && dl_library_ref(library) == 0) {
+		n = primary_nodes(cards, card_count, nodes, DRM_DEVICES_MAX);
+		for (int i = 0; i < n; i++)
+			add(list, nodes[i]);
+		dl_library_unref(library);
+	}
+	free_entries(cards, card_count);
 }
 
 /* The cache mode a driver maps its buffers with: shmem (vgem) is cached, VRAM not. */
@@ -68,23 +115,22 @@ static uint32_t cache_mode_of(const char *driver)
 	return strcmp(driver, "vgem") == 0 ? IOBUF_CACHE_COPYBACK : IOBUF_CACHE_WRITECOMBINE;
 }
 
-int drm_heap_open(struct heap *heap, const char *kind, const char *node)
+int drm_heap_open(struct device_heap *h, const char *kind, const char *node)
 {
+	struct heap *heap = &h->heap;
 	drmVersionPtr version;
-	int fd = open(node, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0) {
+	h->fd = open(node, O_RDWR | O_CLOEXEC);
+	if (h->fd < 0) {
 		log_warning("skipping DRM device %s for %s heaps: %m", node, kind);
 		return -errno;
 	}
 	/* Opening a primary node first makes us DRM master; a compositor needs it. */
-	if (drmIsMaster(fd))
-		drmDropMaster(fd);
-	version = drmGetVersion(fd);
-	if (!version) {
-		close(fd);
+	if (libdrm.drmIsMaster(h->fd))
+		libdrm.drmDropMaster(h->fd);
+	version = libdrm.drmGetVersion(h->fd);
+	if (!version)
 		return -ENODEV;
-	}
 	snprintf(heap->name, sizeof(heap->name), "%s/%s", kind, strrchr(node, '/') + 1);
 	snprintf(heap->device, sizeof(heap->device), "%.31s (%.24s)", node, version->name);
 	heap->caps = (struct heap_caps){
@@ -93,6 +139,17 @@ int drm_heap_open(struct heap *heap, const char *kind, const char *node)
 		.mappable = true,
 	};
 	heap->fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
-	drmFreeVersion(version);
-	return fd;
+	libdrm.drmFreeVersion(version);
+	return 0;
+}
+
+int drm_zero_fill(int fd, off_t offset, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	memset(p, 0, size);
+	munmap(p, size);
+	return 0;
 }

@@ -4,48 +4,30 @@
  * exported as dma-bufs. The GEM handle is closed once the dma-buf exists.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-#include <xf86drm.h>
-#include <xf86drmMode.h>
+#include <fcntl.h> /* O_RDWR, O_CLOEXEC behind DRM_RDWR, DRM_CLOEXEC */
+#include <stdint.h>
 
-#include "heap.h"
-#include "iobuf/iobuf.h"
-#include "log.h"
+#include "dmabuf.h"
+#include "drm.h"
 
 /* Buffers are laid out as rows of PITCH bytes: 1024 pixels of 32 bits. */
 #define BPP 32
 #define WIDTH 1024
 #define PITCH (WIDTH * BPP / 8)
 
-struct dumb {
-	struct heap heap;
-	int fd;
-};
-
 /* New dumb memory is not zeroed by every driver (VRAM is not): clear it. */
 static int zero_fill(int fd, uint32_t handle, uint64_t size)
 {
 	struct drm_mode_map_dumb map = { .handle = handle };
-	void *p;
 
-	if (drmIoctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &map) < 0)
+	if (libdrm.drmIoctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &map) < 0)
 		return -errno;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)map.offset);
-	if (p == MAP_FAILED)
-		return -errno;
-	memset(p, 0, size);
-	munmap(p, size);
-	return 0;
+	return drm_zero_fill(fd, (off_t)map.offset, size);
 }
 
 static int dumb_allocate(struct heap *heap, const struct heap_request *req, uint64_t *size)
 {
-	struct dumb *h = (struct dumb *)heap;
+	struct device_heap *h = (struct device_heap *)heap;
 	struct drm_mode_create_dumb create = {
 		.width = WIDTH,
 		.height = (uint32_t)((req->size + PITCH - 1) / PITCH),
@@ -55,12 +37,13 @@ static int dumb_allocate(struct heap *heap, const struct heap_request *req, uint
 
 	if (req->size / PITCH >= UINT32_MAX)
 		return -EFBIG;
-	if (drmIoctl(h->fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
+	if (libdrm.drmIoctl(h->fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
 		return -errno;
 	r = zero_fill(h->fd, create.handle, create.size);
-	if (r == 0 && drmPrimeHandleToFD(h->fd, create.handle, DRM_RDWR | DRM_CLOEXEC, &fd) < 0)
+	if (r == 0 &&
+	    libdrm.drmPrimeHandleToFD(h->fd, create.handle, DRM_RDWR | DRM_CLOEXEC, &fd) < 0)
 		r = -errno;
-	drmCloseBufferHandle(h->fd, create.handle);
+	libdrm.drmCloseBufferHandle(h->fd, create.handle);
 	if (r < 0)
 		return r;
 	dmabuf_set_name(fd, req);
@@ -68,13 +51,10 @@ static int dumb_allocate(struct heap *heap, const struct heap_request *req, uint
 	return fd;
 }
 
-static void dumb_destroy(struct heap *heap)
-{
-	struct dumb *h = (struct dumb *)heap;
-
-	close(h->fd);
-	free(h);
-}
+static const struct heap_ops dumb_ops = {
+	.allocate = dumb_allocate,
+	.destroy = device_heap_destroy,
+};
 
 /*
  * Whether the device creates dumb buffers and exports them. Asked by doing
@@ -86,33 +66,28 @@ static bool serves_dumb_dmabufs(int fd)
 	struct drm_mode_create_dumb create = { .width = 64, .height = 64, .bpp = BPP };
 	uint64_t prime = 0;
 
-	if (drmGetCap(fd, DRM_CAP_PRIME, &prime) < 0 || !(prime & DRM_PRIME_CAP_EXPORT) ||
-	    drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
+	if (libdrm.drmGetCap(fd, DRM_CAP_PRIME, &prime) < 0 || !(prime & DRM_PRIME_CAP_EXPORT) ||
+	    libdrm.drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
 		return false;
-	drmCloseBufferHandle(fd, create.handle);
+	libdrm.drmCloseBufferHandle(fd, create.handle);
 	return true;
 }
 
 static void add(struct heap_list *list, const char *node)
 {
-	struct dumb *h = calloc(1, sizeof(*h));
+	struct device_heap *h = device_heap_new(sizeof(*h), &dumb_ops, &libdrm_library);
 
 	if (!h)
 		return;
-	h->fd = drm_heap_open(&h->heap, "dumb", node);
-	if (h->fd < 0 || !serves_dumb_dmabufs(h->fd)) {
-		if (h->fd >= 0)
-			close(h->fd);
-		free(h);
+	if (drm_heap_open(h, "dumb", node) < 0 || !serves_dumb_dmabufs(h->fd)) {
+		device_heap_destroy(&h->heap);
 		return;
 	}
-	h->heap.allocate = dumb_allocate;
-	h->heap.destroy = dumb_destroy;
 	heap_list_add(list, &h->heap);
 }
 
 int heap_dumb_discover(struct heap_list *list)
 {
-	drm_add_heaps(list, add);
+	drm_add_heaps(list, &libdrm_library, add);
 	return 0;
 }

@@ -4,40 +4,63 @@
  * buffers are linear R8 images; GPU images get the format and modifier the
  * client asks for. The buffer object goes once its dma-buf exists.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <gbm.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <drm_fourcc.h>
-#include <xf86drm.h>
+#include <errno.h>
+#include <fcntl.h> /* O_RDWR, O_CLOEXEC behind DRM_RDWR, DRM_CLOEXEC */
+#include <gbm.h>
+#include <unistd.h>
 
-#include "heap.h"
+#include "dmabuf.h"
+#include "drm.h"
 #include "iobuf/iobuf.h"
-#include "log.h"
 
 #define BYTES_WIDTH 4096 /* byte buffers are rows of 4096 R8 pixels */
 
-struct gbm_heap {
-	struct heap heap;
-	int fd;
-	struct gbm_device *device;
+/* The libgbm functions the heap calls, as libgbm.gbm_bo_create(...). */
+struct libgbm {
+	__typeof__(gbm_create_device) *gbm_create_device;
+	__typeof__(gbm_device_destroy) *gbm_device_destroy;
+	__typeof__(gbm_bo_create) *gbm_bo_create;
+	__typeof__(gbm_bo_create_with_modifiers2) *gbm_bo_create_with_modifiers2;
+	__typeof__(gbm_bo_destroy) *gbm_bo_destroy;
+	__typeof__(gbm_bo_get_handle) *gbm_bo_get_handle;
+	__typeof__(gbm_bo_get_plane_count) *gbm_bo_get_plane_count;
+	__typeof__(gbm_bo_get_modifier) *gbm_bo_get_modifier;
+	__typeof__(gbm_bo_get_offset) *gbm_bo_get_offset;
+	__typeof__(gbm_bo_get_stride_for_plane) *gbm_bo_get_stride_for_plane;
 };
 
-/* Clears a new buffer through its dma-buf; a buffer that cannot be cleared is not handed out. */
-static int zero_fill(int fd, uint64_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+static struct libgbm libgbm;
 
-	if (p == MAP_FAILED)
-		return -errno;
-	memset(p, 0, size);
-	munmap(p, size);
-	return 0;
-}
+#define SYMBOL(function) DL_SYMBOL(struct libgbm, function)
+static const struct dl_symbol libgbm_symbols[] = {
+	SYMBOL(gbm_create_device),
+	SYMBOL(gbm_device_destroy),
+	SYMBOL(gbm_bo_create),
+	SYMBOL(gbm_bo_create_with_modifiers2),
+	SYMBOL(gbm_bo_destroy),
+	SYMBOL(gbm_bo_get_handle),
+	SYMBOL(gbm_bo_get_plane_count),
+	SYMBOL(gbm_bo_get_modifier),
+	SYMBOL(gbm_bo_get_offset),
+	SYMBOL(gbm_bo_get_stride_for_plane),
+};
+#undef SYMBOL
+
+/* Loaded while a GBM heap exists; it needs libdrm for the heap's DRM node. */
+static struct dl_library libgbm_library = {
+	.soname = "libgbm.so.1",
+	.serves = "GBM heaps",
+	.symbols = libgbm_symbols,
+	.symbol_count = sizeof(libgbm_symbols) / sizeof(*libgbm_symbols),
+	.functions = &libgbm,
+	.needs = &libdrm_library,
+};
+
+struct gbm_heap {
+	struct device_heap base;
+	struct gbm_device *device;
+};
 
 static uint64_t fd_size(int fd)
 {
@@ -56,12 +79,13 @@ static int export(struct gbm_heap *h, struct gbm_bo *bo, const struct heap_reque
 {
 	int fd = -1, r;
 
-	r = drmPrimeHandleToFD(h->fd, gbm_bo_get_handle(bo).u32, DRM_RDWR | DRM_CLOEXEC, &fd);
-	gbm_bo_destroy(bo);
+	r = libdrm.drmPrimeHandleToFD(h->base.fd, libgbm.gbm_bo_get_handle(bo).u32,
+				      DRM_RDWR | DRM_CLOEXEC, &fd);
+	libgbm.gbm_bo_destroy(bo);
 	if (r < 0)
 		return -errno;
 	*size = fd_size(fd);
-	r = *size ? zero_fill(fd, *size) : -EIO;
+	r = *size ? drm_zero_fill(fd, 0, *size) : -EIO;
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -78,7 +102,7 @@ static int gbm_allocate(struct heap *heap, const struct heap_request *req, uint6
 
 	if (rows > UINT32_MAX)
 		return -EFBIG;
-	bo = gbm_bo_create(h->device, BYTES_WIDTH, (uint32_t)rows, GBM_FORMAT_R8,
+	bo = libgbm.gbm_bo_create(h->device, BYTES_WIDTH, (uint32_t)rows, GBM_FORMAT_R8,
 			   GBM_BO_USE_LINEAR);
 	if (!bo)
 		return errno ? -errno : -ENOMEM;
@@ -111,14 +135,14 @@ static struct gbm_bo *create_image(struct gbm_heap *h, const struct wire_allocat
 
 	*flags = gbm_usage(image->usage);
 	if (image->modifier_count) {
-		bo = gbm_bo_create_with_modifiers2(h->device, image->width, image->height,
+		bo = libgbm.gbm_bo_create_with_modifiers2(h->device, image->width, image->height,
 						   image->fourcc, image->modifiers,
 						   image->modifier_count, *flags);
 		if (bo || !offers(image, DRM_FORMAT_MOD_LINEAR))
 			return bo;
 		*flags |= GBM_BO_USE_LINEAR;
 	}
-	return gbm_bo_create(h->device, image->width, image->height, image->fourcc, *flags);
+	return libgbm.gbm_bo_create(h->device, image->width, image->height, image->fourcc, *flags);
 }
 
 static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
@@ -134,18 +158,18 @@ static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 	bo = create_image(h, image, &flags);
 	if (!bo)
 		return errno ? -errno : -EINVAL;
-	planes = gbm_bo_get_plane_count(bo);
+	planes = libgbm.gbm_bo_get_plane_count(bo);
 	if (planes < 1 || planes > WIRE_MAX_PLANES) {
-		gbm_bo_destroy(bo);
+		libgbm.gbm_bo_destroy(bo);
 		return -EOPNOTSUPP;
 	}
-	layout->modifier = gbm_bo_get_modifier(bo);
+	layout->modifier = libgbm.gbm_bo_get_modifier(bo);
 	if (layout->modifier == DRM_FORMAT_MOD_INVALID && (flags & GBM_BO_USE_LINEAR))
 		layout->modifier = DRM_FORMAT_MOD_LINEAR;
 	layout->plane_count = (uint32_t)planes;
 	for (int i = 0; i < planes; i++) {
-		layout->planes[i].offset = gbm_bo_get_offset(bo, i);
-		layout->planes[i].stride = gbm_bo_get_stride_for_plane(bo, i);
+		layout->planes[i].offset = libgbm.gbm_bo_get_offset(bo, i);
+		layout->planes[i].stride = libgbm.gbm_bo_get_stride_for_plane(bo, i);
 	}
 	layout->buffer.flags = WIRE_BUFFER_DMABUF;
 	if (layout->modifier == DRM_FORMAT_MOD_LINEAR)
@@ -157,46 +181,46 @@ static void gbm_heap_destroy(struct heap *heap)
 {
 	struct gbm_heap *h = (struct gbm_heap *)heap;
 
-	gbm_device_destroy(h->device);
-	close(h->fd);
-	free(h);
+	if (h->device)
+		libgbm.gbm_device_destroy(h->device);
+	device_heap_destroy(heap);
 }
+
+static const struct heap_ops gbm_heap_ops = {
+	.allocate = gbm_allocate,
+	.allocate_image = gbm_allocate_image,
+	.destroy = gbm_heap_destroy,
+};
 
 /* Whether GBM really creates buffers there: some nodes refuse at the first bo. */
 static bool creates_buffers(struct gbm_device *device)
 {
-	struct gbm_bo *bo = gbm_bo_create(device, 64, 64, GBM_FORMAT_R8, GBM_BO_USE_LINEAR);
+	struct gbm_bo *bo = libgbm.gbm_bo_create(device, 64, 64, GBM_FORMAT_R8, GBM_BO_USE_LINEAR);
 
 	if (!bo)
 		return false;
-	gbm_bo_destroy(bo);
+	libgbm.gbm_bo_destroy(bo);
 	return true;
 }
 
 static void add(struct heap_list *list, const char *node)
 {
-	struct gbm_heap *h = calloc(1, sizeof(*h));
+	struct gbm_heap *h = (struct gbm_heap *)device_heap_new(sizeof(*h), &gbm_heap_ops,
+								 &libgbm_library);
 
 	if (!h)
 		return;
-	h->fd = drm_heap_open(&h->heap, "gbm", node);
-	h->device = h->fd >= 0 ? gbm_create_device(h->fd) : NULL;
+	if (drm_heap_open(&h->base, "gbm", node) == 0)
+		h->device = libgbm.gbm_create_device(h->base.fd);
 	if (!h->device || !creates_buffers(h->device)) {
-		if (h->device)
-			gbm_device_destroy(h->device);
-		if (h->fd >= 0)
-			close(h->fd);
-		free(h);
+		gbm_heap_destroy(&h->base.heap);
 		return;
 	}
-	h->heap.allocate = gbm_allocate;
-	h->heap.allocate_image = gbm_allocate_image;
-	h->heap.destroy = gbm_heap_destroy;
-	heap_list_add(list, &h->heap);
+	heap_list_add(list, &h->base.heap);
 }
 
 int heap_gbm_discover(struct heap_list *list)
 {
-	drm_add_heaps(list, add);
+	drm_add_heaps(list, &libgbm_library, add);
 	return 0;
 }

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "align.h"
-#include "heap.h"
+#include "config.h"
+#include "heaps.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
 
@@ -21,28 +22,10 @@ void heap_list_add(struct heap_list *list, struct heap *heap)
 {
 	if (list->count == HEAPS_MAX) {
 		log_warning("ignoring heap %s: more than %d heaps", heap->name, HEAPS_MAX);
-		heap->destroy(heap);
+		heap->ops->destroy(heap);
 		return;
 	}
 	list->heaps[list->count++] = heap;
-}
-
-bool heap_has_name(const struct heap *heap, const char *name)
-{
-	if (strcmp(heap->name, name) == 0)
-		return true;
-	for (unsigned i = 0; i < heap->alias_count; i++)
-		if (strcmp(heap->aliases[i], name) == 0)
-			return true;
-	return false;
-}
-
-bool heap_add_alias(struct heap *heap, const char *name)
-{
-	if (heap->alias_count == HEAP_ALIASES_MAX)
-		return false;
-	snprintf(heap->aliases[heap->alias_count++], sizeof(heap->aliases[0]), "%s", name);
-	return true;
 }
 
 struct heap *heaps_find(const struct heap_list *list, const char *name)
@@ -59,8 +42,12 @@ static int discover(struct heap_list *list)
 	int (*const kinds[])(struct heap_list *) = {
 		heap_dmaheap_discover,
 		heap_udmabuf_discover,
+#if HAVE_DRM
 		heap_dumb_discover,
+#endif
+#if HAVE_GBM
 		heap_gbm_discover,
+#endif
 		heap_memfd_discover,
 	};
 	int r;
@@ -149,7 +136,7 @@ static void select_heaps(struct heap_list *found, struct heap_list *list, const 
 	}
 	for (size_t i = 0; i < found->count; i++)
 		if (found->heaps[i])
-			found->heaps[i]->destroy(found->heaps[i]);
+			found->heaps[i]->ops->destroy(found->heaps[i]);
 	found->count = 0;
 }
 
@@ -183,7 +170,7 @@ static void mark_contiguous(struct heap_list *list, const char *names)
 static unsigned cost(const struct heap *h)
 {
 	unsigned extras = (unsigned)__builtin_popcount(h->caps.cache_modes) + h->caps.wired +
-			  h->caps.pageable + h->caps.purgeable + h->caps.address_limit;
+			  h->caps.pageable + heap_can_purge(h) + h->caps.address_limit;
 
 	return (unsigned)h->caps.contiguous << 8 | (unsigned)h->dedicated_pool << 7 |
 	       (unsigned)!(h->fd_flags & WIRE_BUFFER_DMABUF) << 6 |
@@ -249,7 +236,7 @@ int heaps_init(struct heap_list *list, const struct heap_config *config)
 void heaps_fini(struct heap_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
-		list->heaps[i]->destroy(list->heaps[i]);
+		list->heaps[i]->ops->destroy(list->heaps[i]);
 	list->count = 0;
 }
 
@@ -263,7 +250,7 @@ void heap_describe(const struct heap *h, char *out, size_t size)
 				 modes[0] ? "," : "", cache_names[m]);
 	snprintf(out, size, "%s%s%s%s%s%s%s%s", modes, h->caps.contiguous ? " contiguous" : "",
 		 h->caps.wired ? " wired" : "", h->caps.pageable ? " pageable" : "",
-		 h->caps.purgeable ? " purgeable" : "", h->caps.mappable ? " mappable" : "",
+		 heap_can_purge(h) ? " purgeable" : "", h->caps.mappable ? " mappable" : "",
 		 h->caps.address_limit ? " address-limit" : "", h->gone ? " gone" : "");
 }
 
@@ -299,7 +286,7 @@ static const char *first_lack(const struct heap *h, uint32_t options, uint64_t s
 		return "PAGEABLE";
 	if (!(options & IOBUF_PAGEABLE) && !h->caps.wired)
 		return "wired memory (it is only PAGEABLE)";
-	if ((options & IOBUF_PURGEABLE) && !h->caps.purgeable)
+	if ((options & IOBUF_PURGEABLE) && !heap_can_purge(h))
 		return "PURGEABLE";
 	if ((options & IOBUF_KERNEL_USER_SHARED) && !h->caps.mappable)
 		return "KERNEL_USER_SHARED";

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "heap.h"
+#include "heaps.h"
 #include "iobuf/iobuf.h"
 
 #ifndef MFD_NOEXEC_SEAL
@@ -20,7 +20,7 @@
 
 /*
  * The memfd for the next buffer id and its owner's file, made once a reply
- * is sent (heap.prepare) so that an allocation only sizes and seals it.
+ * is sent (ops.prepare) so that an allocation only sizes and seals it.
  * fd is -1 when there is none; owner_fd outlives it from allocate() until
  * owner_fd() hands it out, for the fd allocate() returned (taken_fd).
  */
@@ -209,6 +209,14 @@ static void memfd_destroy(struct heap *heap)
 	free(h);
 }
 
+static const struct heap_ops memfd_ops = {
+	.allocate = memfd_allocate,
+	.owner_fd = memfd_owner_fd,
+	.prepare = memfd_prepare,
+	.purge = memfd_purge,
+	.destroy = memfd_destroy,
+};
+
 int heap_memfd_discover(struct heap_list *list)
 {
 	struct memfd_heap *h = calloc(1, sizeof(*h));
@@ -222,20 +230,15 @@ int heap_memfd_discover(struct heap_list *list)
 	}
 	h->spare = (struct memfd_spare){ .fd = -1, .owner_fd = -1, .taken_fd = -1 };
 	h->heap = (struct heap){
+		.ops = &memfd_ops,
 		.name = "memfd",
 		.caps = {
 			.cache_modes = 1u << (IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT),
 			.wired = true,
 			.pageable = true,
-			.purgeable = true,
 			.mappable = true,
 		},
 		.fd_flags = WIRE_BUFFER_MAPPABLE,
-		.allocate = memfd_allocate,
-		.owner_fd = memfd_owner_fd,
-		.prepare = memfd_prepare,
-		.purge = memfd_purge,
-		.destroy = memfd_destroy,
 	};
 	heap_list_add(list, &h->heap);
 	return 0;

@@ -5,25 +5,20 @@
 #include <inttypes.h>
 #include <linux/udmabuf.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "heap.h"
+#include "dmabuf.h"
+#include "heaps.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
 
 #define UDMABUF_DEVICE "/dev/udmabuf"
 #define UDMABUF_SIZE_LIMIT "/sys/module/udmabuf/parameters/size_limit_mb"
 
-struct udmabuf {
-	struct heap heap;
-	int fd;
-};
-
 static int udmabuf_allocate(struct heap *heap, const struct heap_request *req, uint64_t *size)
 {
-	struct udmabuf *h = (struct udmabuf *)heap;
+	struct device_heap *h = (struct device_heap *)heap;
 	struct udmabuf_create create = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = req->size };
 	char name[32];
 	int memfd, fd;
@@ -43,13 +38,10 @@ static int udmabuf_allocate(struct heap *heap, const struct heap_request *req, u
 	return fd;
 }
 
-static void udmabuf_destroy(struct heap *heap)
-{
-	struct udmabuf *h = (struct udmabuf *)heap;
-
-	close(h->fd);
-	free(h);
-}
+static const struct heap_ops udmabuf_ops = {
+	.allocate = udmabuf_allocate,
+	.destroy = device_heap_destroy,
+};
 
 /*
  * The most the driver makes at once (its size_limit_mb parameter, 64 MiB by
@@ -71,7 +63,7 @@ static uint64_t size_limit(void)
 
 int heap_udmabuf_discover(struct heap_list *list)
 {
-	struct udmabuf *h;
+	struct device_heap *h;
 	int fd = open(UDMABUF_DEVICE, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -79,26 +71,23 @@ int heap_udmabuf_discover(struct heap_list *list)
 			log_warning("skipping heap udmabuf: %s: %m", UDMABUF_DEVICE);
 		return 0;
 	}
-	h = calloc(1, sizeof(*h));
+	h = device_heap_new(sizeof(*h), &udmabuf_ops, NULL);
 	if (!h) {
 		close(fd);
 		return -ENOMEM;
 	}
-	*h = (struct udmabuf){
-		.heap = {
-			.name = "udmabuf",
-			.device = UDMABUF_DEVICE,
-			.caps = {
-				.cache_modes = 1u << (IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT),
-				.pageable = true,
-				.mappable = true,
-				.max_size = size_limit(),
-			},
-			.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE,
-			.allocate = udmabuf_allocate,
-			.destroy = udmabuf_destroy,
+	h->fd = fd;
+	h->heap = (struct heap){
+		.ops = &udmabuf_ops,
+		.name = "udmabuf",
+		.device = UDMABUF_DEVICE,
+		.caps = {
+			.cache_modes = 1u << (IOBUF_CACHE_COPYBACK >> IOBUF_CACHE_SHIFT),
+			.pageable = true,
+			.mappable = true,
+			.max_size = size_limit(),
 		},
-		.fd = fd,
+		.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE,
 	};
 	heap_list_add(list, &h->heap);
 	return 0;

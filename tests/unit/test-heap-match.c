@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "heaps/heap.h"
+#include "heaps/heaps.h"
 #include "iobuf/iobuf.h"
 
 #define CONTIGUOUS IOBUF_PHYSICALLY_CONTIGUOUS
