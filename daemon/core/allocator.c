@@ -303,7 +303,8 @@ int allocator_query(struct allocator *a, const struct alloc_request *req,
 	if (!heap)
 		return r;
 	*result = (struct alloc_result){ .size = request_size(req),
-					 .options = granted_options(req->options), .heap = heap };
+					 .options = granted_options(req->options),
+					 .fd_flags = heap->fd_flags, .heap = heap };
 	return 0;
 }
 
@@ -577,7 +578,7 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (r < 0)
 		return r;
 	*result = (struct alloc_result){ .id = b->id, .size = size, .options = b->options,
-					 .heap = heap };
+					 .fd_flags = heap->fd_flags, .heap = heap };
 	return 0;
 }
 
@@ -597,7 +598,7 @@ static struct heap *image_heap(struct allocator *a, struct reason *why)
 	return NULL;
 }
 
-static int check_image(const struct wire_allocate_image *req, struct reason *why)
+static int check_image(const struct image_request *req, struct reason *why)
 {
 	if (req->width == 0 || req->height == 0 || req->width > IMAGE_MAX_SIDE ||
 	    req->height > IMAGE_MAX_SIDE)
@@ -619,8 +620,8 @@ static uint32_t heap_cache_mode(const struct heap *heap)
 }
 
 int allocator_allocate_image(struct allocator *a, struct client *client,
-			     const struct wire_allocate_image *req,
-			     struct wire_allocate_image_reply *reply, int *fd, struct reason *why)
+			     const struct image_request *req, struct image_result *result, int *fd,
+			     struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .comm = client->comm };
 	struct heap *heap;
@@ -642,28 +643,28 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 		r = quota_check_rate(a, client, why);
 	if (r < 0)
 		return r;
-	*reply = (struct wire_allocate_image_reply){ 0 };
-	r = heap->ops->allocate_image(heap, &hreq, req, reply);
+	*result = (struct image_result){ 0 };
+	r = heap->ops->allocate_image(heap, &hreq, req, &result->layout);
 	if (r < 0)
 		return reason_set(why, r == -EINVAL ? -EOPNOTSUPP : r, "heap %s cannot create a "
 				  "%ux%u image of format 0x%08x: %s", heap->name, req->width,
 				  req->height, req->fourcc, strerror(-r));
 	image_fd = r;
-	r = check_made(a, client, heap, 0, reply->buffer.size, why);
+	r = check_made(a, client, heap, 0, result->layout.size, why);
 	if (r < 0) {
 		close(image_fd);
 		return r;
 	}
 	r = image_fd;
-	b = charge(a, client, heap, reply->buffer.size, r, heap_cache_mode(heap), why);
+	b = charge(a, client, heap, result->layout.size, r, heap_cache_mode(heap), why);
 	if (!b)
 		return -ENOMEM;
 	r = hand_out(a, client, b, fd, why);
 	if (r < 0)
 		return r;
-	reply->buffer.id = b->id;
-	reply->buffer.options = b->options;
-	snprintf(reply->buffer.heap, sizeof(reply->buffer.heap), "%s", heap->name);
+	result->buffer = (struct alloc_result){ .id = b->id, .size = b->size,
+						.options = b->options,
+						.fd_flags = result->layout.fd_flags, .heap = heap };
 	return 0;
 }
 

@@ -15,7 +15,7 @@
 #include "limits.h"
 #include "reason.h"
 #include "request.h"
-#include "wire.h" /* images only: their layout is still the wire's */
+#include "wire.h" /* WIRE_BUFFER_*: how a buffer's fd may be used */
 
 struct allocator {
 	struct heap_list heaps;
@@ -78,7 +78,14 @@ struct alloc_result {
 	uint64_t id;
 	uint64_t size;
 	uint32_t options;        /* granted */
-	const struct heap *heap; /* that serves it: its name and fd flags */
+	uint32_t fd_flags;       /* WIRE_BUFFER_* */
+	const struct heap *heap; /* that serves it */
+};
+
+/* A GPU image the core made. */
+struct image_result {
+	struct alloc_result buffer;
+	struct image_layout layout;
 };
 
 /* On success *fd is an fd of the buffer for the client, which the caller closes once sent. */
@@ -87,8 +94,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		       struct reason *why);
 /* A GPU image on the first heap that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
-			     const struct wire_allocate_image *req,
-			     struct wire_allocate_image_reply *reply, int *fd, struct reason *why);
+			     const struct image_request *req, struct image_result *result, int *fd,
+			     struct reason *why);
 int allocator_query(struct allocator *a, const struct alloc_request *req,
 		    struct alloc_result *result, struct reason *why);
 /*

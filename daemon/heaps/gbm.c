@@ -116,7 +116,7 @@ static uint32_t gbm_usage(uint32_t usage)
 	       (usage & IOBUF_IMAGE_LINEAR ? GBM_BO_USE_LINEAR : 0);
 }
 
-static bool offers(const struct wire_allocate_image *image, uint64_t modifier)
+static bool offers(const struct image_request *image, uint64_t modifier)
 {
 	for (uint32_t i = 0; i < image->modifier_count; i++)
 		if (image->modifiers[i] == modifier)
@@ -128,7 +128,7 @@ static bool offers(const struct wire_allocate_image *image, uint64_t modifier)
  * A bo with one of the modifiers offered. A backend that knows no modifiers
  * (kms_swrast) can still honour a client that accepts linear.
  */
-static struct gbm_bo *create_image(struct gbm_heap *h, const struct wire_allocate_image *image,
+static struct gbm_bo *create_image(struct gbm_heap *h, const struct image_request *image,
 				   uint32_t *flags)
 {
 	struct gbm_bo *bo;
@@ -146,8 +146,7 @@ static struct gbm_bo *create_image(struct gbm_heap *h, const struct wire_allocat
 }
 
 static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
-			      const struct wire_allocate_image *image,
-			      struct wire_allocate_image_reply *layout)
+			      const struct image_request *image, struct image_layout *layout)
 {
 	struct gbm_heap *h = (struct gbm_heap *)heap;
 	struct gbm_bo *bo;
@@ -159,7 +158,7 @@ static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 	if (!bo)
 		return errno ? -errno : -EINVAL;
 	planes = libgbm.gbm_bo_get_plane_count(bo);
-	if (planes < 1 || planes > WIRE_MAX_PLANES) {
+	if (planes < 1 || planes > IMAGE_MAX_PLANES) {
 		libgbm.gbm_bo_destroy(bo);
 		return -EOPNOTSUPP;
 	}
@@ -171,10 +170,10 @@ static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 		layout->planes[i].offset = libgbm.gbm_bo_get_offset(bo, i);
 		layout->planes[i].stride = libgbm.gbm_bo_get_stride_for_plane(bo, i);
 	}
-	layout->buffer.flags = WIRE_BUFFER_DMABUF;
+	layout->fd_flags = WIRE_BUFFER_DMABUF;
 	if (layout->modifier == DRM_FORMAT_MOD_LINEAR)
-		layout->buffer.flags |= WIRE_BUFFER_MAPPABLE;
-	return export(h, bo, req, &layout->buffer.size);
+		layout->fd_flags |= WIRE_BUFFER_MAPPABLE;
+	return export(h, bo, req, &layout->size);
 }
 
 static void gbm_heap_destroy(struct heap *heap)

@@ -37,6 +37,31 @@ struct heap_request {
 struct heap;
 
 /* What a kind of heap does; one const table per kind. */
+#define IMAGE_MAX_MODIFIERS 16
+#define IMAGE_MAX_PLANES 4
+
+/* A GPU image as a client asks for it. */
+struct image_request {
+	uint32_t width;
+	uint32_t height;
+	uint32_t fourcc; /* DRM_FORMAT_* */
+	uint32_t usage;  /* IOBUF_IMAGE_* */
+	uint32_t modifier_count; /* 0: the heap chooses */
+	uint64_t modifiers[IMAGE_MAX_MODIFIERS];
+};
+
+/* The image a heap made: how big, how its fd may be used, and its layout. */
+struct image_layout {
+	uint64_t size;
+	uint32_t fd_flags; /* WIRE_BUFFER_*: a linear image is mappable, a tiled one not */
+	uint64_t modifier;
+	uint32_t plane_count; /* 1 to IMAGE_MAX_PLANES */
+	struct {
+		uint32_t offset;
+		uint32_t stride;
+	} planes[IMAGE_MAX_PLANES];
+};
+
 struct heap_ops {
 	/*
 	 * A new zero-filled fd for the request, or a negative errno. *size is
@@ -44,13 +69,11 @@ struct heap_ops {
 	 */
 	int (*allocate)(struct heap *heap, const struct heap_request *req, uint64_t *size);
 	/*
-	 * A new zero-filled GPU image, or a negative errno; fills layout's
-	 * modifier, planes, buffer.size and buffer.flags. NULL: the heap
-	 * creates no images.
+	 * A new zero-filled GPU image, or a negative errno; fills layout.
+	 * NULL: the heap creates no images.
 	 */
 	int (*allocate_image)(struct heap *heap, const struct heap_request *req,
-			      const struct wire_allocate_image *image,
-			      struct wire_allocate_image_reply *layout);
+			      const struct image_request *image, struct image_layout *layout);
 	/*
 	 * The fd to hand the owner of a buffer it allocated as fd, or a
 	 * negative errno. NULL: a duplicate of fd. (The memfd heap hands out a

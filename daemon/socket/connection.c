@@ -85,9 +85,34 @@ static struct alloc_request request_of(const struct wire_allocate *wire)
 static void reply_of(const struct alloc_result *made, struct wire_allocate_reply *reply)
 {
 	*reply = (struct wire_allocate_reply){ .id = made->id, .size = made->size,
-					       .options = made->options,
-					       .flags = made->heap->fd_flags };
+					       .options = made->options, .flags = made->fd_flags };
 	snprintf(reply->heap, sizeof(reply->heap), "%s", made->heap->name);
+}
+
+_Static_assert(IMAGE_MAX_MODIFIERS == WIRE_MAX_MODIFIERS, "an image request fits the wire's");
+_Static_assert(IMAGE_MAX_PLANES == WIRE_MAX_PLANES, "an image layout fits the wire's");
+
+static struct image_request image_request_of(const struct wire_allocate_image *wire)
+{
+	struct image_request req = { .width = wire->width, .height = wire->height,
+				     .fourcc = wire->fourcc, .usage = wire->usage,
+				     .modifier_count = wire->modifier_count };
+
+	memcpy(req.modifiers, wire->modifiers, sizeof(req.modifiers));
+	return req;
+}
+
+static void image_reply_of(const struct image_result *made,
+			   struct wire_allocate_image_reply *reply)
+{
+	*reply = (struct wire_allocate_image_reply){ .modifier = made->layout.modifier,
+						     .plane_count = made->layout.plane_count };
+	reply_of(&made->buffer, &reply->buffer);
+	for (uint32_t i = 0; i < made->layout.plane_count; i++)
+		reply->planes[i] = (struct wire_image_plane){
+			.offset = made->layout.planes[i].offset,
+			.stride = made->layout.planes[i].stride,
+		};
 }
 
 static void stats_reply_of(const struct allocator *a, const struct client *client,
@@ -113,6 +138,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	struct allocator *a = conn->server->allocator;
 	struct alloc_request ask;
 	struct alloc_result made;
+	struct image_request image;
+	struct image_result image_made;
 	struct reason why = { "" };
 	int r = 0;
 
@@ -134,8 +161,11 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 			reply_of(&made, &ans->msg.allocate_reply);
 		break;
 	case WIRE_ALLOCATE_IMAGE:
-		r = allocator_allocate_image(a, &conn->client, &req->allocate_image,
-					     &ans->msg.allocate_image_reply, &ans->fd, &why);
+		image = image_request_of(&req->allocate_image);
+		r = allocator_allocate_image(a, &conn->client, &image, &image_made, &ans->fd,
+					     &why);
+		if (r >= 0)
+			image_reply_of(&image_made, &ans->msg.allocate_image_reply);
 		break;
 	case WIRE_QUERY:
 		ask = request_of(&req->allocate);
