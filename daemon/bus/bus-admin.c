@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,24 +14,21 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "core/rights.h"
 #include "core/usage.h"
 
-static bool in_admin_group(sd_bus_creds *creds)
+bool bus_creds_admin(sd_bus_creds *creds)
 {
-	const struct group *group = getgrnam(IOBUFD_ADMIN_GROUP);
-	const gid_t *gids;
-	gid_t egid;
+	const gid_t *gids = NULL;
+	gid_t egid = (gid_t)-1;
+	uid_t euid;
 	int n;
 
-	if (!group)
+	if (sd_bus_creds_get_euid(creds, &euid) < 0)
 		return false;
-	if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == group->gr_gid)
-		return true;
+	(void)sd_bus_creds_get_egid(creds, &egid);
 	n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-	for (int i = 0; i < n; i++)
-		if (gids[i] == group->gr_gid)
-			return true;
-	return false;
+	return rights_admin(euid, egid, gids, n > 0 ? (size_t)n : 0);
 }
 
 int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights)
@@ -48,7 +44,7 @@ int bus_sender_rights(sd_bus_message *m, struct bus_rights *rights)
 		return r;
 	r = sd_bus_creds_get_euid(creds, &rights->euid);
 	if (r >= 0)
-		rights->admin = rights->euid == 0 || in_admin_group(creds);
+		rights->admin = bus_creds_admin(creds);
 	return r < 0 ? r : 0;
 }
 

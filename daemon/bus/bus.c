@@ -86,7 +86,9 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 	if (r >= 0)
 		r = sd_bus_track_add_name(bc->track, name);
 	if (r >= 0)
-		r = sd_bus_get_name_creds(service->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID,
+		r = sd_bus_get_name_creds(service->bus, name,
+					  SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
+					  SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
 					  &creds);
 	if (r >= 0)
 		r = sd_bus_creds_get_euid(creds, &uid);
@@ -98,7 +100,7 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 		free(bc);
 		return r;
 	}
-	client_init_from_creds(&bc->client, uid, pid);
+	client_init_from_creds(&bc->client, uid, pid, bus_creds_admin(creds));
 	bc->client.bus_name = bc->name;
 	allocator_add_client(service->allocator, &bc->client, id);
 	bc->next = service->clients;

@@ -22,6 +22,9 @@ struct bus_rights {
 	uid_t euid;
 	bool admin; /* root or in IOBUFD_ADMIN_GROUP: administers and sees every client */
 };
+/* Whether bus credentials (with EUID, EGID and supplementary gids) are an admin's. */
+bool bus_creds_admin(sd_bus_creds *creds);
+
 /*
  * The rights of m's sender, from the credentials the bus vouches for: one
  * round trip to the bus, and an /etc/group lookup unless it is root. 0 or a

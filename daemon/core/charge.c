@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -97,25 +96,6 @@ static int pidfd_identity(int pidfd, pid_t *pid, uid_t *uid)
 	return r;
 }
 
-static bool in_admin_group(pid_t pid)
-{
-	struct group *admin = getgrnam(IOBUFD_ADMIN_GROUP);
-	char path[64], groups[1024], *p, *end;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!admin || proc_field(path, "Groups", groups, sizeof(groups)) < 0)
-		return false;
-	for (p = groups; *p; p = end) {
-		unsigned long gid = strtoul(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (gid == admin->gr_gid)
-			return true;
-	}
-	return false;
-}
-
 struct charge {
 	struct allocator *allocator;
 	struct client *client;
@@ -181,7 +161,7 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 	}
 	if (r < 0)
 		return reason_set(why, -ESRCH, "the task to charge has exited");
-	if (client->uid != uid && client->uid != 0 && !in_admin_group(client->pid))
+	if (client->uid != uid && !client->admin)
 		return reason_set(why, -EPERM, "uid %u may not charge pid %d (uid %u): only the "
 				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
 				  (int)pid, (unsigned)uid);

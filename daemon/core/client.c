@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "rights.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -138,13 +139,14 @@ int client_init(struct client *client, int sock)
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		client->pidfd = pidfd;
 	read_identity(client);
+	client->admin = rights_peer_admin(sock);
 	client->transport = "socket";
 	return 0;
 }
 
-void client_init_from_creds(struct client *client, uid_t uid, pid_t pid)
+void client_init_from_creds(struct client *client, uid_t uid, pid_t pid, bool admin)
 {
-	*client = (struct client){ .uid = uid, .peer_uid = uid, .pid = pid };
+	*client = (struct client){ .uid = uid, .peer_uid = uid, .pid = pid, .admin = admin };
 	/* The bus gave a pid: pin the process now, as close to the call as we can. */
 	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	read_identity(client);

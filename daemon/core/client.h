@@ -43,6 +43,7 @@ struct client {
 	unsigned id;
 	uid_t uid;      /* charged: the peer's, or the task's it charges */
 	uid_t peer_uid; /* the peer's, for good: its connection counts against it */
+	bool admin;     /* the peer is root or in the admin group (rights.h) */
 	pid_t pid;
 	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
 	char comm[16];
@@ -62,7 +63,7 @@ struct client {
 /* Fills identity from a connected socket's peer. The allocator assigns the id. */
 int client_init(struct client *client, int sock);
 /* Fills identity from credentials a bus vouched for. */
-void client_init_from_creds(struct client *client, uid_t uid, pid_t pid);
+void client_init_from_creds(struct client *client, uid_t uid, pid_t pid, bool admin);
 void client_fini(struct client *client);
 /*
  * The client now stands for the task pidfd (taken) refers to: its

@@ -1018,33 +1018,10 @@ static void test_tools_show_a_user_its_uids_objects(void **state)
  * mount namespace of the test's own, the last group of the suite.
  */
 #define ADMIN_GID 4242
-static char group_file[64];
 
 static int admin_group_setup(void **state)
 {
-	char line[512];
-	FILE *in, *out;
-	int fd;
-
-	assert_null(getgrgid(ADMIN_GID));
-	assert_null(getgrnam("iobufd-admin"));
-	snprintf(group_file, sizeof(group_file), "/tmp/iobuf-test-group.XXXXXX");
-	fd = mkstemp(group_file);
-	assert_true(fd >= 0);
-	in = fopen("/etc/group", "r");
-	out = fdopen(fd, "w");
-	assert_non_null(in);
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), in))
-		fputs(line, out);
-	fprintf(out, "iobufd-admin:x:%d:\n", ADMIN_GID);
-	fclose(in);
-	assert_int_equal(fclose(out), 0);
-	assert_int_equal(chmod(group_file, 0644), 0);
-	assert_int_equal(unshare(CLONE_NEWNS), 0);
-	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
-	assert_int_equal(mount(group_file, "/etc/group", "none", MS_BIND, NULL), 0);
-	assert_non_null(getgrnam("iobufd-admin"));
+	test_admin_group_begin(ADMIN_GID);
 	return bus_fixture_setup(state);
 }
 
@@ -1052,8 +1029,7 @@ static int admin_group_teardown(void **state)
 {
 	int r = bus_fixture_teardown(state);
 
-	umount("/etc/group");
-	unlink(group_file);
+	test_admin_group_end();
 	return r;
 }
 

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -493,4 +497,39 @@ void assert_config_refused(const char *text, const char *error)
 	unlink(path);
 	if (!strstr(out, error))
 		fail_msg("for \"%s\": \"%s\" lacks \"%s\"", text, out, error);
+}
+
+static char admin_group_file[64];
+
+void test_admin_group_begin(gid_t gid)
+{
+	char line[512];
+	FILE *in, *out;
+	int fd;
+
+	assert_null(getgrgid(gid));
+	assert_null(getgrnam("iobufd-admin"));
+	snprintf(admin_group_file, sizeof(admin_group_file), "/tmp/iobuf-test-group.XXXXXX");
+	fd = mkstemp(admin_group_file);
+	assert_true(fd >= 0);
+	in = fopen("/etc/group", "r");
+	out = fdopen(fd, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in))
+		fputs(line, out);
+	fprintf(out, "iobufd-admin:x:%d:\n", (int)gid);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(admin_group_file, 0644), 0);
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
+	assert_int_equal(mount(admin_group_file, "/etc/group", "none", MS_BIND, NULL), 0);
+	assert_non_null(getgrnam("iobufd-admin"));
+}
+
+void test_admin_group_end(void)
+{
+	umount("/etc/group");
+	unlink(admin_group_file);
 }

@@ -128,6 +128,14 @@ void wait_total_buffers(struct iobuf_task *task, uint64_t total_buffers);
 void assert_refused(const void *result, int err, const char *message);
 void assert_refused_r(int r, int err, const char *message);
 
+/*
+ * Gives this process, and the daemons it starts from now on, a mount
+ * namespace whose /etc/group adds iobufd-admin with gid; undone by
+ * test_admin_group_end(). Asserts that no such group exists before.
+ */
+void test_admin_group_begin(gid_t gid);
+void test_admin_group_end(void);
+
 /* Group setup/teardown running one default iobufd in *state. */
 int group_daemon_start(void **state);
 int group_daemon_stop(void **state);

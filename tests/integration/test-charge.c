@@ -161,6 +161,67 @@ static void test_charge_after_allocating_is_refused(void **state)
 	close(sock);
 }
 
+#define ADMIN_GID 4242
+
+static int admin_group_start(void **state)
+{
+	test_admin_group_begin(ADMIN_GID);
+	return group_daemon_start(state);
+}
+
+static int admin_group_stop(void **state)
+{
+	int r = group_daemon_stop(state);
+
+	test_admin_group_end();
+	return r;
+}
+
+/* As nobody, with the admin group as its gid or among its groups, or without it. */
+static int charge_root_as_nobody(gid_t gid, const gid_t *groups, size_t count)
+{
+	pid_t child = fork();
+	int status;
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+		struct iobuf_task *task;
+		struct iobuf *buf;
+
+		if (setgroups(count, groups) < 0 || setresgid(gid, gid, gid) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(10);
+		task = iobuf_task_for_pidfd(NULL, pidfd);
+		if (!task)
+			_exit(errno == EPERM ? 1 : 11);
+		buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+		if (!buf)
+			_exit(12);
+		iobuf_release(buf);
+		iobuf_task_unref(task);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A member of iobufd-admin may charge any task, as root may: the socket
+ * tells its groups (SO_PEERGROUPS) as the bus does. Without it, EPERM.
+ */
+static void test_admin_group_charges_any_task(void **state)
+{
+	const struct test_daemon *d = *state;
+	const gid_t admin = ADMIN_GID;
+
+	assert_int_equal(chmod(d->dir, 0755), 0);
+	assert_int_equal(charge_root_as_nobody(NOBODY, &admin, 1), 0);
+	assert_int_equal(charge_root_as_nobody(ADMIN_GID, NULL, 0), 0);
+	assert_int_equal(charge_root_as_nobody(NOBODY, NULL, 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,5 +232,13 @@ int main(void)
 		cmocka_unit_test(test_charge_after_allocating_is_refused),
 	};
 
-	return cmocka_run_group_tests_name("charge", tests, group_daemon_start, group_daemon_stop);
+	const struct CMUnitTest admin_tests[] = {
+		cmocka_unit_test(test_admin_group_charges_any_task),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("charge", tests, group_daemon_start, group_daemon_stop);
+	/* Last: the admin group lives in a mount namespace this process keeps. */
+	return failed + cmocka_run_group_tests_name("charge by an admin", admin_tests,
+						    admin_group_start, admin_group_stop);
 }
