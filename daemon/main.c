@@ -196,8 +196,8 @@ static int run(const struct daemon_config *config)
 	else
 		log_info("stopping");
 out_pressure:
-	release_watch_fini(&release);
-	pressure_watch_fini(&pressure);
+	release_watch_stop(&release);
+	pressure_watch_stop(&pressure);
 out_bus:
 	/* Closing our fds from here on leaves them with the manager, for the next iobufd. */
 	fdstore_stop(&allocator.store);

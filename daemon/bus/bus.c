@@ -109,8 +109,8 @@ static int bus_client_new(struct bus_service *service, const char *name, unsigne
 	return 0;
 }
 
-/* A new caller's uid past its share of clients gets EUSERS; other uids do not. */
-static int check_new_caller(struct bus_service *service, sd_bus_message *m,
+/* A new client's uid past its share of clients gets EUSERS; other uids do not. */
+static int check_new_client(struct bus_service *service, sd_bus_message *m,
 			    sd_bus_error *error)
 {
 	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
@@ -141,7 +141,7 @@ static int get_client(struct bus_service *service, const char *name, unsigned id
 	int r;
 
 	if (!bc) {
-		r = m ? check_new_caller(service, m, error) : 0;
+		r = m ? check_new_client(service, m, error) : 0;
 		if (r >= 0)
 			r = bus_client_new(service, name, id, &bc);
 		if (r < 0)
@@ -152,7 +152,7 @@ static int get_client(struct bus_service *service, const char *name, unsigned id
 }
 
 /* The client a call is charged to: its sender's, made on its first call. */
-static int caller(struct bus_service *service, sd_bus_message *m, sd_bus_error *error,
+static int sender_client(struct bus_service *service, sd_bus_message *m, sd_bus_error *error,
 		  struct client **out)
 {
 	const char *sender = sd_bus_message_get_sender(m);
@@ -188,7 +188,7 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
 	if (r < 0)
 		return r;
-	r = caller(service, m, error, &client);
+	r = sender_client(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_allocate(service->allocator, client, &req, &made, &fd, &why);
@@ -229,7 +229,7 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = sd_bus_message_read(m, "t", &id);
 	if (r < 0)
 		return r;
-	r = caller(service, m, error, &client);
+	r = sender_client(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_free(service->allocator, client, id, &why);
@@ -252,7 +252,7 @@ static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = sd_bus_message_read(m, "tu", &id, &state);
 	if (r < 0)
 		return r;
-	r = caller(service, m, error, &client);
+	r = sender_client(service, m, error, &client);
 	if (r < 0)
 		return r;
 	r = allocator_set_purgeable(service->allocator, client, id, state, &old, &why);
@@ -271,7 +271,7 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 	r = sd_bus_message_read(m, "h", &fd);
 	if (r < 0)
 		return r;
-	r = caller(service, m, error, &client);
+	r = sender_client(service, m, error, &client);
 	if (r < 0)
 		return r;
 	/* The message keeps its fd; the charge keeps a copy for the task's life. */
@@ -280,10 +280,8 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 		return -errno;
 	r = charge_to_pidfd(service->allocator, sd_bus_get_event(service->bus), client, pidfd,
 			    &why);
-	if (r < 0) {
-		close(pidfd);
+	if (r < 0)
 		return refuse(error, r, &why);
-	}
 	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->pid, (uint32_t)client->uid);
 }
 

@@ -142,6 +142,29 @@ static void charge_begin(struct allocator *a, sd_event *event, struct client *cl
 		log_error_errno(r, "cannot watch pid %d for its exit", (int)pid);
 }
 
+/* Whether client may become the task behind pidfd: 0, or a negative errno with why. */
+static int check_charge_to(const struct client *client, int pidfd, pid_t *pid, uid_t *uid,
+			   struct reason *why)
+{
+	int r;
+
+	if (client->buffer_count || client->charge_to.by_pid)
+		return reason_set(why, -EBUSY, "this client %s; charge another task on a new "
+				  "connection", client->buffer_count ? "holds buffers"
+				  : "is charged already");
+	r = pidfd_identity(pidfd, pid, uid);
+	if (r == -EBADF)
+		return reason_set(why, r, "charge-to takes a pidfd (pidfd_open(2)); this fd is "
+				  "none");
+	if (r < 0)
+		return reason_set(why, -ESRCH, "the task to charge has exited");
+	if (client->uid != *uid && !client->admin)
+		return reason_set(why, -EPERM, "uid %u may not charge pid %d (uid %u): only the "
+				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
+				  (int)*pid, (unsigned)*uid);
+	return 0;
+}
+
 int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client, int pidfd,
 		    struct reason *why)
 {
@@ -149,22 +172,11 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 	uid_t uid;
 	int r;
 
-	if (client->buffer_count || client->charge_to.by_pid) {
-		return reason_set(why, -EBUSY, "this client %s; charge another task on a new "
-				  "connection", client->buffer_count ? "holds buffers"
-				  : "is charged already");
+	r = check_charge_to(client, pidfd, &pid, &uid, why);
+	if (r < 0) {
+		close(pidfd);
+		return r;
 	}
-	r = pidfd_identity(pidfd, &pid, &uid);
-	if (r == -EBADF) {
-		return reason_set(why, r, "charge-to takes a pidfd (pidfd_open(2)); this fd is "
-				  "none");
-	}
-	if (r < 0)
-		return reason_set(why, -ESRCH, "the task to charge has exited");
-	if (client->uid != uid && !client->admin)
-		return reason_set(why, -EPERM, "uid %u may not charge pid %d (uid %u): only the "
-				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
-				  (int)pid, (unsigned)uid);
 	log_for_uid(client->peer_uid, LOG_INFO,
 		    "client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
 		    (int)client->pid, client->comm, (int)pid, (unsigned)uid);

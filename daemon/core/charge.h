@@ -19,8 +19,8 @@
 #include "reason.h"
 
 /*
- * Makes client (the caller, holding no buffers) the task behind pidfd,
- * which it takes on success, and watches that task on event. 0, or a
+ * Makes client (holding no buffers) the task behind pidfd, which it takes
+ * (and closes on failure), and watches that task on event. 0, or a
  * negative errno with why: EBADF for an fd that is not a pidfd, ESRCH for
  * a task that has exited, EPERM for one the caller may not charge, EBUSY
  * for a client that holds buffers or is charged already.

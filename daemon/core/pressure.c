@@ -173,7 +173,7 @@ int pressure_watch_change(struct pressure_watch *w, const char *trigger)
 	return arm(w);
 }
 
-void pressure_watch_fini(struct pressure_watch *w)
+void pressure_watch_stop(struct pressure_watch *w)
 {
 	disarm(w);
 }

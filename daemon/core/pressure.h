@@ -41,12 +41,12 @@ int pressure_trigger_parse(const char *text, char *trigger, struct reason *why);
  * Arms trigger (as pressure_trigger_parse() gives it, or "off"). A kernel
  * without PSI, or one that refuses the trigger, is logged and not an
  * error: 0, or a negative errno when the event loop fails; call
- * pressure_watch_fini() in either case.
+ * pressure_watch_stop() in either case.
  */
 int pressure_watch_start(struct pressure_watch *w, sd_event *event, struct allocator *allocator,
 			 const char *trigger);
 /* Arms trigger instead of the one in force, unless it is the same (SIGHUP). */
 int pressure_watch_change(struct pressure_watch *w, const char *trigger);
-void pressure_watch_fini(struct pressure_watch *w);
+void pressure_watch_stop(struct pressure_watch *w);
 
 #endif

@@ -119,7 +119,7 @@ int release_watch_start(struct release_watch *w, sd_event *event, struct allocat
 	return r < 0 ? log_error_errno(r, "cannot watch freed buffers for their release") : 0;
 }
 
-void release_watch_fini(struct release_watch *w)
+void release_watch_stop(struct release_watch *w)
 {
 	w->timer = sd_event_source_disable_unref(w->timer);
 }

@@ -60,6 +60,6 @@ struct release_watch {
 };
 
 int release_watch_start(struct release_watch *w, sd_event *event, struct allocator *a);
-void release_watch_fini(struct release_watch *w);
+void release_watch_stop(struct release_watch *w);
 
 #endif

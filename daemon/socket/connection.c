@@ -65,10 +65,8 @@ static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_r
 	if (pidfd < 0)
 		return reason_set(why, -EINVAL, "charge-to carries the task's pidfd");
 	r = charge_to_pidfd(server->allocator, server->event, &conn->client, pidfd, why);
-	if (r < 0) {
-		close(pidfd);
+	if (r < 0)
 		return r;
-	}
 	reply->pid = (uint32_t)conn->client.pid;
 	reply->uid = (uint32_t)conn->client.uid;
 	return 0;
