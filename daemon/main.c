@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <systemd/sd-event.h>
 
-#include "core/allocator.h"
 #include "args.h"
 #include "bus/bus.h"
 #include "config-file.h"
 #include "config.h"
+#include "core/allocator.h"
 #include "core/fdbudget.h"
-#include "log.h"
-#include "notify.h"
 #include "core/pressure.h"
 #include "core/release.h"
-#include "store/restore.h"
+#include "log.h"
+#include "notify.h"
+#include "socket/connection.h"
 #include "socket/server.h"
+#include "store/restore.h"
 
 /* The limits of the config file under those of the command line, and the file's settings. */
 static int load_settings(const struct daemon_config *config, struct limits *limits,
@@ -113,6 +114,17 @@ static int serve_bus(struct bus_service *bus, sd_event *event, struct allocator 
 	return r;
 }
 
+/* What restore.c calls to give a stored connection or bus client back to its front end. */
+static int adopt_connection(void *server, int sock, unsigned id)
+{
+	return connection_adopt(server, sock, id);
+}
+
+static int adopt_bus_client(void *bus, const char *name, unsigned id, struct client **out)
+{
+	return bus_service_adopt_client(bus, name, id, out);
+}
+
 static int run(const struct daemon_config *config)
 {
 	struct allocator allocator;
@@ -166,7 +178,10 @@ static int run(const struct daemon_config *config)
 	r = serve_bus(&bus, event, &allocator, config);
 	if (r < 0)
 		goto out_bus;
-	restore_registry(&handover, &server, &bus);
+	restore_registry(&handover, &allocator, event,
+			 &(struct restore_front_ends){ .adopt_connection = adopt_connection,
+						       .adopt_bus_client = adopt_bus_client,
+						       .socket = &server, .bus = &bus });
 	allocator_catch_up(&allocator, NULL);
 
 	log_info("iobufd %s ready: max buffer %" PRIu64 " bytes, per client %" PRIu64

@@ -15,7 +15,6 @@
 #include "limits.h"
 #include "reason.h"
 #include "request.h"
-#include "wire.h" /* WIRE_BUFFER_*: how a buffer's fd may be used */
 
 struct allocator {
 	struct heap_list heaps;
@@ -78,7 +77,7 @@ struct alloc_result {
 	uint64_t id;
 	uint64_t size;
 	uint32_t options;        /* granted */
-	uint32_t fd_flags;       /* WIRE_BUFFER_* */
+	uint32_t fd_flags;       /* HEAP_FD_* */
 	const struct heap *heap; /* that serves it */
 };
 

@@ -14,7 +14,7 @@
 
 static bool is_dmabuf(const struct buffer *b)
 {
-	return b->heap->fd_flags & WIRE_BUFFER_DMABUF;
+	return b->heap->fd_flags & HEAP_FD_DMABUF;
 }
 
 /*

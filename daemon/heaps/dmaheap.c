@@ -154,7 +154,7 @@ static void add(struct heap_list *list, const char *dir, const struct node *node
 	snprintf(h->heap.device, sizeof(h->heap.device), "%.63s", path);
 	snprintf(h->heap.name, sizeof(h->heap.name), "dma-heap/%.40s", nodes[i].name);
 	for (int k = 0; k < count; k++) {
-		char alias[WIRE_MAX_HEAP_NAME + 1];
+		char alias[HEAP_NAME_MAX + 1];
 
 		if (nodes[k].same_as != i)
 			continue;
@@ -173,7 +173,7 @@ static void add(struct heap_list *list, const char *dir, const struct node *node
 	learn_pool(nodes[i].name, sources, &pool);
 	h->heap.caps = caps_of(&pool);
 	h->heap.dedicated_pool = !pool.shared;
-	h->heap.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
+	h->heap.fd_flags = HEAP_FD_DMABUF | HEAP_FD_MAPPABLE;
 	heap_list_add(list, &h->heap);
 }
 

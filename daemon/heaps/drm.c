@@ -138,7 +138,7 @@ int drm_heap_open(struct device_heap *h, const char *kind, const char *node)
 		.wired = true,
 		.mappable = true,
 	};
-	heap->fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE;
+	heap->fd_flags = HEAP_FD_DMABUF | HEAP_FD_MAPPABLE;
 	libdrm.drmFreeVersion(version);
 	return 0;
 }

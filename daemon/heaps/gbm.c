@@ -170,9 +170,9 @@ static int gbm_allocate_image(struct heap *heap, const struct heap_request *req,
 		layout->planes[i].offset = libgbm.gbm_bo_get_offset(bo, i);
 		layout->planes[i].stride = libgbm.gbm_bo_get_stride_for_plane(bo, i);
 	}
-	layout->fd_flags = WIRE_BUFFER_DMABUF;
+	layout->fd_flags = HEAP_FD_DMABUF;
 	if (layout->modifier == DRM_FORMAT_MOD_LINEAR)
-		layout->fd_flags |= WIRE_BUFFER_MAPPABLE;
+		layout->fd_flags |= HEAP_FD_MAPPABLE;
 	return export(h, bo, req, &layout->size);
 }
 

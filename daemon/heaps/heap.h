@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire.h"
 
 /*
  * What a heap can do; a request is matched against this. Purging is not
@@ -37,6 +36,15 @@ struct heap_request {
 struct heap;
 
 /* What a kind of heap does; one const table per kind. */
+/* The longest heap name, as in "dma-heap/linux,cma". */
+#define HEAP_NAME_MAX 63
+
+/* How the fd of a buffer may be used. */
+enum {
+	HEAP_FD_DMABUF = 1u << 0,   /* a dma-buf: devices import it; sync with DMA_BUF_IOCTL_SYNC */
+	HEAP_FD_MAPPABLE = 1u << 1, /* the task may mmap() it */
+};
+
 #define IMAGE_MAX_MODIFIERS 16
 #define IMAGE_MAX_PLANES 4
 
@@ -53,7 +61,7 @@ struct image_request {
 /* The image a heap made: how big, how its fd may be used, and its layout. */
 struct image_layout {
 	uint64_t size;
-	uint32_t fd_flags; /* WIRE_BUFFER_*: a linear image is mappable, a tiled one not */
+	uint32_t fd_flags; /* HEAP_FD_*: a linear image is mappable, a tiled one not */
 	uint64_t modifier;
 	uint32_t plane_count; /* 1 to IMAGE_MAX_PLANES */
 	struct {
@@ -98,13 +106,13 @@ struct heap_ops {
 
 struct heap {
 	const struct heap_ops *ops;
-	char name[WIRE_MAX_HEAP_NAME + 1];
+	char name[HEAP_NAME_MAX + 1];
 	/* Other names of the same kernel pool, folded into this heap. */
-	char aliases[HEAP_ALIASES_MAX][WIRE_MAX_HEAP_NAME + 1];
+	char aliases[HEAP_ALIASES_MAX][HEAP_NAME_MAX + 1];
 	unsigned alias_count;
 	char device[64]; /* the node it uses, "" for none */
 	struct heap_caps caps;
-	uint32_t fd_flags; /* WIRE_BUFFER_* for its fds */
+	uint32_t fd_flags; /* HEAP_FD_* for its fds */
 	/*
 	 * A pool that may be set aside for some device: a CMA region of its
 	 * own, or a vendor's dma-buf heap whose pool nothing tells (often a

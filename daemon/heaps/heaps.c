@@ -173,7 +173,7 @@ static unsigned cost(const struct heap *h)
 			  h->caps.pageable + heap_can_purge(h) + h->caps.address_limit;
 
 	return (unsigned)h->caps.contiguous << 8 | (unsigned)h->dedicated_pool << 7 |
-	       (unsigned)!(h->fd_flags & WIRE_BUFFER_DMABUF) << 6 |
+	       (unsigned)!(h->fd_flags & HEAP_FD_DMABUF) << 6 |
 	       (unsigned)!h->caps.mappable << 5 | (extras < 31 ? extras : 31);
 }
 

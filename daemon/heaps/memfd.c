@@ -238,7 +238,7 @@ int heap_memfd_discover(struct heap_list *list)
 			.pageable = true,
 			.mappable = true,
 		},
-		.fd_flags = WIRE_BUFFER_MAPPABLE,
+		.fd_flags = HEAP_FD_MAPPABLE,
 	};
 	heap_list_add(list, &h->heap);
 	return 0;

@@ -87,7 +87,7 @@ int heap_udmabuf_discover(struct heap_list *list)
 			.mappable = true,
 			.max_size = size_limit(),
 		},
-		.fd_flags = WIRE_BUFFER_DMABUF | WIRE_BUFFER_MAPPABLE,
+		.fd_flags = HEAP_FD_DMABUF | HEAP_FD_MAPPABLE,
 	};
 	heap_list_add(list, &h->heap);
 	return 0;

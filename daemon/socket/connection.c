@@ -12,6 +12,7 @@
 #include "log-budget.h"
 #include "log.h"
 #include "server.h"
+#include "wire.h"
 
 /* The reply to one request, and whether the connection must close after it. */
 struct answer {
@@ -80,10 +81,19 @@ static struct alloc_request request_of(const struct wire_allocate *wire)
 				       .physical_mask = wire->physical_mask };
 }
 
+_Static_assert(HEAP_NAME_MAX <= WIRE_MAX_HEAP_NAME, "a heap's name fits the wire's");
+
+static uint32_t wire_flags_of(uint32_t fd_flags)
+{
+	return (fd_flags & HEAP_FD_DMABUF ? WIRE_BUFFER_DMABUF : 0) |
+	       (fd_flags & HEAP_FD_MAPPABLE ? WIRE_BUFFER_MAPPABLE : 0);
+}
+
 static void reply_of(const struct alloc_result *made, struct wire_allocate_reply *reply)
 {
 	*reply = (struct wire_allocate_reply){ .id = made->id, .size = made->size,
-					       .options = made->options, .flags = made->fd_flags };
+					       .options = made->options,
+					       .flags = wire_flags_of(made->fd_flags) };
 	snprintf(reply->heap, sizeof(reply->heap), "%s", made->heap->name);
 }
 

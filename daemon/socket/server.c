@@ -13,6 +13,7 @@
 #include "log.h"
 #include "core/quota.h"
 #include "server.h"
+#include "wire.h"
 
 #define ACCEPT_RETRY_USEC 1000000
 

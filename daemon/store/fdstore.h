@@ -28,7 +28,7 @@
 
 #include "core/client.h"
 #include "record.h"
-#include "wire.h"
+#include "heaps/heap.h"
 
 struct fdstore {
 	unsigned max;    /* 0: no store */
@@ -97,7 +97,7 @@ struct stored_buffer {
 	uint64_t size;
 	uint32_t options;
 	uint32_t state;
-	char heap[WIRE_MAX_HEAP_NAME + 1];
+	char heap[HEAP_NAME_MAX + 1];
 	char bus_name[256]; /* the owner's unique bus name, "" for a socket client */
 	bool freed;
 	bool owner_known;   /* uid and pid are the owner's */

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "core/charge.h"
-#include "socket/connection.h"
 #include "log.h"
 #include "restore.h"
 
@@ -17,15 +16,16 @@ static int take_fd(int *fd)
 	return taken;
 }
 
-static void restore_connections(struct handover *h, struct server *server)
+static void restore_connections(struct handover *h, struct allocator *a,
+				const struct restore_front_ends *fe)
 {
-	struct fdstore *store = &server->allocator->store;
+	struct fdstore *store = &a->store;
 	int r;
 
 	for (size_t i = 0; i < h->connection_count; i++) {
 		struct stored_connection *c = &h->connections[i];
 
-		r = connection_adopt(server, take_fd(&c->fd), c->client_id);
+		r = fe->adopt_connection(fe->socket, take_fd(&c->fd), c->client_id);
 		if (r >= 0) {
 			fdstore_adopt(store, STORED_CONNECTION, c->client_id, c->name);
 			continue;
@@ -40,7 +40,7 @@ static void restore_connections(struct handover *h, struct server *server)
  * caller still on the bus (bus_name not "").
  */
 static struct client *client_of(unsigned client_id, const char *bus_name, struct allocator *a,
-				struct bus_service *bus)
+				const struct restore_front_ends *fe)
 {
 	struct client *client = allocator_find_client(a, client_id);
 
@@ -48,19 +48,19 @@ static struct client *client_of(unsigned client_id, const char *bus_name, struct
 		return client && !client->bus_name ? client : NULL;
 	if (client)
 		return client->bus_name && strcmp(client->bus_name, bus_name) == 0 ? client : NULL;
-	return bus_service_adopt_client(bus, bus_name, client_id, &client) >= 0 ? client : NULL;
+	return fe->adopt_bus_client(fe->bus, bus_name, client_id, &client) >= 0 ? client : NULL;
 }
 
-static void restore_charges(struct handover *h, struct server *server, struct bus_service *bus)
+static void restore_charges(struct handover *h, struct allocator *a, sd_event *event,
+			    const struct restore_front_ends *fe)
 {
-	struct allocator *a = server->allocator;
 
 	for (size_t i = 0; i < h->charge_count; i++) {
 		struct stored_charge *c = &h->charges[i];
-		struct client *client = client_of(c->client_id, c->bus_name, a, bus);
+		struct client *client = client_of(c->client_id, c->bus_name, a, fe);
 
 		if (client && !client->charge_to.watch) {
-			charge_resume(a, server->event, client, c, take_fd(&c->fd));
+			charge_resume(a, event, client, c, take_fd(&c->fd));
 			continue;
 		}
 		log_info("the charge of client %u to pid %d is dropped: the client has gone",
@@ -86,10 +86,10 @@ static struct client *detached_owner(const struct stored_buffer *b, struct alloc
 
 /* Adopts one buffer; the bytes it charges, 0 when it was released instead. */
 static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
-			       struct bus_service *bus)
+			       const struct restore_front_ends *fe)
 {
 	struct reason why = { "its owner has gone" };
-	struct client *owner = client_of(b->client_id, b->bus_name, a, bus);
+	struct client *owner = client_of(b->client_id, b->bus_name, a, fe);
 
 	if (!owner && b->owner_known)
 		owner = detached_owner(b, a);
@@ -104,17 +104,17 @@ static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 	return 0;
 }
 
-void restore_registry(struct handover *h, struct server *server, struct bus_service *bus)
+void restore_registry(struct handover *h, struct allocator *a, sd_event *event,
+		      const struct restore_front_ends *fe)
 {
-	struct allocator *a = server->allocator;
 	uint64_t buffers = 0, bytes = 0;
 
 	if (!h->connection_count && !h->charge_count && !h->buffer_count)
 		return;
-	restore_connections(h, server);
-	restore_charges(h, server, bus);
+	restore_connections(h, a, fe);
+	restore_charges(h, a, event, fe);
 	for (size_t i = 0; i < h->buffer_count; i++) {
-		uint64_t charged = restore_buffer(&h->buffers[i], a, bus);
+		uint64_t charged = restore_buffer(&h->buffers[i], a, fe);
 
 		buffers += charged > 0;
 		bytes += charged;

@@ -88,7 +88,7 @@ struct board {
 	char nodes[96];
 	struct dmaheap_sources sources;
 	struct heap_list heaps;
-	char why[WIRE_MAX_ERROR_MESSAGE + 1];
+	char why[512];
 };
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
