@@ -36,6 +36,7 @@
 #include "socket/connection.h"
 #include "fuzz-common.h"
 #include "socket/server.h"
+#include "wire.h"
 
 #define FD_EXITED_PIDFD FUZZ_FD_KINDS
 #define FD_KINDS (FUZZ_FD_KINDS + 1)
