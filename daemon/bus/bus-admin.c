@@ -99,9 +99,9 @@ static int method_list_clients(sd_bus_message *m, void *userdata, sd_bus_error *
 	if (r >= 0)
 		r = sd_bus_message_open_container(reply, 'a', "(uuussstt)");
 	for (struct client *c = service->allocator->client_list; r >= 0 && c; c = c->next)
-		r = sd_bus_message_append(reply, "(uuussstt)", c->id, (uint32_t)c->uid,
-					  (uint32_t)c->pid, c->comm, c->unit, c->transport,
-					  c->buffer_count, c->bytes);
+		r = sd_bus_message_append(reply, "(uuussstt)", c->id, (uint32_t)c->task.uid,
+					  (uint32_t)c->task.pid, c->task.comm, c->task.unit, c->transport,
+					  c->held.buffer_count, c->held.bytes);
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
 	if (r >= 0)
@@ -113,7 +113,7 @@ static int append_buffers(sd_bus_message *reply, const struct client *c)
 {
 	int r = 0;
 
-	for (const struct buffer *b = c->buffers; r >= 0 && b; b = b->next)
+	for (const struct buffer *b = c->held.buffers; r >= 0 && b; b = b->next)
 		r = sd_bus_message_append(reply, "(ttsuuus)", b->id, b->size, b->heap->name,
 					  b->options, c->id, b->purgeable_state, buffer_use(b));
 	return r;
@@ -236,7 +236,7 @@ static int method_free_client_buffers(sd_bus_message *m, void *userdata, sd_bus_
 		return r;
 	n = allocator_free_client_buffers(service->allocator, client);
 	log_info("freed %zu buffers of client %u (pid %d, %s) over D-Bus", n, client->id,
-		 (int)client->pid, client->comm);
+		 (int)client->task.pid, client->task.comm);
 	return sd_bus_reply_method_return(m, "t", (uint64_t)n);
 }
 

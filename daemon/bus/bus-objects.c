@@ -82,7 +82,7 @@ static int reader_rights(struct bus_service *service, struct bus_rights *rights)
 
 static bool may_read(const struct bus_rights *rights, const struct client *c)
 {
-	return rights->admin || c->uid == rights->euid;
+	return rights->admin || c->task.uid == rights->euid;
 }
 
 /*
@@ -153,7 +153,7 @@ static int enumerate(struct bus_service *service, bool buffers, char ***nodes)
 		if (!buffers && n < max &&
 		    asprintf(&list[n], IOBUF_BUS_CLIENTS_PATH "/%u", c->id) >= 0)
 			n++;
-		for (struct buffer *b = c->buffers; buffers && b && n < max; b = b->next)
+		for (struct buffer *b = c->held.buffers; buffers && b && n < max; b = b->next)
 			if (asprintf(&list[n], IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, b->id) >= 0)
 				n++;
 	}
@@ -182,18 +182,18 @@ static int client_property(sd_bus *bus, const char *path, const char *interface,
 	if (strcmp(property, "Id") == 0)
 		return sd_bus_message_append(reply, "u", c->id);
 	if (strcmp(property, "Uid") == 0)
-		return sd_bus_message_append(reply, "u", (uint32_t)c->uid);
+		return sd_bus_message_append(reply, "u", (uint32_t)c->task.uid);
 	if (strcmp(property, "Pid") == 0)
-		return sd_bus_message_append(reply, "u", (uint32_t)c->pid);
+		return sd_bus_message_append(reply, "u", (uint32_t)c->task.pid);
 	if (strcmp(property, "Comm") == 0)
-		return sd_bus_message_append(reply, "s", c->comm);
+		return sd_bus_message_append(reply, "s", c->task.comm);
 	if (strcmp(property, "Unit") == 0)
-		return sd_bus_message_append(reply, "s", c->unit);
+		return sd_bus_message_append(reply, "s", c->task.unit);
 	if (strcmp(property, "Transport") == 0)
 		return sd_bus_message_append(reply, "s", c->transport);
 	if (strcmp(property, "Buffers") == 0)
-		return sd_bus_message_append(reply, "t", c->buffer_count);
-	return sd_bus_message_append(reply, "t", c->bytes);
+		return sd_bus_message_append(reply, "t", c->held.buffer_count);
+	return sd_bus_message_append(reply, "t", c->held.bytes);
 }
 
 static int buffer_property(sd_bus *bus, const char *path, const char *interface,

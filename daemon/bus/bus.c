@@ -282,7 +282,8 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 			    &why);
 	if (r < 0)
 		return refuse(error, r, &why);
-	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->pid, (uint32_t)client->uid);
+	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->task.pid,
+					  (uint32_t)client->task.uid);
 }
 
 static int property_version(sd_bus *bus, const char *path, const char *interface,

@@ -69,8 +69,8 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
 	log_debug("client %u %s on the %s: pid %d uid %u %s", id ? id : a->last_client_id + 1,
-		  id ? "taken over" : "new", client->transport, (int)client->pid,
-		  (unsigned)client->uid, client->comm);
+		  id ? "taken over" : "new", client->transport, (int)client->task.pid,
+		  (unsigned)client->task.uid, client->task.comm);
 	if (!id)
 		id = a->last_client_id + 1;
 	if (id > a->last_client_id)
@@ -106,7 +106,7 @@ static void unlink_client(struct allocator *a, struct client *client)
 static void buffer_free(struct allocator *a, struct client *client, struct buffer *b)
 {
 	b->freed = true;
-	client->freed_count++;
+	client->held.freed_count++;
 	a->freed_buffers++;
 }
 
@@ -133,7 +133,7 @@ size_t allocator_free_client_buffers(struct allocator *a, struct client *client)
 {
 	size_t n = 0;
 
-	for (struct buffer *b = client->buffers; b; b = b->next) {
+	for (struct buffer *b = client->held.buffers; b; b = b->next) {
 		if (!b->freed) {
 			buffer_free(a, client, b);
 			n++;
@@ -151,14 +151,14 @@ size_t allocator_reap(struct allocator *a, struct client *only)
 
 	for (c = only ? only : a->client_list; c; c = next_client) {
 		next_client = only ? NULL : c->next;
-		for (b = c->buffers; c->freed_count && b; b = next) {
+		for (b = c->held.buffers; c->held.freed_count && b; b = next) {
 			next = b->next;
 			if (b->freed && buffer_reap(a, c, b))
 				n++;
 		}
-		if (c->detached && !c->buffers) {
+		if (c->detached && !c->held.buffers) {
 			log_debug("client %u (pid %d, %s): its last buffer is released", c->id,
-				  (int)c->pid, c->comm);
+				  (int)c->task.pid, c->task.comm);
 			unlink_client(a, c);
 			free(c);
 		}
@@ -168,7 +168,7 @@ size_t allocator_reap(struct allocator *a, struct client *only)
 
 void allocator_catch_up(struct allocator *a, struct client *client)
 {
-	if (client && client->freed_count)
+	if (client && client->held.freed_count)
 		allocator_reap(a, client);
 	for (size_t i = 0; i < a->heaps.count; i++)
 		if (a->heaps.heaps[i]->ops->prepare)
@@ -186,10 +186,10 @@ static struct client *detached_copy(const struct client *client)
 	d->detached = true;
 	d->transport = "gone";
 	d->bus_name = NULL;
-	d->pidfd = -1;
+	d->task.pidfd = -1;
 	d->charge_to.watch = NULL;
-	d->buffers = NULL;
-	d->buffer_count = d->bytes = d->freed_count = 0;
+	d->held.buffers = NULL;
+	d->held.buffer_count = d->held.bytes = d->held.freed_count = 0;
 	return d;
 }
 
@@ -199,9 +199,10 @@ struct client *allocator_add_detached(struct allocator *a, unsigned id, uid_t ui
 
 	if (!d)
 		return NULL;
-	*d = (struct client){ .id = id, .uid = uid, .peer_uid = uid, .pid = pid, .pidfd = -1,
-			      .detached = true, .transport = "gone", .next = a->client_list };
-	snprintf(d->comm, sizeof(d->comm), "?");
+	*d = (struct client){ .id = id, .task = { .uid = uid, .pid = pid, .pidfd = -1 },
+			      .peer.uid = uid, .detached = true, .transport = "gone",
+			      .next = a->client_list };
+	snprintf(d->task.comm, sizeof(d->task.comm), "?");
 	if (id > a->last_client_id)
 		a->last_client_id = id;
 	a->client_list = d;
@@ -214,7 +215,7 @@ static void detach_held(struct allocator *a, struct client *client)
 	struct client *d = NULL;
 	struct buffer *b, *next;
 
-	for (b = client->buffers; b; b = next) {
+	for (b = client->held.buffers; b; b = next) {
 		next = b->next;
 		if (released(a, b) != RELEASE_HELD) {
 			buffer_destroy(a, client, b);
@@ -232,10 +233,10 @@ static void detach_held(struct allocator *a, struct client *client)
 		fdstore_buffer(&a->store, b, d);
 	}
 	if (d) {
-		log_for_uid(d->peer_uid, LOG_INFO, "client %u (pid %d, %s) left %" PRIu64
+		log_for_uid(d->peer.uid, LOG_INFO, "client %u (pid %d, %s) left %" PRIu64
 			    " buffers (%" PRIu64 " bytes) that others still refer to: they stay "
-			    "charged to it until released", d->id, (int)d->pid, d->comm,
-			    d->buffer_count, d->bytes);
+			    "charged to it until released", d->id, (int)d->task.pid, d->task.comm,
+			    d->held.buffer_count, d->held.bytes);
 		d->next = a->client_list;
 		a->client_list = d;
 	}
@@ -244,12 +245,12 @@ static void detach_held(struct allocator *a, struct client *client)
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
 	/* Worth a line only when the client left buffers behind, not when they are handed over. */
-	if (client->buffer_count && !a->store.stopping)
-		log_for_uid(client->peer_uid, LOG_INFO, "client %u (pid %d, %s%s%s) left holding %"
-			    PRIu64 " buffers (%" PRIu64 " bytes)", client->id, (int)client->pid,
-			    client->comm, client->bus_name ? ", " : "",
-			    client->bus_name ? client->bus_name : "", client->buffer_count,
-			    client->bytes);
+	if (client->held.buffer_count && !a->store.stopping)
+		log_for_uid(client->peer.uid, LOG_INFO, "client %u (pid %d, %s%s%s) left holding %"
+			    PRIu64 " buffers (%" PRIu64 " bytes)", client->id, (int)client->task.pid,
+			    client->task.comm, client->bus_name ? ", " : "",
+			    client->bus_name ? client->bus_name : "", client->held.buffer_count,
+			    client->held.bytes);
 	else
 		log_debug("client %u left", client->id);
 	fdstore_connection_gone(&a->store, client);
@@ -265,8 +266,8 @@ void allocator_remove_client(struct allocator *a, struct client *client)
 
 void allocator_drop_buffers(struct allocator *a, struct client *client)
 {
-	while (client->buffers)
-		buffer_destroy(a, client, client->buffers);
+	while (client->held.buffers)
+		buffer_destroy(a, client, client->held.buffers);
 }
 
 static uint32_t granted_options(uint32_t options)
@@ -501,7 +502,7 @@ static int check_alive(const struct client *client, struct reason *why)
 	if (!client->charge_to.exited)
 		return 0;
 	return reason_set(why, -ESRCH, "the task this connection charges (pid %d) has exited",
-			  (int)client->pid);
+			  (int)client->task.pid);
 }
 
 /*
@@ -535,7 +536,7 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		       struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .options = req->options,
-				     .comm = client->comm };
+				     .comm = client->task.comm };
 	struct buffer *b;
 	struct heap *heap;
 	uint64_t size;
@@ -546,7 +547,7 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	if (!heap)
 		return r;
 	hreq.size = request_size(req);
-	if (client->freed_count)
+	if (client->held.freed_count)
 		allocator_reap(a, client);
 	r = check_alive(client, why);
 	if (r >= 0)
@@ -623,7 +624,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct image_request *req, struct image_result *result, int *fd,
 			     struct reason *why)
 {
-	struct heap_request hreq = { .id = a->next_id, .comm = client->comm };
+	struct heap_request hreq = { .id = a->next_id, .comm = client->task.comm };
 	struct heap *heap;
 	struct buffer *b;
 	int image_fd, r;
@@ -634,7 +635,7 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 	heap = image_heap(a, why);
 	if (!heap)
 		return -EOPNOTSUPP;
-	if (client->freed_count)
+	if (client->held.freed_count)
 		allocator_reap(a, client);
 	r = check_alive(client, why);
 	if (r >= 0)
@@ -692,8 +693,8 @@ void allocator_stats(const struct allocator *a, const struct client *client,
 		     struct allocator_stats *stats)
 {
 	*stats = (struct allocator_stats){
-		.client_buffers = client->buffer_count,
-		.client_bytes = client->bytes,
+		.client_buffers = client->held.buffer_count,
+		.client_bytes = client->held.bytes,
 		.total_buffers = a->buffers,
 		.total_bytes = a->bytes,
 		.clients = a->clients,

@@ -107,16 +107,16 @@ static int on_task_exit(sd_event_source *source, int fd, uint32_t revents, void 
 {
 	struct charge *charge = userdata;
 	struct client *client = charge->client;
-	uint64_t buffers = client->buffer_count, bytes = client->bytes;
+	uint64_t buffers = client->held.buffer_count, bytes = client->held.bytes;
 
 	allocator_free_client_buffers(charge->allocator, client);
 	client->charge_to.exited = true;
-	log_for_uid(client->peer_uid, LOG_INFO,
+	log_for_uid(client->peer.uid, LOG_INFO,
 		    "pid %d (%s), charged by client %u (pid %d, %s), exited: released %" PRIu64
 		    " buffers (%" PRIu64 " bytes); %" PRIu64 " still referenced stay charged",
-		    (int)client->pid, client->comm, client->id, (int)client->charge_to.by_pid,
-		    client->charge_to.by_comm, buffers - client->buffer_count,
-		    bytes - client->bytes, client->buffer_count);
+		    (int)client->task.pid, client->task.comm, client->id, (int)client->charge_to.by_pid,
+		    client->charge_to.by_comm, buffers - client->held.buffer_count,
+		    bytes - client->held.bytes, client->held.buffer_count);
 	charge->exit_watch = sd_event_source_disable_unref(charge->exit_watch);
 	return 0;
 }
@@ -148,9 +148,9 @@ static int check_charge_to(const struct client *client, int pidfd, pid_t *pid, u
 {
 	int r;
 
-	if (client->buffer_count || client->charge_to.by_pid)
+	if (client->held.buffer_count || client->charge_to.by_pid)
 		return reason_set(why, -EBUSY, "this client %s; charge another task on a new "
-				  "connection", client->buffer_count ? "holds buffers"
+				  "connection", client->held.buffer_count ? "holds buffers"
 				  : "is charged already");
 	r = pidfd_identity(pidfd, pid, uid);
 	if (r == -EBADF)
@@ -158,9 +158,9 @@ static int check_charge_to(const struct client *client, int pidfd, pid_t *pid, u
 				  "none");
 	if (r < 0)
 		return reason_set(why, -ESRCH, "the task to charge has exited");
-	if (client->uid != *uid && !client->admin)
+	if (client->task.uid != *uid && !client->peer.admin)
 		return reason_set(why, -EPERM, "uid %u may not charge pid %d (uid %u): only the "
-				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->uid,
+				  "same uid, root and " IOBUFD_ADMIN_GROUP " may", (unsigned)client->task.uid,
 				  (int)*pid, (unsigned)*uid);
 	return 0;
 }
@@ -177,9 +177,9 @@ int charge_to_pidfd(struct allocator *a, sd_event *event, struct client *client,
 		close(pidfd);
 		return r;
 	}
-	log_for_uid(client->peer_uid, LOG_INFO,
+	log_for_uid(client->peer.uid, LOG_INFO,
 		    "client %u (pid %d, %s) now charges its buffers to pid %d, uid %u", client->id,
-		    (int)client->pid, client->comm, (int)pid, (unsigned)uid);
+		    (int)client->task.pid, client->task.comm, (int)pid, (unsigned)uid);
 	charge_begin(a, event, client, pidfd, pid, uid);
 	fdstore_charge(&a->store, client);
 	return 0;
@@ -207,7 +207,7 @@ void charge_resume(struct allocator *a, sd_event *event, struct client *client,
 	charge_begin(a, event, client, pidfd, stored->pid, stored->uid);
 	fdstore_adopt(&a->store, STORED_CHARGE, client->id, stored->name);
 	if (r < 0) /* its pid may name another task by now: what /proc says is not its */
-		client->comm[0] = client->unit[0] = client->cgroup[0] = '\0';
+		client->task.comm[0] = client->task.unit[0] = client->task.cgroup[0] = '\0';
 }
 
 void charge_end(struct allocator *a, struct client *client)

@@ -118,9 +118,9 @@ static void read_cgroup(pid_t pid, char cgroup[256])
 
 static void read_identity(struct client *client)
 {
-	read_comm(client->pid, client->comm);
-	read_unit(client->pid, client->unit);
-	read_cgroup(client->pid, client->cgroup);
+	read_comm(client->task.pid, client->task.comm);
+	read_unit(client->task.pid, client->task.unit);
+	read_cgroup(client->task.pid, client->task.cgroup);
 }
 
 int client_init(struct client *client, int sock)
@@ -129,61 +129,62 @@ int client_init(struct client *client, int sock)
 	socklen_t len = sizeof(cred);
 	int pidfd = -1;
 
-	*client = (struct client){ .pidfd = -1 };
+	*client = (struct client){ .task.pidfd = -1 };
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
-	client->uid = cred.uid;
-	client->peer_uid = cred.uid;
-	client->pid = cred.pid;
+	client->task.uid = cred.uid;
+	client->peer.uid = cred.uid;
+	client->task.pid = cred.pid;
 	len = sizeof(pidfd);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
-		client->pidfd = pidfd;
+		client->task.pidfd = pidfd;
 	read_identity(client);
-	client->admin = rights_peer_admin(sock);
+	client->peer.admin = rights_peer_admin(sock);
 	client->transport = "socket";
 	return 0;
 }
 
 void client_init_from_creds(struct client *client, uid_t uid, pid_t pid, bool admin)
 {
-	*client = (struct client){ .uid = uid, .peer_uid = uid, .pid = pid, .admin = admin };
+	*client = (struct client){ .task = { .uid = uid, .pid = pid },
+				   .peer = { .uid = uid, .admin = admin } };
 	/* The bus gave a pid: pin the process now, as close to the call as we can. */
-	client->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	client->task.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	read_identity(client);
 	client->transport = "bus";
 }
 
 void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid)
 {
-	client->charge_to.by_pid = client->pid;
-	memcpy(client->charge_to.by_comm, client->comm, sizeof(client->comm));
-	if (client->pidfd >= 0)
-		close(client->pidfd);
-	client->pidfd = pidfd;
-	client->pid = pid;
-	client->uid = uid;
+	client->charge_to.by_pid = client->task.pid;
+	memcpy(client->charge_to.by_comm, client->task.comm, sizeof(client->task.comm));
+	if (client->task.pidfd >= 0)
+		close(client->task.pidfd);
+	client->task.pidfd = pidfd;
+	client->task.pid = pid;
+	client->task.uid = uid;
 	read_identity(client);
 }
 
 void client_fini(struct client *client)
 {
-	if (client->pidfd >= 0)
-		close(client->pidfd);
-	client->pidfd = -1;
+	if (client->task.pidfd >= 0)
+		close(client->task.pidfd);
+	client->task.pidfd = -1;
 }
 
 void client_add_buffer(struct client *client, struct buffer *buffer)
 {
-	buffer->next = client->buffers;
-	client->buffers = buffer;
-	client->buffer_count++;
-	client->bytes += buffer->size;
-	client->freed_count += buffer->freed;
+	buffer->next = client->held.buffers;
+	client->held.buffers = buffer;
+	client->held.buffer_count++;
+	client->held.bytes += buffer->size;
+	client->held.freed_count += buffer->freed;
 }
 
 struct buffer *client_find_buffer(const struct client *client, uint64_t id)
 {
-	for (struct buffer *b = client->buffers; b; b = b->next)
+	for (struct buffer *b = client->held.buffers; b; b = b->next)
 		if (b->id == id && !b->freed)
 			return b;
 	return NULL;
@@ -191,7 +192,7 @@ struct buffer *client_find_buffer(const struct client *client, uint64_t id)
 
 struct buffer *client_find_charged_buffer(const struct client *client, uint64_t id)
 {
-	for (struct buffer *b = client->buffers; b; b = b->next)
+	for (struct buffer *b = client->held.buffers; b; b = b->next)
 		if (b->id == id)
 			return b;
 	return NULL;
@@ -204,12 +205,12 @@ const char *buffer_use(const struct buffer *buffer)
 
 void client_remove_buffer(struct client *client, struct buffer *buffer)
 {
-	for (struct buffer **p = &client->buffers; *p; p = &(*p)->next) {
+	for (struct buffer **p = &client->held.buffers; *p; p = &(*p)->next) {
 		if (*p == buffer) {
 			*p = buffer->next;
-			client->buffer_count--;
-			client->bytes -= buffer->size;
-			client->freed_count -= buffer->freed;
+			client->held.buffer_count--;
+			client->held.bytes -= buffer->size;
+			client->held.freed_count -= buffer->freed;
 			return;
 		}
 	}

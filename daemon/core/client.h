@@ -38,24 +38,39 @@ struct client_rate {
 	uint64_t count;
 };
 
-struct client {
-	struct client *next; /* in the allocator's list */
-	unsigned id;
-	uid_t uid;      /* charged: the peer's, or the task's it charges */
-	uid_t peer_uid; /* the peer's, for good: its connection counts against it */
-	bool admin;     /* the peer is root or in the admin group (rights.h) */
+/* The task a client is charged as: its peer's, or the one it charges (client.c). */
+struct client_task {
+	uid_t uid;
 	pid_t pid;
 	int pidfd; /* -1 where the kernel has no SO_PEERPIDFD */
 	char comm[16];
-	char unit[128];       /* its systemd unit, "" when it has none */
-	char cgroup[256];     /* its cgroup v2 path, "" when unknown */
-	const char *transport; /* "socket", "bus", or "gone" once detached */
-	const char *bus_name;  /* a bus client's unique name, else NULL */
-	bool detached;         /* its connection is gone; it lives while its buffers do */
+	char unit[128];   /* its systemd unit, "" when it has none */
+	char cgroup[256]; /* its cgroup v2 path, "" when unknown */
+};
+
+/* Who is connected, for good: its connection counts against its uid. */
+struct client_peer {
+	uid_t uid;
+	bool admin; /* root or in the admin group (rights.h) */
+};
+
+/* What a client holds (the allocator's). */
+struct client_holdings {
 	struct buffer *buffers;
 	uint64_t buffer_count; /* every buffer charged to it, freed ones included */
 	uint64_t bytes;
 	uint64_t freed_count;  /* of those, freed and still referenced elsewhere */
+};
+
+struct client {
+	struct client *next; /* in the allocator's list */
+	unsigned id;
+	struct client_task task;
+	struct client_peer peer;
+	const char *transport; /* "socket", "bus", or "gone" once detached */
+	const char *bus_name;  /* a bus client's unique name, else NULL */
+	bool detached;         /* its connection is gone; it lives while its buffers do */
+	struct client_holdings held;
 	struct client_charge_to charge_to;
 	struct client_rate rate;
 };

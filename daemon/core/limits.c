@@ -172,11 +172,11 @@ bool limit_rule_matches(const struct limit_rule *rule, const struct client *clie
 {
 	switch (rule->kind) {
 	case RULE_UID:
-		return rule->uid == client->uid;
+		return rule->uid == client->task.uid;
 	case RULE_UNIT:
-		return client->unit[0] && fnmatch(rule->match, client->unit, 0) == 0;
+		return client->task.unit[0] && fnmatch(rule->match, client->task.unit, 0) == 0;
 	case RULE_CGROUP:
-		return client->cgroup[0] && fnmatch(rule->match, client->cgroup, 0) == 0;
+		return client->task.cgroup[0] && fnmatch(rule->match, client->task.cgroup, 0) == 0;
 	case RULE_HEAP:
 		break;
 	}

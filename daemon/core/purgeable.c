@@ -89,7 +89,7 @@ static struct buffer *oldest_volatile(struct allocator *a, uint64_t after,
 	struct buffer *oldest = NULL;
 
 	for (struct client *c = a->client_list; c; c = c->next) {
-		for (struct buffer *b = c->buffers; b; b = b->next) {
+		for (struct buffer *b = c->held.buffers; b; b = b->next) {
 			if (b->purgeable_state != IOBUF_PURGEABLE_VOLATILE ||
 			    b->volatile_seq <= after)
 				continue;

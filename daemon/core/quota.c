@@ -31,8 +31,8 @@ static void rule_use(const struct allocator *a, const struct limit_rule *rule,
 	*buffers = *bytes = 0;
 	for (const struct client *c = a->client_list; c; c = c->next) {
 		if (limit_rule_matches(rule, c)) {
-			*buffers += c->buffer_count;
-			*bytes += c->bytes;
+			*buffers += c->held.buffer_count;
+			*bytes += c->held.bytes;
 		}
 	}
 }
@@ -51,12 +51,12 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 	if (!quota->buffers && !quota->bytes)
 		return 0;
 	for (const struct client *c = a->client_list; c; c = c->next) {
-		if (c->uid == client->uid) {
-			buffers += c->buffer_count;
-			bytes += c->bytes;
+		if (c->task.uid == client->task.uid) {
+			buffers += c->held.buffer_count;
+			bytes += c->held.bytes;
 		}
 	}
-	snprintf(who, sizeof(who), "uid %u%s", (unsigned)client->uid,
+	snprintf(who, sizeof(who), "uid %u%s", (unsigned)client->task.uid,
 		 quota == &a->limits.uid && a->limits.uid_buffers_shared ?
 			 " (its share of the daemon's file descriptors)" : "");
 	return fits(who, quota, buffers, bytes, size, -EDQUOT, why);
@@ -97,7 +97,7 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 {
 	int r;
 
-	r = fits("per-client", &a->limits.client, client->buffer_count, client->bytes, size,
+	r = fits("per-client", &a->limits.client, client->held.buffer_count, client->held.bytes, size,
 		 -EDQUOT, why);
 	if (r >= 0)
 		r = fits_uid(a, client, size, why);
@@ -117,7 +117,7 @@ int quota_check_uid_clients(const struct allocator *a, uid_t uid, struct reason 
 	if (!a->limits.uid_clients)
 		return 0;
 	for (const struct client *c = a->client_list; c; c = c->next)
-		if (c->peer_uid == uid)
+		if (c->peer.uid == uid)
 			clients++;
 	if (clients < a->limits.uid_clients)
 		return 0;

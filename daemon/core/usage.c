@@ -33,12 +33,12 @@ static char *client_key(const struct client *c, enum usage_by by)
 
 	switch (by) {
 	case USAGE_BY_UID:
-		snprintf(uid, sizeof(uid), "%u", (unsigned)c->uid);
+		snprintf(uid, sizeof(uid), "%u", (unsigned)c->task.uid);
 		return strdup(uid);
 	case USAGE_BY_UNIT:
-		return strdup(c->unit);
+		return strdup(c->task.unit);
 	default:
-		return strdup(c->cgroup);
+		return strdup(c->task.cgroup);
 	}
 }
 
@@ -99,8 +99,8 @@ static int collect_clients(const struct allocator *a, enum usage_by by, struct u
 		if (!e->key)
 			return -ENOMEM;
 		e->clients = 1;
-		e->buffers = c->buffer_count;
-		e->bytes = c->bytes;
+		e->buffers = c->held.buffer_count;
+		e->bytes = c->held.bytes;
 		u->count++;
 	}
 	sort_entries(u, by_key);
@@ -121,7 +121,7 @@ static size_t heap_index(const struct heap_list *heaps, const struct heap *heap)
 static void count_buffers(const struct heap_list *heaps, const struct client *c,
 			  struct usage_entry *entries, const struct client **last_counted)
 {
-	for (const struct buffer *b = c->buffers; b; b = b->next) {
+	for (const struct buffer *b = c->held.buffers; b; b = b->next) {
 		size_t i = heap_index(heaps, b->heap);
 
 		if (i == heaps->count)

@@ -31,8 +31,8 @@ static void answer_error(struct answer *ans, int r, const char *why)
 /* A protocol violation: answered, logged, and the connection closed. */
 static void violation(struct connection *conn, struct answer *ans, int r, const char *why)
 {
-	log_for_uid(conn->client.peer_uid, LOG_WARNING, "client %u (pid %d, %s): %s; disconnecting",
-		    conn->client.id, (int)conn->client.pid, conn->client.comm, why);
+	log_for_uid(conn->client.peer.uid, LOG_WARNING, "client %u (pid %d, %s): %s; disconnecting",
+		    conn->client.id, (int)conn->client.task.pid, conn->client.task.comm, why);
 	answer_error(ans, r, why);
 	ans->close = true;
 }
@@ -68,8 +68,8 @@ static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_r
 	r = charge_to_pidfd(server->allocator, server->event, &conn->client, pidfd, why);
 	if (r < 0)
 		return r;
-	reply->pid = (uint32_t)conn->client.pid;
-	reply->uid = (uint32_t)conn->client.uid;
+	reply->pid = (uint32_t)conn->client.task.pid;
+	reply->uid = (uint32_t)conn->client.task.uid;
 	return 0;
 }
 
@@ -251,9 +251,9 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	if (ans.msg.header.opcode) {
 		r = wire_send(conn->sock, &ans.msg, ans.fd, MSG_DONTWAIT);
 		if (r < 0 && !ans.close) {
-			log_for_uid(conn->client.peer_uid, LOG_WARNING,
+			log_for_uid(conn->client.peer.uid, LOG_WARNING,
 				    "client %u (pid %d, %s): cannot send a reply: %s; disconnecting",
-				    conn->client.id, (int)conn->client.pid, conn->client.comm,
+				    conn->client.id, (int)conn->client.task.pid, conn->client.task.comm,
 				    strerror(-r));
 			ans.close = true;
 		}
@@ -272,7 +272,7 @@ static int on_hello_deadline(sd_event_source *source, uint64_t usec, void *userd
 	struct connection *conn = userdata;
 
 	log_debug("client %u (pid %d, %s) said no hello within %llu s; disconnecting",
-		  conn->client.id, (int)conn->client.pid, conn->client.comm,
+		  conn->client.id, (int)conn->client.task.pid, conn->client.task.comm,
 		  HELLO_DEADLINE_USEC / 1000000);
 	connection_free(conn);
 	return 0;

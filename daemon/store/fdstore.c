@@ -99,8 +99,8 @@ static void charge_name(const struct client *client, char *out, size_t size)
 {
 	const char *bus = bus_name_field(client);
 
-	snprintf(out, size, "charge;client=%u;pid=%d;uid=%u%s%s", client->id, (int)client->pid,
-		 (unsigned)client->uid, bus ? ";bus=" : "", bus ? bus : "");
+	snprintf(out, size, "charge;client=%u;pid=%d;uid=%u%s%s", client->id, (int)client->task.pid,
+		 (unsigned)client->task.uid, bus ? ";bus=" : "", bus ? bus : "");
 }
 
 static void buffer_name(const struct buffer *b, const struct client *owner, char *out,
@@ -115,8 +115,8 @@ static void buffer_name(const struct buffer *b, const struct client *owner, char
 		     bus ? ";bus=" : "", bus ? bus : "");
 	/* Who pays for it, should its owner be gone when the next iobufd starts. */
 	if (n > 0 && (size_t)n < size)
-		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->uid,
-			 (int)owner->pid, b->freed ? ";freed=1" : "");
+		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->task.uid,
+			 (int)owner->task.pid, b->freed ? ";freed=1" : "");
 }
 
 /*
@@ -170,7 +170,7 @@ void fdstore_charge(struct fdstore *store, const struct client *client)
 	if (!store->max)
 		return;
 	charge_name(client, name, sizeof(name));
-	store_as(store, &store->charges, client->id, client->pidfd, name, false);
+	store_as(store, &store->charges, client->id, client->task.pidfd, name, false);
 }
 
 void fdstore_charge_gone(struct fdstore *store, const struct client *client)

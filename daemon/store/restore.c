@@ -80,7 +80,7 @@ static struct client *detached_owner(const struct stored_buffer *b, struct alloc
 	struct client *c = allocator_find_client(a, b->client_id);
 
 	if (c)
-		return c->detached && c->uid == b->uid ? c : NULL;
+		return c->detached && c->task.uid == b->uid ? c : NULL;
 	return allocator_add_detached(a, b->client_id, b->uid, b->pid);
 }
 

@@ -52,11 +52,11 @@ struct client *core_client(struct core *core, uid_t uid, const char *unit, const
 
 	assert_non_null(client);
 	assert_true(core->client_count < CORE_CLIENTS_MAX);
-	*client = (struct client){ .uid = uid, .peer_uid = uid, .pid = getpid(), .pidfd = -1,
-				   .transport = "socket" };
-	snprintf(client->comm, sizeof(client->comm), "test-client");
-	snprintf(client->unit, sizeof(client->unit), "%s", unit);
-	snprintf(client->cgroup, sizeof(client->cgroup), "%s", cgroup);
+	*client = (struct client){ .task = { .uid = uid, .pid = getpid(), .pidfd = -1 },
+				   .peer.uid = uid, .transport = "socket" };
+	snprintf(client->task.comm, sizeof(client->task.comm), "test-client");
+	snprintf(client->task.unit, sizeof(client->task.unit), "%s", unit);
+	snprintf(client->task.cgroup, sizeof(client->task.cgroup), "%s", cgroup);
 	allocator_add_client(&core->allocator, client, 0);
 	core->clients[core->client_count++] = client;
 	return client;

@@ -36,8 +36,8 @@ static struct charged charged(const struct core *core, const struct client *clie
 	const struct allocator *a = &core->allocator;
 
 	return (struct charged){
-		.client_buffers = client->buffer_count,
-		.client_bytes = client->bytes,
+		.client_buffers = client->held.buffer_count,
+		.client_bytes = client->held.bytes,
 		.buffers = a->buffers,
 		.bytes = a->bytes,
 		.heap_buffers = a->heaps.heaps[0]->buffers,
@@ -203,14 +203,14 @@ static void test_freed_buffer_charged_until_released(void **state)
 
 	allocate(core, c, page(), &first);
 	core_free_only(core, c, &first);
-	assert_int_equal(c->buffer_count, 1);
-	assert_int_equal(c->freed_count, 1);
+	assert_int_equal(c->held.buffer_count, 1);
+	assert_int_equal(c->held.freed_count, 1);
 	refused(core, c, page(), -EDQUOT, "per-client buffer limit 1 reached: 1 buffers in use");
 	/* The allocation itself sees the release: no catch-up in between. */
 	core_close(&first);
 	allocate(core, c, page(), &second);
-	assert_int_equal(c->buffer_count, 1);
-	assert_int_equal(c->freed_count, 0);
+	assert_int_equal(c->held.buffer_count, 1);
+	assert_int_equal(c->held.freed_count, 0);
 	assert_int_equal(core->allocator.freed_buffers, 0);
 	core_close(&second);
 	core_free(core);

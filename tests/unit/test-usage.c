@@ -154,7 +154,7 @@ static void test_departed_client_counts_until_released(void **state)
 
 /*
  * A client charging another task counts under that task's uid. It is made
- * as client_become() leaves it (uid the task's, peer_uid its own), without
+ * as client_become() leaves it (task.uid the task's, peer.uid its own), without
  * a pidfd: valgrind 3.19 knows no pidfd_open.
  */
 static void test_charged_client_counts_under_its_task(void **state)
@@ -164,7 +164,7 @@ static void test_charged_client_counts_under_its_task(void **state)
 	struct client *own = core_client(core, 1000, "", "");
 	struct held held[2];
 
-	charging->peer_uid = 1000;
+	charging->peer.uid = 1000;
 	allocate(core, charging, 3, &held[0]);
 	allocate(core, own, 1, &held[1]);
 	assert_string_equal(totals(core, USAGE_BY_UID), "2000:1/1/3 1000:1/1/1");
