@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "heap-options.h"
 #include "iobuf/iobuf.h"
 
 #define SIZE (1u << 20)
@@ -52,27 +53,11 @@ static int open_importer(void)
 /* The first option set the heap under test serves. */
 static int find_options(void **state)
 {
-	static const uint32_t candidates[] = {
-		IOBUF_DIRECTION_INOUT,
-		IOBUF_DIRECTION_INOUT | IOBUF_PAGEABLE,
-		IOBUF_DIRECTION_INOUT | IOBUF_CACHE_WRITECOMBINE,
-		IOBUF_DIRECTION_INOUT | IOBUF_CACHE_INHIBIT,
-	};
-	struct iobuf_match match;
-
 	heap = getenv("IOBUF_HEAP");
 	importer = getenv("IOBUF_IMPORTER");
 	assert_non_null(heap);
 	assert_non_null(importer);
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		if (iobuf_task_query(iobuf_task_self(), candidates[i], SIZE, 0, &match) == 0) {
-			assert_string_equal(match.heap, heap);
-			options = candidates[i];
-			return 0;
-		}
-	}
-	fail_msg("heap %s serves none of the option sets: %s", heap, iobuf_last_error());
-	return -1;
+	return heap_options(heap, IOBUF_DIRECTION_INOUT, SIZE, &options);
 }
 
 static void test_not_root(void **state)

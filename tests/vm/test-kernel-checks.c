@@ -61,6 +61,7 @@
 
 #include <cmocka.h>
 
+#include "heap-options.h"
 #include "iobuf/iobuf.h"
 
 #define ONE_MEG (1u << 20)
@@ -304,14 +305,6 @@ static void assert_refused(uint32_t opts, size_t capacity, size_t alignment, int
 /* The first option set the heap serves, as test-heaps chooses it. */
 static int find_options(void **state)
 {
-	static const uint32_t candidates[] = {
-		IOBUF_DIRECTION_INOUT,
-		IOBUF_DIRECTION_INOUT | IOBUF_PAGEABLE,
-		IOBUF_DIRECTION_INOUT | IOBUF_CACHE_WRITECOMBINE,
-		IOBUF_DIRECTION_INOUT | IOBUF_CACHE_INHIBIT,
-	};
-	struct iobuf_match match;
-
 	(void)state;
 	heap = getenv("IOBUF_HEAP");
 	importer = getenv("IOBUF_IMPORTER");
@@ -319,18 +312,7 @@ static int find_options(void **state)
 		fprintf(stderr, "IOBUF_HEAP and IOBUF_IMPORTER must name the heap and its importer\n");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		if (iobuf_task_query(iobuf_task_self(), candidates[i], ONE_MEG, 0, &match) == 0) {
-			if (strcmp(match.heap, heap) != 0) {
-				fprintf(stderr, "iobufd serves %s, not %s\n", match.heap, heap);
-				return -1;
-			}
-			options = candidates[i];
-			return 0;
-		}
-	}
-	fprintf(stderr, "heap %s serves none of the option sets: %s\n", heap, iobuf_last_error());
-	return -1;
+	return heap_options(heap, IOBUF_DIRECTION_INOUT, ONE_MEG, &options);
 }
 
 /* The selftest's test_alloc_and_import. */

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "heap-options.h"
 #include "iobuf/iobuf.h"
 
 #define SIZE (256u << 10)
@@ -33,25 +34,9 @@ static uint32_t options; /* without a direction */
 /* The first option set the heap under test serves. */
 static int find_options(void **state)
 {
-	static const uint32_t candidates[] = {
-		0,
-		IOBUF_PAGEABLE,
-		IOBUF_CACHE_WRITECOMBINE,
-		IOBUF_CACHE_INHIBIT,
-	};
-	struct iobuf_match match;
-
 	heap = getenv("IOBUF_HEAP");
 	assert_non_null(heap);
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		if (iobuf_task_query(iobuf_task_self(), candidates[i], SIZE, 0, &match) == 0) {
-			assert_string_equal(match.heap, heap);
-			options = candidates[i];
-			return 0;
-		}
-	}
-	fail_msg("heap %s serves none of the option sets: %s", heap, iobuf_last_error());
-	return -1;
+	return heap_options(heap, 0, SIZE, &options);
 }
 
 static struct iobuf *allocate(uint32_t direction)
