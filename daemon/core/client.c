@@ -139,7 +139,7 @@ int client_init(struct client *client, int sock)
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		client->task.pidfd = pidfd;
 	read_identity(client);
-	client->peer.admin = rights_peer_admin(sock);
+	client->peer.admin = rights_peer_admin(sock, cred.uid, cred.gid);
 	client->transport = "socket";
 	return 0;
 }

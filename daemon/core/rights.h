@@ -14,7 +14,7 @@
 
 bool rights_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t count);
 
-/* The same, for the peer of a connected socket; false when it cannot tell. */
-bool rights_peer_admin(int sock);
+/* The same, for the peer of a connected socket whose SO_PEERCRED is cred. */
+bool rights_peer_admin(int sock, uid_t uid, gid_t gid);
 
 #endif
