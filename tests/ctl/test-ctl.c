@@ -39,6 +39,7 @@ struct result {
 	int status; /* iobufctl's exit status */
 	char out[65536];
 	char err[16384];
+	char wrapper_err[16384]; /* what the wrapper (valgrind) itself wrote on stderr */
 };
 
 /* The whole of an fd written by a child, from the start. */
@@ -87,11 +88,13 @@ static void spawn(const char *const *argv, int in_fd, struct result *res)
 }
 
 /*
- * Drops the lines valgrind writes ("==1234== ...") from text: a wrapper's
- * report is not iobufctl's output (its errors show in the exit status).
+ * Moves the lines valgrind writes ("==1234== ...") from text to wrapper: a
+ * wrapper's report is not iobufctl's output (its errors show in the exit
+ * status), but it is shown when a check fails.
  */
-static void drop_valgrind_lines(char *text)
+static void drop_valgrind_lines(char *text, char *wrapper, size_t wrapper_size)
 {
+	size_t kept = 0;
 	char *out = text;
 
 	for (char *line = text; *line;) {
@@ -101,10 +104,14 @@ static void drop_valgrind_lines(char *text)
 		if (!(digits && strncmp(line + 2 + digits, "==", 2) == 0)) {
 			memmove(out, line, len);
 			out += len;
+		} else if (kept + len < wrapper_size) {
+			memcpy(wrapper + kept, line, len);
+			kept += len;
 		}
 		line += len;
 	}
 	*out = '\0';
+	wrapper[kept] = '\0';
 }
 
 static const char *bus_address(void);
@@ -138,8 +145,9 @@ static void ctl_as(struct result *res, const char *const *prefix, const char *ar
 	va_end(ap);
 	argv[n] = NULL;
 	spawn(argv, -1, res);
+	res->wrapper_err[0] = '\0';
 	if (env)
-		drop_valgrind_lines(res->err);
+		drop_valgrind_lines(res->err, res->wrapper_err, sizeof(res->wrapper_err));
 }
 
 #define ctl(res, ...) ctl_as(res, NULL, __VA_ARGS__, (const char *)NULL)
@@ -152,6 +160,8 @@ static void show(const struct result *res)
 {
 	fprintf(stderr, "exit status %d\n--- stdout:\n%s--- stderr:\n%s---\n", res->status,
 		res->out, res->err);
+	if (res->wrapper_err[0])
+		fprintf(stderr, "--- the wrapper's own lines:\n%s---\n", res->wrapper_err);
 }
 
 static void expect_status(const struct result *res, int status)
@@ -167,6 +177,15 @@ static void assert_has(const char *text, const char *part)
 	if (!strstr(text, part)) {
 		fprintf(stderr, "output lacks \"%s\":\n%s\n", part, text);
 		fail();
+	}
+}
+
+/* Like assert_has on stderr, showing the whole run (the wrapper's lines too) when it fails. */
+static void expect_stderr_has(const struct result *res, const char *part)
+{
+	if (!strstr(res->err, part)) {
+		show(res);
+		fail_msg("stderr lacks \"%s\"", part);
 	}
 }
 
@@ -355,8 +374,8 @@ static void expect_usage_error(const char *problem, const char *const *args)
 		a[i] = args[i];
 	ctl_as(&res, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], (const char *)NULL);
 	expect_status(&res, 2);
-	assert_has(res.err, problem);
-	assert_has(res.err, "Usage: iobufctl");
+	expect_stderr_has(&res, problem);
+	expect_stderr_has(&res, "Usage: iobufctl");
 	assert_string_equal(res.out, "");
 }
 
@@ -623,7 +642,7 @@ static void test_alloc(void **state)
 		struct result res_;                                                       \
 		ctl(&res_, __VA_ARGS__);                                                  \
 		expect_status(&res_, 1);                                                  \
-		assert_has(res_.err, message);                                            \
+		expect_stderr_has(&res_, message);                                            \
 		assert_string_equal(res_.out, "");                                        \
 	} while (0)
 
@@ -882,7 +901,7 @@ static void expect_denied(const char *what, const char *method, const char *a1, 
 	expect_status(&res, 1);
 	snprintf(expected, sizeof(expected),
 		 "AccessDenied: %s is for root and members of iobufd-admin\n", method);
-	assert_has(res.err, expected);
+	expect_stderr_has(&res, expected);
 	assert_string_equal(res.out, "");
 }
 
@@ -899,9 +918,9 @@ static void test_admin_commands_denied_to_others(void **state)
 	expect_denied("usage", "ListUsage", NULL, NULL, NULL);
 	expect_denied("usage", "ListUsage", "--by", "heap", "--json");
 	ctl_as(&res, as_nobody, "limits", "set", "max-buffer-size", "1M", (const char *)NULL);
-	assert_has(res.err, "iobufctl: limits set: AccessDenied: ");
+	expect_stderr_has(&res, "iobufctl: limits set: AccessDenied: ");
 	ctl_as(&res, as_nobody, "free-client", "1", (const char *)NULL);
-	assert_has(res.err, "iobufctl: free-client: AccessDenied: ");
+	expect_stderr_has(&res, "iobufctl: free-client: AccessDenied: ");
 
 	/* What anyone may do still works for them. */
 	ctl_as(&res, as_nobody, "status", (const char *)NULL);
@@ -952,23 +971,23 @@ static void test_bus_failures(void **state)
 
 	ctl(&res, "--address=unix:path=/nonexistent/bus", "status");
 	expect_status(&res, 1);
-	assert_has(res.err, "iobufctl: cannot connect to the bus at unix:path=/nonexistent/bus: ");
+	expect_stderr_has(&res, "iobufctl: cannot connect to the bus at unix:path=/nonexistent/bus: ");
 	ctl(&res, "--address=nonsense", "heaps");
 	expect_status(&res, 1);
-	assert_has(res.err, "iobufctl: cannot connect to the bus at nonsense: ");
+	expect_stderr_has(&res, "iobufctl: cannot connect to the bus at nonsense: ");
 
 	/* A bus where no iobufd serves. */
 	start_bus(&other);
 	snprintf(address, sizeof(address), "--address=%s", other.address);
 	ctl(&res, address, "status");
 	expect_status(&res, 1);
-	assert_has(res.err, "iobufctl: status: ServiceUnknown: ");
+	expect_stderr_has(&res, "iobufctl: status: ServiceUnknown: ");
 	ctl(&res, address, "alloc", "4K");
 	expect_status(&res, 1);
-	assert_has(res.err, "iobufctl: alloc: ServiceUnknown: ");
+	expect_stderr_has(&res, "iobufctl: alloc: ServiceUnknown: ");
 	ctl(&res, address, "limits");
 	expect_status(&res, 1);
-	assert_has(res.err, "iobufctl: limits: ServiceUnknown: ");
+	expect_stderr_has(&res, "iobufctl: limits: ServiceUnknown: ");
 	kill(other.bus_pid, SIGTERM);
 	waitpid(other.bus_pid, NULL, 0);
 }
