@@ -7,6 +7,21 @@
 
 #include "ctl-format.h"
 
+void ctl_format_age(uint64_t then_usec, uint64_t now_usec, char out[static CTL_AGE_TEXT_MAX])
+{
+	static const struct {
+		uint64_t seconds;
+		const char *unit;
+	} units[] = { { 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" } };
+	uint64_t seconds = now_usec > then_usec ? (now_usec - then_usec) / 1000000 : 0;
+	size_t i = 0;
+
+	while (units[i].seconds > 1 && seconds < units[i].seconds)
+		i++;
+	snprintf(out, CTL_AGE_TEXT_MAX, "%" PRIu64 "%s", seconds / units[i].seconds,
+		 units[i].unit);
+}
+
 void ctl_format_bytes(uint64_t bytes, char out[static CTL_BYTES_TEXT_MAX])
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

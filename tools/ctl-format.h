@@ -17,6 +17,15 @@
 /* "512 B", "4.0 KiB", "1.5 MiB", ... up to EiB. */
 void ctl_format_bytes(uint64_t bytes, char out[static CTL_BYTES_TEXT_MAX]);
 
+/* Longest text ctl_format_age() writes, with its NUL. */
+#define CTL_AGE_TEXT_MAX 16
+
+/*
+ * How long ago a time (microseconds since the epoch) was at now, as people
+ * read it: "12s", "5min", "3h", "2d"; "0s" for a time after now.
+ */
+void ctl_format_age(uint64_t then_usec, uint64_t now_usec, char out[static CTL_AGE_TEXT_MAX]);
+
 struct libscols_table;
 struct libscols_line;
 

@@ -2,7 +2,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "ctl-options.h"
 #include "ctl-output.h"
 
@@ -15,7 +17,7 @@ static int table_begin(struct ctl_output *o)
 		enum ctl_kind kind = o->fields[i].kind;
 
 		r = ctl_table_add_column(&o->table, o->fields[i].label,
-					 kind == CTL_NUMBER || kind == CTL_BYTES);
+					 kind == CTL_NUMBER || kind == CTL_BYTES || kind == CTL_AGE);
 	}
 	return r;
 }
@@ -86,8 +88,13 @@ int ctl_output_text(struct ctl_output *o, const char *text)
 static void format_u64(const struct ctl_output *o, const struct ctl_field *field,
 		       uint64_t value, char *out, size_t size)
 {
-	char bytes[CTL_BYTES_TEXT_MAX];
+	char bytes[CTL_BYTES_TEXT_MAX], age[CTL_AGE_TEXT_MAX];
 
+	if (field->kind == CTL_AGE) {
+		ctl_format_age(value, clock_usec(CLOCK_REALTIME), age);
+		snprintf(out, size, "%s", age);
+		return;
+	}
 	if (field->kind != CTL_BYTES) {
 		snprintf(out, size, "%" PRIu64, value);
 		return;

@@ -20,6 +20,7 @@ enum ctl_kind {
 	CTL_BYTES,   /* people read 4.0 KiB (in a record also the exact count), JSON the count */
 	CTL_OPTIONS, /* IOBUF_* bits: "pageable,cache=copyback", a JSON array of the names */
 	CTL_STATE,   /* a purgeable state's word */
+	CTL_AGE,     /* microseconds since the epoch: people read "5min" (ago), JSON the number */
 	CTL_LIMITS,  /* name -> value pairs, a JSON object */
 };
 

@@ -193,6 +193,31 @@ static void expect_bytes(uint64_t bytes, const char *expected)
 	assert_string_equal(text, expected);
 }
 
+static void expect_age(uint64_t seconds_ago, const char *expected)
+{
+	const uint64_t now = 1795925256812988ull;
+	char text[CTL_AGE_TEXT_MAX];
+
+	ctl_format_age(now - seconds_ago * 1000000, now, text);
+	assert_string_equal(text, expected);
+}
+
+static void test_age_formatting(void **state)
+{
+	char text[CTL_AGE_TEXT_MAX];
+
+	expect_age(0, "0s");
+	expect_age(59, "59s");
+	expect_age(60, "1min");
+	expect_age(3599, "59min");
+	expect_age(3600, "1h");
+	expect_age(86399, "23h");
+	expect_age(86400, "1d");
+	expect_age(400 * 86400, "400d");
+	ctl_format_age(2000000, 1000000, text); /* made after now: a clock stepped back */
+	assert_string_equal(text, "0s");
+}
+
 static void test_byte_formatting(void **state)
 {
 	expect_bytes(0, "0 B");
@@ -333,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_option_formatting),
 		cmocka_unit_test(test_states_and_limits),
 		cmocka_unit_test(test_byte_formatting),
+		cmocka_unit_test(test_age_formatting),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_tables),
 	};

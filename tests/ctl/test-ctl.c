@@ -542,7 +542,7 @@ static void test_bus_selection(void **state)
 static void test_clients_and_buffers(void **state)
 {
 	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
-	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
+	struct iobuf *buf = iobuf_in_task_with_label(task, IOBUF_PAGEABLE, 20000, 0, "frames é");
 	uint64_t a, b = allocate_on_bus(8192, IOBUF_DIRECTION_OUT);
 	uint32_t owner_a, owner_b;
 	char expr[512], part[64];
@@ -580,12 +580,15 @@ static void test_clients_and_buffers(void **state)
 	json_expect(res.out, expr);
 
 	ctl_ok(&res, "buffers");
-	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", "USE", NULL);
+	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", "AGE", "LABEL",
+		      "USE", NULL);
 	row = line_with(res.out, "20.0 KiB");
 	expect_same_column(res.out, row, "HEAP", "memfd");
 	expect_same_column(res.out, row, "OPTIONS", "pageable,cache=copyback");
 	expect_same_column(res.out, row, "STATE", "non-volatile");
+	expect_same_column(res.out, row, "LABEL", "frames é");
 	expect_same_column(res.out, row, "USE", "in use");
+	assert_has(row, "s  frames é  "); /* an age in seconds, right-aligned before the label */
 	snprintf(part, sizeof(part), "%" PRIu64 "  20.0 KiB", a);
 	assert_has(row, part);
 	row = line_with(res.out, "8.0 KiB");
@@ -595,13 +598,18 @@ static void test_clients_and_buffers(void **state)
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 20480, 'heap': 'memfd', 'options': ['pageable', "
 		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
-		 "'use': 'in use'} in d", a, owner_a);
+		 "'label': 'frames \\u00e9', 'use': 'in use'} in "
+		 "[{k: v for k, v in x.items() if k != 'created_usec'} for x in d]", a, owner_a);
 	json_expect(res.out, expr);
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 8192, 'heap': 'memfd', 'options': ['out', "
 		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
-		 "'use': 'in use'} in d", b, owner_b);
+		 "'label': '', 'use': 'in use'} in "
+		 "[{k: v for k, v in x.items() if k != 'created_usec'} for x in d]", b, owner_b);
 	json_expect(res.out, expr);
+	/* When it was made, in microseconds since the epoch: within the last minute here. */
+	json_expect(res.out, "all(type(x['created_usec']) is int and "
+			     "0 <= time.time() * 1e6 - x['created_usec'] < 60e6 for x in d)");
 
 	snprintf(part, sizeof(part), "%" PRIu32, owner_a);
 	ctl_ok(&res, "buffers", "--client", part, "--json");

@@ -814,9 +814,9 @@ static uint64_t buffer_of(sd_bus *bus, uint32_t client)
 
 	assert_int_equal(sd_bus_call_method(bus, NAME, PATH, NAME, "ListBuffers", NULL, &reply, "u",
 					    client), 1);
-	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(ttsuuus)"), 1);
-	assert_int_equal(sd_bus_message_read(reply, "(ttsuuus)", &id, NULL, NULL, NULL, NULL, NULL,
-					     NULL), 1);
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(ttsuuusst)"), 1);
+	assert_int_equal(sd_bus_message_read(reply, "(ttsuuusst)", &id, NULL, NULL, NULL, NULL, NULL,
+					     NULL, NULL, NULL), 1);
 	assert_true(sd_bus_message_exit_container(reply) >= 0);
 	sd_bus_message_unref(reply);
 	return id;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef IOBUFD_CLOCK_H
-#define IOBUFD_CLOCK_H
+#ifndef IOBUF_COMMON_CLOCK_H
+#define IOBUF_COMMON_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
