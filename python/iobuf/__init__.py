@@ -94,8 +94,7 @@ class Options(enum.IntFlag):
         parts = [name for name in _FLAG_NAMES if self & Options[name]]
         mode = int(self & Options.CACHE_MASK)
         if mode:
-            member = Options._value2member_map_.get(mode)
-            parts.append(member.name if member is not None else hex(mode))
+            parts.append(_CACHE_MODE_NAMES.get(mode, hex(mode)))
         unknown = int(self) & ~int(Options.KNOWN)
         if unknown:
             parts.append(hex(unknown))
@@ -103,6 +102,12 @@ class Options(enum.IntFlag):
 
     def __repr__(self):
         return f"<Options.{self.names}: {int(self):#x}>"
+
+
+_CACHE_MODE_NAMES = {
+    int(Options[name]): name
+    for name in ("CACHE_INHIBIT", "CACHE_WRITETHRU", "CACHE_COPYBACK", "CACHE_WRITECOMBINE")
+}
 
 
 class ImageUsage(enum.IntFlag):
