@@ -154,5 +154,10 @@ def wait_until():
     return _wait_until
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "pidfd: makes pidfds, which valgrind 3.19 cannot (the suite python-pidfd)")
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(_session_dir, ignore_errors=True)

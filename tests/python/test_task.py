@@ -80,6 +80,7 @@ def test_query_says_what_an_allocation_would_get(task):
     assert refused.value.errno == errno.EINVAL
 
 
+@pytest.mark.pidfd
 def test_for_pidfd_charges_the_child(iobufd, child, wait_until):
     pidfd = os.pidfd_open(child.pid)
     try:
@@ -106,6 +107,7 @@ def test_for_pidfd_charges_the_child(iobufd, child, wait_until):
         os.close(pidfd)
 
 
+@pytest.mark.pidfd
 def test_for_pidfd_through_the_default_socket(iobufd, child):
     pidfd = os.pidfd_open(child.pid)
     try:
