@@ -46,9 +46,12 @@ def child_environment():
 
 
 class Daemon:
-    """An iobufd on SOCKET with the options these suites use, and args."""
+    """An iobufd on SOCKET with the options these suites use, and args.
 
-    def __init__(self, args):
+    heaps is its --heaps list; None serves every heap the machine has.
+    """
+
+    def __init__(self, args, heaps="memfd"):
         binary = os.environ.get("IOBUFD_BINARY")
         assert binary, "IOBUFD_BINARY must name the iobufd to test"
         wrapper = shlex.split(os.environ.get("IOBUFD_WRAPPER", ""))
@@ -56,8 +59,10 @@ class Daemon:
         self.log_path = os.path.join(_session_dir, "iobufd.log")
         # The socket and the memfd heap, whatever else the machine has; no
         # config file of the machine's; no purges for the machine's memory pressure.
-        argv = wrapper + [binary, "--no-dbus", "--heaps=memfd", "--config=/dev/null",
-                          "--memory-pressure=off", "--socket", SOCKET, *args]
+        argv = wrapper + [binary, "--no-dbus", "--config=/dev/null", "--memory-pressure=off",
+                          "--socket", SOCKET, *args]
+        if heaps is not None:
+            argv.append(f"--heaps={heaps}")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                             env=child_environment())
@@ -102,12 +107,13 @@ class Daemon:
 
 @pytest.fixture
 def start_iobufd():
-    """start_iobufd(*args) starts an iobufd with extra options; it is stopped after the test."""
+    """start_iobufd(*args, heaps="memfd") starts an iobufd with extra options; it is
+    stopped after the test."""
     started = []
 
-    def start(*args):
+    def start(*args, heaps="memfd"):
         assert not started, "one daemon at a time: they share the socket path"
-        started.append(Daemon(args))
+        started.append(Daemon(args, heaps))
         return started[-1]
 
     yield start
