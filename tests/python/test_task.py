@@ -187,19 +187,22 @@ def test_calls_release_the_gil_while_they_wait(iobufd, task):
 
 def test_close_during_a_call_closes_when_it_ends(iobufd, task):
     outcome = []
+    calling = threading.Event()
 
     def waiting_call():
+        calling.set()
         try:
             task.usage()
         except OSError as e:
             outcome.append(e)
 
-    task.set_timeout(1000)
+    task.set_timeout(2000)
     os.kill(iobufd.process.pid, signal.SIGSTOP)
     caller = threading.Thread(target=waiting_call)
     try:
         caller.start()
-        time.sleep(0.2)
+        assert calling.wait(10)
+        time.sleep(0.3)  # the call is waiting for the stopped daemon now
         task.close()  # the call in the other thread still uses it
         assert task.closed
         caller.join()
