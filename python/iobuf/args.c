@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The checks of arguments, before anything is sent: TypeError or ValueError. */
 #include <stdint.h>
+#include <string.h>
 
 #include "binding.h"
 
@@ -74,5 +75,40 @@ int allocation_args(PyObject *capacity, PyObject *options, PyObject *alignment,
 		return 0;
 	if (alignment && !size_arg("alignment", alignment, &out->alignment))
 		return 0;
+	return 1;
+}
+
+int optional_text_arg(const char *name, PyObject *obj, const char **out)
+{
+	Py_ssize_t size;
+
+	*out = NULL;
+	if (!obj || obj == Py_None)
+		return 1;
+	if (!PyUnicode_Check(obj)) {
+		PyErr_Format(PyExc_TypeError, "%s must be a str or None, not %.80s", name,
+			     Py_TYPE(obj)->tp_name);
+		return 0;
+	}
+	*out = PyUnicode_AsUTF8AndSize(obj, &size);
+	if (!*out)
+		return 0;
+	if (strlen(*out) != (size_t)size) {
+		PyErr_Format(PyExc_ValueError, "%s must not contain a NUL character", name);
+		return 0;
+	}
+	return 1;
+}
+
+int placement_args(PyObject *heap, PyObject *label, struct allocation_args *out)
+{
+	if (!optional_text_arg("heap", heap, &out->heap) ||
+	    !optional_text_arg("label", label, &out->label))
+		return 0;
+	if (out->heap && out->label) {
+		PyErr_SetString(PyExc_ValueError, "give heap or label, not both: a buffer of a "
+				"named heap gets the task's label (Task.set_label())");
+		return 0;
+	}
 	return 1;
 }

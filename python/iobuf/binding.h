@@ -39,10 +39,20 @@ struct allocation_args {
 	size_t capacity;
 	uint32_t options;
 	size_t alignment;
+	const char *heap;  /* only this heap serves; NULL: the daemon chooses */
+	const char *label; /* the buffer's label; NULL: the task's */
 };
 
 int allocation_args(PyObject *capacity, PyObject *options, PyObject *alignment,
 		    struct allocation_args *out);
+/*
+ * The heap and label keywords (NULL or None: not given) into out, borrowed
+ * from the str objects. 1, or 0 with TypeError/ValueError set (both given:
+ * libiobuf labels a buffer of a named heap with the task's label).
+ */
+int placement_args(PyObject *heap, PyObject *label, struct allocation_args *out);
+/* A str without NUL into *out (borrowed), or None into NULL. 1, or 0 with an exception. */
+int optional_text_arg(const char *name, PyObject *obj, const char **out);
 
 /* iobuf.<name>(value): the package's enums, defined in __init__.py. */
 PyObject *package_enum(const char *name, unsigned long value);
@@ -61,8 +71,7 @@ int task_types_init(PyObject *module);
 PyObject *buffer_wrap(struct iobuf *buf);
 
 /* Allocates in task (NULL: the own task) with the GIL released. */
-PyObject *buffer_allocate(struct iobuf_task *task, uint32_t options, size_t capacity,
-			  size_t alignment);
+PyObject *buffer_allocate(struct iobuf_task *task, const struct allocation_args *request);
 
 /*
  * The libiobuf task of a Task object, usable without the GIL until

@@ -46,14 +46,21 @@ PyObject *buffer_wrap(struct iobuf *buf)
 	return (PyObject *)self;
 }
 
-PyObject *buffer_allocate(struct iobuf_task *task, uint32_t options, size_t capacity,
-			  size_t alignment)
+PyObject *buffer_allocate(struct iobuf_task *task, const struct allocation_args *request)
 {
 	struct call_error error;
 	struct iobuf *buf;
 
 	Py_BEGIN_ALLOW_THREADS
-	buf = iobuf_in_task_with_options(task, options, capacity, alignment);
+	if (request->heap)
+		buf = iobuf_in_task_from_heap(task, request->heap, request->options,
+					      request->capacity, request->alignment);
+	else if (request->label)
+		buf = iobuf_in_task_with_label(task, request->options, request->capacity,
+					       request->alignment, request->label);
+	else
+		buf = iobuf_in_task_with_options(task, request->options, request->capacity,
+						 request->alignment);
 	if (!buf)
 		call_error_capture(&error, errno);
 	Py_END_ALLOW_THREADS
@@ -323,6 +330,13 @@ static PyObject *get_options(struct buffer_object *self, void *closure)
 	return buf ? package_enum("Options", iobuf_get_options(buf)) : NULL;
 }
 
+static PyObject *get_label(struct buffer_object *self, void *closure)
+{
+	struct iobuf *buf = open_buffer(self);
+
+	return buf ? PyUnicode_FromString(iobuf_get_label(buf)) : NULL;
+}
+
 static PyObject *get_heap(struct buffer_object *self, void *closure)
 {
 	struct iobuf *buf = open_buffer(self);
@@ -460,6 +474,9 @@ static PyGetSetDef buffer_getset[] = {
 	  "The Options granted: exactly what the buffer is (cache mode resolved)." },
 	{ "heap", (getter)get_heap, NULL, "The name of the heap that served the buffer, e.g. 'memfd'." },
 	{ "id", (getter)get_id, NULL, "The daemon's id for the buffer." },
+	{ "label", (getter)get_label, NULL,
+	  "The buffer's label: the name admins see (dma-buf name, iobufctl buffers,\n"
+	  "the journal); '' for none." },
 	{ "image", (getter)get_image, NULL,
 	  "An Image (size, fourcc, modifier, planes) for a buffer from Task.image(),\n"
 	  "None for others." },

@@ -6,19 +6,22 @@ PyMODINIT_FUNC PyInit__iobuf(void);
 
 static PyObject *module_allocate(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-	static char *keywords[] = { "capacity", "options", "alignment", "task", NULL };
+	static char *keywords[] = { "capacity", "options", "alignment", "task", "label", "heap",
+				    NULL };
 	PyObject *capacity, *options = NULL, *alignment = NULL, *task_obj = Py_None, *buffer;
+	PyObject *label = NULL, *heap = NULL;
 	struct allocation_args request;
 	struct iobuf_task *task = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO:allocate", keywords, &capacity,
-					 &options, &alignment, &task_obj) ||
-	    !allocation_args(capacity, options, alignment, &request))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$OO:allocate", keywords, &capacity,
+					 &options, &alignment, &task_obj, &label, &heap) ||
+	    !allocation_args(capacity, options, alignment, &request) ||
+	    !placement_args(heap, label, &request))
 		return NULL;
 	if (task_obj != Py_None && !(task = task_begin(task_obj)))
 		return NULL;
 	/* No task: libiobuf's own, connected on first use. */
-	buffer = buffer_allocate(task, request.options, request.capacity, request.alignment);
+	buffer = buffer_allocate(task, &request);
 	if (task)
 		task_end(task_obj);
 	return buffer;
@@ -26,15 +29,18 @@ static PyObject *module_allocate(PyObject *module, PyObject *args, PyObject *kwa
 
 static PyMethodDef module_methods[] = {
 	{ "allocate", (PyCFunction)(void (*)(void))module_allocate, METH_VARARGS | METH_KEYWORDS,
-	  "allocate(capacity, options=0, alignment=0, task=None)\n--\n\n"
+	  "allocate(capacity, options=0, alignment=0, task=None, *, label=None, heap=None)\n--\n\n"
 	  "Allocates capacity bytes and maps them: iobuf_in_task_with_options().\n\n"
 	  "options is an Options value; alignment a power of two (0 means 1) that the\n"
 	  "mapping's address honours; task the Task to charge (None: this process's\n"
-	  "own connection, at $IOBUFD_SOCKET or /run/iobufd/iobufd.sock). Returns a\n"
-	  "Buffer. OSError on failure, its subclass picked by the errno and its\n"
-	  "message the daemon's reason: EINVAL for capacity 0, a bad alignment or\n"
-	  "PURGEABLE without PAGEABLE, EOPNOTSUPP when no heap offers the options,\n"
-	  "EFBIG over the daemon's maximum buffer size, EDQUOT over a limit." },
+	  "own connection, at $IOBUFD_SOCKET or /run/iobufd/iobufd.sock). label names\n"
+	  "the buffer (at most 31 bytes of UTF-8, no control characters; None: the\n"
+	  "task's label). heap, e.g. 'dma-heap/system', is the one heap that may serve\n"
+	  "(ENODEV when the daemon serves none of that name). Returns a Buffer.\n"
+	  "OSError on failure, its subclass picked by the errno and its message the\n"
+	  "daemon's reason: EINVAL for capacity 0, a bad alignment, PURGEABLE without\n"
+	  "PAGEABLE or a bad label, EOPNOTSUPP when no heap offers the options, EFBIG\n"
+	  "over the daemon's maximum buffer size, EDQUOT over a limit." },
 	{ NULL },
 };
 

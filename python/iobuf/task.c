@@ -131,19 +131,21 @@ static void task_dealloc(struct task_object *self)
 
 static PyObject *task_allocate(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-	static char *keywords[] = { "capacity", "options", "alignment", NULL };
-	PyObject *capacity, *options = NULL, *alignment = NULL, *buffer;
+	static char *keywords[] = { "capacity", "options", "alignment", "label", "heap", NULL };
+	PyObject *capacity, *options = NULL, *alignment = NULL, *label = NULL, *heap = NULL;
 	struct allocation_args request;
 	struct iobuf_task *task;
+	PyObject *buffer;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:allocate", keywords, &capacity,
-					 &options, &alignment) ||
-	    !allocation_args(capacity, options, alignment, &request))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO$OO:allocate", keywords, &capacity,
+					 &options, &alignment, &label, &heap) ||
+	    !allocation_args(capacity, options, alignment, &request) ||
+	    !placement_args(heap, label, &request))
 		return NULL;
 	task = task_begin(self);
 	if (!task)
 		return NULL;
-	buffer = buffer_allocate(task, request.options, request.capacity, request.alignment);
+	buffer = buffer_allocate(task, &request);
 	task_end(self);
 	return buffer;
 }
@@ -168,23 +170,29 @@ static PyObject *query_result(const struct iobuf_match *match)
 
 static PyObject *task_query(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-	static char *keywords[] = { "capacity", "options", "alignment", NULL };
-	PyObject *capacity, *options = NULL, *alignment = NULL;
+	static char *keywords[] = { "capacity", "options", "alignment", "heap", NULL };
+	PyObject *capacity, *options = NULL, *alignment = NULL, *heap = NULL;
 	struct allocation_args request;
 	struct call_error error;
 	struct iobuf_match match;
 	struct iobuf_task *task;
 	int r;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:query", keywords, &capacity,
-					 &options, &alignment) ||
-	    !allocation_args(capacity, options, alignment, &request))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO$O:query", keywords, &capacity,
+					 &options, &alignment, &heap) ||
+	    !allocation_args(capacity, options, alignment, &request) ||
+	    !placement_args(heap, NULL, &request))
 		return NULL;
 	task = task_begin(self);
 	if (!task)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	r = iobuf_task_query(task, request.options, request.capacity, request.alignment, &match);
+	if (request.heap)
+		r = iobuf_task_query_heap(task, request.heap, request.options, request.capacity,
+					  request.alignment, &match);
+	else
+		r = iobuf_task_query(task, request.options, request.capacity, request.alignment,
+				     &match);
 	if (r < 0)
 		call_error_capture(&error, -r);
 	Py_END_ALLOW_THREADS
@@ -302,6 +310,27 @@ static PyObject *task_set_timeout(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+static PyObject *task_set_label(PyObject *self, PyObject *arg)
+{
+	struct call_error error;
+	struct iobuf_task *task;
+	const char *label;
+	int r;
+
+	if (!optional_text_arg("label", arg, &label))
+		return NULL;
+	task = task_begin(self);
+	if (!task)
+		return NULL;
+	r = iobuf_task_set_label(task, label);
+	if (r < 0)
+		call_error_capture(&error, -r);
+	task_end(self);
+	if (r < 0)
+		return call_error_raise(&error);
+	Py_RETURN_NONE;
+}
+
 static PyObject *task_close(struct task_object *self, PyObject *unused)
 {
 	if (!self->task)
@@ -356,10 +385,13 @@ static PyMethodDef task_methods[] = {
 	  "keeps pidfd. PermissionError for a process the caller may not charge,\n"
 	  "ProcessLookupError for one that has exited." },
 	{ "allocate", (PyCFunction)(void (*)(void))task_allocate, METH_VARARGS | METH_KEYWORDS,
-	  "allocate(capacity, options=0, alignment=0)\n--\n\n"
-	  "Allocates a Buffer in this task and maps it.\n" ALLOCATION_ARGS_DOC },
+	  "allocate(capacity, options=0, alignment=0, *, label=None, heap=None)\n--\n\n"
+	  "Allocates a Buffer in this task and maps it.\n" ALLOCATION_ARGS_DOC
+	  "label names the buffer (None: the task's label, see set_label()); heap,\n"
+	  "e.g. 'dma-heap/system', is the one heap that may serve (ENODEV when the\n"
+	  "daemon serves none of that name). Not both: ValueError." },
 	{ "query", (PyCFunction)(void (*)(void))task_query, METH_VARARGS | METH_KEYWORDS,
-	  "query(capacity, options=0, alignment=0)\n--\n\n"
+	  "query(capacity, options=0, alignment=0, *, heap=None)\n--\n\n"
 	  "What allocate() with these arguments would get, without allocating: a\n"
 	  "QueryResult (size, options, heap), or the OSError it would raise.\n"
 	  ALLOCATION_ARGS_DOC },
@@ -374,6 +406,12 @@ static PyMethodDef task_methods[] = {
 	  "the DRM format modifiers offered (none: the heap chooses). Returns a Buffer\n"
 	  "whose image attribute gives the modifier and planes; it is mapped only when\n"
 	  "linear. OSError (EOPNOTSUPP) when no heap makes images of that kind." },
+	{ "set_label", (PyCFunction)task_set_label, METH_O,
+	  "set_label(label)\n--\n\n"
+	  "Labels the task's later buffers that are given none (None or '' clears\n"
+	  "it): at most 31 bytes of UTF-8 without control characters, OSError\n"
+	  "(EINVAL) otherwise. Admins see it as the dma-buf's name, in iobufctl\n"
+	  "buffers and in the journal." },
 	{ "set_timeout", (PyCFunction)task_set_timeout, METH_O,
 	  "set_timeout(msec)\n--\n\n"
 	  "How long each call on this task waits for the daemon, in milliseconds; 0\n"
