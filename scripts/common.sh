@@ -8,7 +8,10 @@ build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgb
 # The vm suite's guest runs the host's own binaries, GBM's software driver
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
 # The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.
-test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3)
+# linux-source-6.12: the kernel's dma-buf heap selftest, which the vm suite
+# runs under libiobuf-dmaheap.so (tests/vm/build-dmabuf-selftest.sh).
+test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3
+	linux-source-6.12)
 # The libFuzzer targets (tests/fuzz) build with clang and its sanitizer and
 # libFuzzer runtimes.
 fuzz_packages=(clang libclang-rt-14-dev)
