@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log-budget.h"
 
 /* The uids seen last; one not among them takes the place of the longest idle. */
@@ -17,14 +18,6 @@ struct uid_budget {
 };
 
 static struct uid_budget budgets[LOG_BUDGET_UIDS];
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static struct uid_budget *budget_of(uid_t uid, uint64_t now)
 {
@@ -45,7 +38,7 @@ static struct uid_budget *budget_of(uid_t uid, uint64_t now)
 
 bool log_budget_take(uid_t uid)
 {
-	uint64_t now = now_usec();
+	uint64_t now = clock_usec(CLOCK_MONOTONIC);
 	struct uid_budget *b = budget_of(uid, now);
 
 	b->tokens += (double)(now - b->refilled_usec) * LOG_BUDGET_PER_SECOND / 1e6;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Every way to ask iobufd for a buffer, and the requests about one. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "align.h"
+#include "label.h"
 #include "private.h"
 
 static struct wire_message allocate_request(uint16_t opcode, uint32_t options, size_t capacity,
@@ -17,8 +19,32 @@ static struct wire_message allocate_request(uint16_t opcode, uint32_t options, s
 			.capacity = capacity,
 			.alignment = alignment,
 			.physical_mask = physical_mask,
+			.spec.present = true,
 		},
 	};
+}
+
+_Static_assert(IOBUF_LABEL_MAX == LABEL_MAX, "one rule for labels");
+
+int spec_fill(struct wire_spec *spec, struct iobuf_task *task, const char *heap,
+	      const char *label)
+{
+	const char *problem;
+
+	spec->present = true;
+	if (heap && strlen(heap) > IOBUF_HEAP_NAME_MAX)
+		return error_set(-EINVAL, "heap name \"%.63s...\" is longer than %d bytes", heap,
+				 IOBUF_HEAP_NAME_MAX);
+	snprintf(spec->heap, sizeof(spec->heap), "%s", heap ? heap : "");
+	if (!label) {
+		task_get_label(task, spec->label, sizeof(spec->label));
+		return 0;
+	}
+	problem = label_problem(label);
+	if (problem)
+		return error_set(-EINVAL, "the label %s", problem);
+	snprintf(spec->label, sizeof(spec->label), "%s", label);
+	return 0;
 }
 
 struct iobuf_task *task_or_self(struct iobuf_task *task)
@@ -55,30 +81,56 @@ struct iobuf *buffer_adopt(struct iobuf_task *task, uint64_t generation,
 	return NULL;
 }
 
+/* An allocation on heap (NULL: any) labelled label (NULL: the task's label). */
 static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t capacity,
-			      size_t alignment, uint64_t physical_mask)
+			      size_t alignment, uint64_t physical_mask, const char *heap,
+			      const char *label)
 {
 	struct wire_message request =
 		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, physical_mask);
 	struct wire_message reply;
 	uint64_t generation;
+	struct iobuf *buf;
 	int fd, r;
 
 	task = task_or_self(task);
 	if (!task)
 		return NULL; /* errno and the message are set */
-	r = task_call_made(task, &request, &reply, &fd, &generation);
+	r = spec_fill(&request.allocate.spec, task, heap, label);
+	if (r >= 0)
+		r = task_call_made(task, &request, &reply, &fd, &generation);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-	return buffer_adopt(task, generation, &reply.allocate_reply, fd, capacity, alignment);
+	buf = buffer_adopt(task, generation, &reply.allocate_reply, fd, capacity, alignment);
+	if (buf)
+		memcpy(buf->label, request.allocate.spec.label, sizeof(buf->label));
+	return buf;
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
 						      size_t capacity, size_t alignment)
 {
-	return allocate(task, options, capacity, alignment, 0);
+	return allocate(task, options, capacity, alignment, 0, NULL, NULL);
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_in_task_with_label(struct iobuf_task *task, uint32_t options,
+						    size_t capacity, size_t alignment,
+						    const char *label)
+{
+	return allocate(task, options, capacity, alignment, 0, NULL, label ? label : "");
+}
+
+IOBUF_EXPORT struct iobuf *iobuf_in_task_from_heap(struct iobuf_task *task, const char *heap,
+						   uint32_t options, size_t capacity,
+						   size_t alignment)
+{
+	if (!heap || !heap[0]) {
+		error_set(-EINVAL, "a heap must be named");
+		return NULL;
+	}
+	return allocate(task, options, capacity, alignment, 0, heap, NULL);
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_in_task_with_physical_mask(struct iobuf_task *task,
@@ -87,12 +139,12 @@ IOBUF_EXPORT struct iobuf *iobuf_in_task_with_physical_mask(struct iobuf_task *t
 {
 	uint64_t alignment = align_from_physical_mask(physical_mask, (uint64_t)sysconf(_SC_PAGESIZE));
 
-	return allocate(task, options, capacity, alignment, physical_mask);
+	return allocate(task, options, capacity, alignment, physical_mask, NULL, NULL);
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_with_options(uint32_t options, size_t capacity, size_t alignment)
 {
-	return allocate(NULL, options, capacity, alignment, 0);
+	return allocate(NULL, options, capacity, alignment, 0, NULL, NULL);
 }
 
 /* The smallest power of two at or above value (at least 1); 0 when there is none. */
@@ -129,7 +181,7 @@ IOBUF_EXPORT struct iobuf *iobuf_with_capacity(size_t capacity, uint32_t directi
 			return NULL;
 		}
 	}
-	return allocate(NULL, options, capacity, alignment, 0);
+	return allocate(NULL, options, capacity, alignment, 0, NULL, NULL);
 }
 
 /*
@@ -145,7 +197,7 @@ IOBUF_EXPORT struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, ui
 	void *dst;
 
 	buf = allocate(NULL, options, length, power_of_two_at_least(length < page ? length : page),
-		       0);
+		       0, NULL, NULL);
 	if (!buf)
 		return NULL;
 	dst = iobuf_get_bytes_no_copy(buf);
@@ -160,8 +212,8 @@ IOBUF_EXPORT struct iobuf *iobuf_with_bytes(const void *bytes, size_t length, ui
 	return buf;
 }
 
-IOBUF_EXPORT int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
-				  size_t alignment, struct iobuf_match *match)
+static int query(struct iobuf_task *task, const char *heap, uint32_t options, size_t capacity,
+		 size_t alignment, struct iobuf_match *match)
 {
 	struct wire_message request = allocate_request(WIRE_QUERY, options, capacity, alignment, 0);
 	struct wire_message reply;
@@ -169,13 +221,30 @@ IOBUF_EXPORT int iobuf_task_query(struct iobuf_task *task, uint32_t options, siz
 
 	if (!task || !match)
 		return error_set(-EINVAL, "task and match must not be NULL");
-	r = task_call(task, &request, &reply, NULL);
+	r = spec_fill(&request.allocate.spec, task, heap, "");
+	if (r >= 0)
+		r = task_call(task, &request, &reply, NULL);
 	if (r < 0)
 		return r;
 	match->size = reply.allocate_reply.size;
 	match->options = reply.allocate_reply.options;
 	memcpy(match->heap, reply.allocate_reply.heap, sizeof(match->heap));
 	return 0;
+}
+
+IOBUF_EXPORT int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
+				  size_t alignment, struct iobuf_match *match)
+{
+	return query(task, NULL, options, capacity, alignment, match);
+}
+
+IOBUF_EXPORT int iobuf_task_query_heap(struct iobuf_task *task, const char *heap,
+				       uint32_t options, size_t capacity, size_t alignment,
+				       struct iobuf_match *match)
+{
+	if (!heap || !heap[0])
+		return error_set(-EINVAL, "a heap must be named");
+	return query(task, heap, options, capacity, alignment, match);
 }
 
 IOBUF_EXPORT int iobuf_set_purgeable(struct iobuf *buf, enum iobuf_purgeable_state new_state,

@@ -260,6 +260,11 @@ IOBUF_EXPORT const char *iobuf_get_heap(const struct iobuf *buf)
 	return buf->heap;
 }
 
+IOBUF_EXPORT const char *iobuf_get_label(const struct iobuf *buf)
+{
+	return buf->label;
+}
+
 IOBUF_EXPORT uint64_t iobuf_get_id(const struct iobuf *buf)
 {
 	return buf->id;

@@ -62,15 +62,19 @@ IOBUF_EXPORT struct iobuf *iobuf_image_in_task(struct iobuf_task *task, uint32_t
 	task = task_or_self(task);
 	if (!task)
 		return NULL;
-	r = task_call_made(task, &request, &reply, &fd, &generation);
+	r = spec_fill(&request.allocate_image.spec, task, NULL, NULL);
+	if (r >= 0)
+		r = task_call_made(task, &request, &reply, &fd, &generation);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
 	buf = buffer_adopt(task, generation, &reply.allocate_image_reply.buffer, fd,
 			   reply.allocate_image_reply.buffer.size, 0);
-	if (buf)
+	if (buf) {
 		fill_image(buf, &request, &reply.allocate_image_reply);
+		memcpy(buf->label, request.allocate_image.spec.label, sizeof(buf->label));
+	}
 	return buf;
 }
 

@@ -24,6 +24,8 @@ struct iobuf_task {
 	bool broken; /* the next call opens a new connection */
 	uint64_t generation; /* of the connection, counting from 1; ids are per connection */
 	uint32_t next_request_id;
+	pthread_mutex_t label_lock; /* guards label */
+	char label[IOBUF_LABEL_MAX + 1]; /* for its buffers that are given none */
 };
 
 struct iobuf {
@@ -43,6 +45,7 @@ struct iobuf {
 	unsigned prepared;  /* iobuf_prepare() calls not yet completed */
 	bool cpu_access;    /* a DMA_BUF_SYNC_START of ours is not yet ended */
 	char heap[WIRE_MAX_HEAP_NAME + 1];
+	char label[IOBUF_LABEL_MAX + 1];
 	bool is_image;
 	struct iobuf_image image; /* when is_image */
 };
@@ -56,6 +59,8 @@ void error_clear(void);
 
 /* task.c */
 struct iobuf_task *task_ref(struct iobuf_task *task);
+/* The task's label for buffers given none, into out. */
+void task_get_label(struct iobuf_task *task, char *out, size_t size);
 /* Whether this process opened the task's connection (not a forked child). */
 int task_is_own(const struct iobuf_task *task);
 /*
@@ -81,6 +86,13 @@ int map_aligned(int fd, size_t size, size_t alignment, void **addr);
 
 /* alloc.c: task, or the process's own task when NULL (NULL + errno on failure). */
 struct iobuf_task *task_or_self(struct iobuf_task *task);
+/*
+ * Fills a request's spec: the heap asked for (NULL: any) and the label
+ * (NULL: the task's). 0, or -EINVAL with the message set for a name or label
+ * the daemon would refuse.
+ */
+int spec_fill(struct wire_spec *spec, struct iobuf_task *task, const char *heap,
+	      const char *label);
 /*
  * A descriptor for a buffer allocated on the task's connection of
  * generation, taking fd (which may be -1: the daemon sent none). On failure

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "label.h"
 #include "private.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
@@ -409,6 +410,7 @@ static struct iobuf_task *task_new(const char *path)
 	task->next_request_id = 1;
 	atomic_init(&task->timeout_ms, default_timeout_ms());
 	pthread_mutex_init(&task->lock, NULL);
+	pthread_mutex_init(&task->label_lock, NULL);
 	return task;
 }
 
@@ -419,6 +421,7 @@ static void task_free(struct iobuf_task *task)
 	if (task->charge_pidfd >= 0)
 		close(task->charge_pidfd);
 	pthread_mutex_destroy(&task->lock);
+	pthread_mutex_destroy(&task->label_lock);
 	free(task);
 }
 
@@ -484,6 +487,28 @@ IOBUF_EXPORT int iobuf_task_set_timeout(struct iobuf_task *task, unsigned msec)
 		return error_set(-EINVAL, "task must not be NULL");
 	atomic_store(&task->timeout_ms, msec);
 	return 0;
+}
+
+IOBUF_EXPORT int iobuf_task_set_label(struct iobuf_task *task, const char *label)
+{
+	const char *problem;
+
+	if (!task)
+		return error_set(-EINVAL, "task must not be NULL");
+	problem = label ? label_problem(label) : NULL;
+	if (problem)
+		return error_set(-EINVAL, "the label %s", problem);
+	pthread_mutex_lock(&task->label_lock);
+	snprintf(task->label, sizeof(task->label), "%s", label ? label : "");
+	pthread_mutex_unlock(&task->label_lock);
+	return 0;
+}
+
+void task_get_label(struct iobuf_task *task, char *out, size_t size)
+{
+	pthread_mutex_lock(&task->label_lock);
+	snprintf(out, size, "%s", task->label);
+	pthread_mutex_unlock(&task->label_lock);
 }
 
 /* Takes the task's lock, waiting for another thread's call no longer than the deadline. */

@@ -173,6 +173,12 @@ const char *wire_opcode_name(uint16_t opcode)
 	return "unknown";
 }
 
+static bool spec_fits(const struct wire_spec *spec)
+{
+	return strnlen(spec->heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME &&
+	       strnlen(spec->label, WIRE_MAX_LABEL + 1) <= WIRE_MAX_LABEL;
+}
+
 /* Strings an encoder would have to cut are refused instead. */
 static bool strings_fit(const struct wire_message *m)
 {
@@ -180,8 +186,12 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_QUERY_REPLY:
 		return strnlen(m->allocate_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME;
+	case WIRE_ALLOCATE:
+	case WIRE_QUERY:
+		return spec_fits(&m->allocate.spec);
 	case WIRE_ALLOCATE_IMAGE:
-		return m->allocate_image.modifier_count <= WIRE_MAX_MODIFIERS;
+		return m->allocate_image.modifier_count <= WIRE_MAX_MODIFIERS &&
+		       spec_fits(&m->allocate_image.spec);
 	case WIRE_ALLOCATE_IMAGE_REPLY:
 		return strnlen(m->allocate_image_reply.buffer.heap, WIRE_MAX_HEAP_NAME + 1) <=
 			       WIRE_MAX_HEAP_NAME &&
@@ -202,6 +212,14 @@ static void put_buffer(struct writer *w, const struct wire_allocate_reply *b)
 	put_string(w, b->heap);
 }
 
+static void put_spec(struct writer *w, const struct wire_spec *spec)
+{
+	if (!spec->present)
+		return;
+	put_string(w, spec->heap);
+	put_string(w, spec->label);
+}
+
 static void put_image(struct writer *w, const struct wire_allocate_image *img)
 {
 	put_u32(w, img->width);
@@ -212,6 +230,7 @@ static void put_image(struct writer *w, const struct wire_allocate_image *img)
 	put_u32(w, 0);
 	for (uint32_t i = 0; i < img->modifier_count; i++)
 		put_u64(w, img->modifiers[i]);
+	put_spec(w, &img->spec);
 }
 
 static void put_image_reply(struct writer *w, const struct wire_allocate_image_reply *img)
@@ -244,6 +263,7 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		put_u64(w, m->allocate.capacity);
 		put_u64(w, m->allocate.alignment);
 		put_u64(w, m->allocate.physical_mask);
+		put_spec(w, &m->allocate.spec);
 		break;
 	case WIRE_FREE:
 		put_u64(w, m->free.id);
@@ -301,6 +321,16 @@ static void get_buffer(struct reader *r, struct wire_allocate_reply *b)
 		fail(r, "heap name is empty");
 }
 
+/* The version 2 tail, when the body goes on after the version 1 fields. */
+static void get_spec(struct reader *r, struct wire_spec *spec)
+{
+	if (r->error || r->pos == r->len)
+		return;
+	spec->present = true;
+	get_string(r, spec->heap, WIRE_MAX_HEAP_NAME);
+	get_string(r, spec->label, WIRE_MAX_LABEL);
+}
+
 static void get_image(struct reader *r, struct wire_allocate_image *img)
 {
 	img->width = get_u32(r);
@@ -315,6 +345,7 @@ static void get_image(struct reader *r, struct wire_allocate_image *img)
 	}
 	for (uint32_t i = 0; i < img->modifier_count; i++)
 		img->modifiers[i] = get_u64(r);
+	get_spec(r, &img->spec);
 }
 
 static void get_image_reply(struct reader *r, struct wire_allocate_image_reply *img)
@@ -349,6 +380,7 @@ static void get_body(struct reader *r, struct wire_message *m)
 		m->allocate.capacity = get_u64(r);
 		m->allocate.alignment = get_u64(r);
 		m->allocate.physical_mask = get_u64(r);
+		get_spec(r, &m->allocate.spec);
 		break;
 	case WIRE_FREE:
 		m->free.id = get_u64(r);

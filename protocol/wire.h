@@ -10,16 +10,20 @@
 #ifndef IOBUF_PROTOCOL_WIRE_H
 #define IOBUF_PROTOCOL_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WIRE_VERSION 1
+/* The version libiobuf speaks; the daemon speaks every one from 1 to it. */
+#define WIRE_VERSION 2
+#define WIRE_VERSION_MIN 1
 
 #define WIRE_HEADER_SIZE 8
 #define WIRE_MAX_MESSAGE 4096
 #define WIRE_MAX_HEAP_NAME 63
 #define WIRE_MAX_ERROR_MESSAGE 511
+#define WIRE_MAX_LABEL 255 /* on the wire; the daemon takes at most 31 bytes */
 #define WIRE_MAX_MODIFIERS 16
 #define WIRE_MAX_PLANES 4
 
@@ -63,12 +67,24 @@ struct wire_hello {
 	uint32_t version;
 };
 
+/*
+ * What version 2 appends to allocate, query and allocate-image: the heap
+ * asked for ("": the daemon chooses) and the buffer's label ("": none).
+ * present is false for a version 1 body, which ends before it.
+ */
+struct wire_spec {
+	bool present;
+	char heap[WIRE_MAX_HEAP_NAME + 1];
+	char label[WIRE_MAX_LABEL + 1];
+};
+
 /* WIRE_ALLOCATE and WIRE_QUERY */
 struct wire_allocate {
 	uint32_t options;
 	uint64_t capacity;
 	uint64_t alignment;
 	uint64_t physical_mask;
+	struct wire_spec spec;
 };
 
 struct wire_free {
@@ -101,6 +117,7 @@ struct wire_allocate_image {
 	uint32_t usage;  /* IOBUF_IMAGE_* */
 	uint32_t modifier_count; /* 0: the heap chooses */
 	uint64_t modifiers[WIRE_MAX_MODIFIERS];
+	struct wire_spec spec;
 };
 
 struct wire_image_plane {

@@ -4,7 +4,7 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages needed to build and test. Installed only when missing.
-build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev libinih-dev)
+build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev libinih-dev libsmartcols-dev)
 # The vm suite's guest runs the host's own binaries, GBM's software driver
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
 # The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.

@@ -62,13 +62,13 @@ int ctl_clients(const struct ctl_context *c, const struct ctl_request *req)
 
 static int buffer_row(sd_bus_message *m, struct ctl_output *o, const void *data)
 {
-	uint64_t id, size;
-	const char *heap, *use;
+	uint64_t id, size, created;
+	const char *heap, *use, *label;
 	uint32_t options, owner, state;
 	int r;
 
-	r = sd_bus_message_read(m, "(ttsuuus)", &id, &size, &heap, &options, &owner, &state,
-				&use);
+	r = sd_bus_message_read(m, "(ttsuuusst)", &id, &size, &heap, &options, &owner, &state,
+				&use, &label, &created);
 	if (r <= 0)
 		return r;
 	ctl_output_u64(o, id);
@@ -77,6 +77,8 @@ static int buffer_row(sd_bus_message *m, struct ctl_output *o, const void *data)
 	ctl_output_options(o, options);
 	ctl_output_u64(o, owner);
 	ctl_output_state(o, state);
+	ctl_output_u64(o, created);
+	ctl_output_text(o, label);
 	ctl_output_text(o, use);
 	return o->error < 0 ? o->error : 1;
 }
@@ -90,6 +92,8 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 		{ "OPTIONS", "options", CTL_OPTIONS },
 		{ "OWNER", "owner", CTL_NUMBER },
 		{ "STATE", "state", CTL_STATE },
+		{ "AGE", "created_usec", CTL_AGE },
+		{ "LABEL", "label", CTL_TEXT },
 		{ "USE", "use", CTL_TEXT },
 	};
 	sd_bus_message *reply = NULL;
@@ -98,7 +102,7 @@ int ctl_buffers(const struct ctl_context *c, const struct ctl_request *req)
 	r = ctl_bus_call(c->bus, c->what, "ListBuffers", &reply, "u", req->client);
 	if (r < 0)
 		return r;
-	return ctl_print_list(c, reply, "(ttsuuus)", fields, N_ELEMENTS(fields), buffer_row,
+	return ctl_print_list(c, reply, "(ttsuuusst)", fields, N_ELEMENTS(fields), buffer_row,
 			      NULL);
 }
 

@@ -135,20 +135,29 @@ int ctl_status(const struct ctl_context *c, const struct ctl_request *req)
 	return 0;
 }
 
+/* Says that the output could not be written whole, and returns r. */
+static int output_failed(const struct ctl_context *c, int r)
+{
+	fprintf(stderr, "iobufctl: %s: cannot write the output: %s\n", c->what, strerror(-r));
+	return r;
+}
+
 int ctl_print_list(const struct ctl_context *c, sd_bus_message *reply, const char *element,
 		   const struct ctl_field *fields, size_t n_fields,
 		   int (*row)(sd_bus_message *m, struct ctl_output *o, const void *data),
 		   const void *data)
 {
 	struct ctl_output o;
-	int r;
+	int r, written;
 
 	ctl_output_begin(&o, c->json, true, fields, n_fields);
 	r = sd_bus_message_enter_container(reply, 'a', element);
-	while (r > 0)
+	while (r > 0 && o.error == 0)
 		r = row(reply, &o, data);
-	ctl_output_end(&o);
+	written = ctl_output_end(&o);
 	sd_bus_message_unref(reply);
+	if (written < 0)
+		return output_failed(c, written);
 	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
 }
 
@@ -185,12 +194,13 @@ int ctl_heaps(const struct ctl_context *c, const struct ctl_request *req)
 	return ctl_print_list(c, reply, "(sstt)", fields, N_ELEMENTS(fields), heap_row, NULL);
 }
 
-static void print_limits(const struct ctl_limits *limits, bool json)
+/* The limits as a table of names and values, or as one JSON object. 0 or a negative errno. */
+static int print_limits(const struct ctl_limits *limits, bool json)
 {
-	static const struct ctl_column columns[] = { { "NAME", false }, { "VALUE", true } };
 	struct ctl_table table;
 	struct ctl_json js;
 	char value[32];
+	int r;
 
 	if (json) {
 		ctl_json_init(&js, stdout);
@@ -198,16 +208,23 @@ static void print_limits(const struct ctl_limits *limits, bool json)
 		for (size_t i = 0; i < limits->n; i++)
 			ctl_json_key_u64(&js, limits->names[i], limits->values[i]);
 		ctl_json_close(&js, '}');
-		return;
+		return 0;
 	}
-	ctl_table_init(&table, columns, N_ELEMENTS(columns));
-	for (size_t i = 0; i < limits->n; i++) {
+	r = ctl_table_init(&table);
+	if (r == 0)
+		r = ctl_table_add_column(&table, "NAME", false);
+	if (r == 0)
+		r = ctl_table_add_column(&table, "VALUE", true);
+	for (size_t i = 0; r == 0 && i < limits->n; i++) {
 		ctl_format_limit(limits->names[i], limits->values[i], value, sizeof(value));
-		ctl_table_add(&table, limits->names[i]);
-		ctl_table_add(&table, value);
+		r = ctl_table_add(&table, limits->names[i]);
+		if (r == 0)
+			r = ctl_table_add(&table, value);
 	}
-	ctl_table_print(&table, stdout);
+	if (r == 0)
+		r = ctl_table_print(&table, stdout);
 	ctl_table_fini(&table);
+	return r;
 }
 
 int ctl_limits(const struct ctl_context *c, const struct ctl_request *req)
@@ -220,10 +237,13 @@ int ctl_limits(const struct ctl_context *c, const struct ctl_request *req)
 	if (r < 0)
 		return r;
 	r = read_limits(reply, &limits);
-	if (r >= 0)
-		print_limits(&limits, c->json);
+	if (r < 0) {
+		sd_bus_message_unref(reply);
+		return ctl_bus_bad_reply(c->what, r);
+	}
+	r = print_limits(&limits, c->json); /* before unref: the names are the reply's */
 	sd_bus_message_unref(reply);
-	return r < 0 ? ctl_bus_bad_reply(c->what, r) : 0;
+	return r < 0 ? output_failed(c, r) : 0;
 }
 
 int ctl_alloc(const struct ctl_context *c, const struct ctl_request *req)

@@ -1,10 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <libsmartcols.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl-format.h"
+
+void ctl_format_age(uint64_t then_usec, uint64_t now_usec, char out[static CTL_AGE_TEXT_MAX])
+{
+	static const struct {
+		uint64_t seconds;
+		const char *unit;
+	} units[] = { { 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" } };
+	uint64_t seconds = now_usec > then_usec ? (now_usec - then_usec) / 1000000 : 0;
+	size_t i = 0;
+
+	while (units[i].seconds > 1 && seconds < units[i].seconds)
+		i++;
+	snprintf(out, CTL_AGE_TEXT_MAX, "%" PRIu64 "%s", seconds / units[i].seconds,
+		 units[i].unit);
+}
 
 void ctl_format_bytes(uint64_t bytes, char out[static CTL_BYTES_TEXT_MAX])
 {
@@ -24,39 +40,57 @@ void ctl_format_bytes(uint64_t bytes, char out[static CTL_BYTES_TEXT_MAX])
 	snprintf(out, CTL_BYTES_TEXT_MAX, "%.1f %s", value, units[unit]);
 }
 
-void ctl_table_init(struct ctl_table *t, const struct ctl_column *columns, size_t n_columns)
+int ctl_table_init(struct ctl_table *t)
 {
-	*t = (struct ctl_table){ .columns = columns, .n_columns = n_columns };
+	*t = (struct ctl_table){ .table = scols_new_table() };
+	if (!t->table)
+		return -ENOMEM;
+	if (scols_table_set_column_separator(t->table, "  ") < 0) {
+		ctl_table_fini(t);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void ctl_table_fini(struct ctl_table *t)
 {
-	for (size_t i = 0; i < t->n_cells; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	scols_unref_table(t->table);
 	*t = (struct ctl_table){ 0 };
+}
+
+int ctl_table_add_column(struct ctl_table *t, const char *header, bool right)
+{
+	if (!scols_table_new_column(t->table, header, 0, right ? SCOLS_FL_RIGHT : 0))
+		return -ENOMEM;
+	t->n_columns++;
+	return 0;
 }
 
 int ctl_table_add(struct ctl_table *t, const char *text)
 {
 	char *cell;
+	int r;
 
-	if (t->n_cells == t->allocated) {
-		size_t n = t->allocated ? 2 * t->allocated : 64;
-		char **cells = realloc(t->cells, n * sizeof(*cells));
-
-		if (!cells)
+	if (t->n_columns == 0)
+		return -EINVAL;
+	if (t->next == 0) {
+		t->row = scols_table_new_line(t->table, NULL);
+		if (!t->row)
 			return -ENOMEM;
-		t->cells = cells;
-		t->allocated = n;
 	}
 	cell = strdup(text[0] ? text : "-");
 	if (!cell)
 		return -ENOMEM;
+	/* libsmartcols would write them \x09; iobufctl has always shown '?'. */
 	for (char *p = cell; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	t->cells[t->n_cells++] = cell;
+	r = scols_line_refer_data(t->row, t->next, cell);
+	if (r < 0) {
+		free(cell);
+		return r;
+	}
+	t->next = (t->next + 1) % t->n_columns;
 	return 0;
 }
 
@@ -76,57 +110,33 @@ int ctl_table_add_bytes(struct ctl_table *t, uint64_t bytes)
 	return ctl_table_add(t, text);
 }
 
-/* Characters on screen: UTF-8 continuation bytes take no column. */
-static size_t text_width(const char *s)
+/* libsmartcols prints nothing for a table without rows; people still get the header. */
+static void print_header(struct ctl_table *t, FILE *f)
 {
-	size_t n = 0;
+	for (size_t c = 0; c < t->n_columns; c++) {
+		struct libscols_column *column = scols_table_get_column(t->table, c);
 
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-static void print_cell(FILE *f, const char *text, size_t width, bool right, bool last)
-{
-	size_t pad = width - text_width(text);
-
-	if (right)
-		fprintf(f, "%*s", (int)pad, "");
-	fputs(text, f);
-	if (!last)
-		fprintf(f, "%*s", (int)(right ? 2 : pad + 2), "");
-}
-
-static void print_row(const struct ctl_table *t, FILE *f, const char *const *row,
-		      const size_t *widths)
-{
-	for (size_t c = 0; c < t->n_columns; c++)
-		print_cell(f, row[c], widths[c], t->columns[c].right, c + 1 == t->n_columns);
+		fprintf(f, "%s%s", c ? "  " : "",
+			scols_cell_get_data(scols_column_get_header(column)));
+	}
 	fputc('\n', f);
 }
 
-void ctl_table_print(const struct ctl_table *t, FILE *f)
+int ctl_table_print(struct ctl_table *t, FILE *f)
 {
-	const char *header[CTL_TABLE_MAX_COLUMNS];
-	size_t widths[CTL_TABLE_MAX_COLUMNS];
-	size_t n = t->n_columns, full;
-
-	if (n == 0 || n > CTL_TABLE_MAX_COLUMNS)
-		return;
-	full = t->n_cells - t->n_cells % n; /* a partial last row is not printed */
-	for (size_t c = 0; c < n; c++) {
-		header[c] = t->columns[c].header;
-		widths[c] = text_width(header[c]);
+	if (t->n_columns == 0)
+		return 0;
+	if (t->next != 0) {
+		scols_table_remove_line(t->table, t->row);
+		t->row = NULL;
+		t->next = 0;
 	}
-	for (size_t i = 0; i < full; i++) {
-		size_t w = text_width(t->cells[i]);
-
-		if (w > widths[i % n])
-			widths[i % n] = w;
+	if (scols_table_get_nlines(t->table) == 0) {
+		print_header(t, f);
+		return 0;
 	}
-	print_row(t, f, header, widths);
-	for (size_t i = 0; i < full; i += n)
-		print_row(t, f, (const char *const *)t->cells + i, widths);
+	scols_table_set_stream(t->table, f);
+	return scols_print_table(t->table);
 }
 
 void ctl_json_write_string(FILE *f, const char *s)

@@ -2,33 +2,39 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "ctl-options.h"
 #include "ctl-output.h"
 
-static struct ctl_column columns_of(const struct ctl_field *field)
+/* A people's list: a column per field, numbers and sizes aligned right. */
+static int table_begin(struct ctl_output *o)
 {
-	return (struct ctl_column){
-		.header = field->label,
-		.right = field->kind == CTL_NUMBER || field->kind == CTL_BYTES,
-	};
+	int r = ctl_table_init(&o->table);
+
+	for (size_t i = 0; r == 0 && i < o->n_fields; i++) {
+		enum ctl_kind kind = o->fields[i].kind;
+
+		r = ctl_table_add_column(&o->table, o->fields[i].label,
+					 kind == CTL_NUMBER || kind == CTL_BYTES || kind == CTL_AGE);
+	}
+	return r;
 }
 
 void ctl_output_begin(struct ctl_output *o, bool json, bool list, const struct ctl_field *fields,
 		      size_t n_fields)
 {
-	*o = (struct ctl_output){ .json = json, .list = list, .fields = fields };
-	o->n_fields = n_fields < CTL_TABLE_MAX_COLUMNS ? n_fields : CTL_TABLE_MAX_COLUMNS;
-	for (size_t i = 0; i < o->n_fields; i++) {
-		o->columns[i] = columns_of(&fields[i]);
+	*o = (struct ctl_output){ .json = json, .list = list, .fields = fields,
+				  .n_fields = n_fields };
+	for (size_t i = 0; i < n_fields; i++)
 		if (strlen(fields[i].label) + 1 > o->label_width)
 			o->label_width = strlen(fields[i].label) + 1;
-	}
 	if (json) {
 		ctl_json_init(&o->js, stdout);
 		ctl_json_open(&o->js, list ? '[' : '{');
 	} else if (list) {
-		ctl_table_init(&o->table, o->columns, o->n_fields);
+		o->error = table_begin(o);
 	}
 }
 
@@ -82,8 +88,13 @@ int ctl_output_text(struct ctl_output *o, const char *text)
 static void format_u64(const struct ctl_output *o, const struct ctl_field *field,
 		       uint64_t value, char *out, size_t size)
 {
-	char bytes[CTL_BYTES_TEXT_MAX];
+	char bytes[CTL_BYTES_TEXT_MAX], age[CTL_AGE_TEXT_MAX];
 
+	if (field->kind == CTL_AGE) {
+		ctl_format_age(value, clock_usec(CLOCK_REALTIME), age);
+		snprintf(out, size, "%s", age);
+		return;
+	}
 	if (field->kind != CTL_BYTES) {
 		snprintf(out, size, "%" PRIu64, value);
 		return;
@@ -201,11 +212,14 @@ int ctl_output_limits(struct ctl_output *o, const struct ctl_limits *limits)
 	return field_done(o, human(o, field, text));
 }
 
-void ctl_output_end(struct ctl_output *o)
+int ctl_output_end(struct ctl_output *o)
 {
+	int r = o->error;
+
 	if (o->json)
 		ctl_json_close(&o->js, o->list ? ']' : '}');
-	else if (o->list)
-		ctl_table_print(&o->table, stdout);
+	else if (o->list && r == 0)
+		r = ctl_table_print(&o->table, stdout);
 	ctl_table_fini(&o->table);
+	return r;
 }

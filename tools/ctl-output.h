@@ -20,6 +20,7 @@ enum ctl_kind {
 	CTL_BYTES,   /* people read 4.0 KiB (in a record also the exact count), JSON the count */
 	CTL_OPTIONS, /* IOBUF_* bits: "pageable,cache=copyback", a JSON array of the names */
 	CTL_STATE,   /* a purgeable state's word */
+	CTL_AGE,     /* microseconds since the epoch: people read "5min" (ago), JSON the number */
 	CTL_LIMITS,  /* name -> value pairs, a JSON object */
 };
 
@@ -44,12 +45,11 @@ struct ctl_output {
 	size_t n_fields, next;
 	size_t label_width; /* a record's labels */
 	int error; /* the first value that failed; the values after it are dropped */
-	struct ctl_column columns[CTL_TABLE_MAX_COLUMNS];
-	struct ctl_table table;
+	struct ctl_table table; /* a list for people */
 	struct ctl_json js;
 };
 
-/* Starts a list (list true) or a record on stdout. */
+/* Starts a list (list true) or a record on stdout; a failure shows in o->error. */
 void ctl_output_begin(struct ctl_output *o, bool json, bool list, const struct ctl_field *fields,
 		      size_t n_fields);
 
@@ -63,8 +63,11 @@ int ctl_output_options(struct ctl_output *o, uint32_t bits);
 int ctl_output_state(struct ctl_output *o, uint32_t state);
 int ctl_output_limits(struct ctl_output *o, const struct ctl_limits *limits);
 
-/* Writes what is left (the table, the closing bracket) and frees it. */
-void ctl_output_end(struct ctl_output *o);
+/*
+ * Writes what is left (the table, the closing bracket) and frees it. 0, or
+ * the first negative errno of the values or of writing the table.
+ */
+int ctl_output_end(struct ctl_output *o);
 
 /* A limit's value as people read it: bytes for sizes, a plain count otherwise. */
 void ctl_format_limit(const char *name, uint64_t value, char *out, size_t size);

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -318,12 +320,26 @@ static int run(const struct args *a, const struct command *cmd)
 	return r;
 }
 
+/*
+ * Tables are laid out by the width of each character, which the C library
+ * knows only in a UTF-8 locale. What iobufctl prints is UTF-8 whatever the
+ * locale (D-Bus strings are), so a C or POSIX one is taken as C.UTF-8.
+ * LC_CTYPE only: sizes keep their decimal point.
+ */
+static void read_utf8(void)
+{
+	if (setlocale(LC_CTYPE, "") && strcmp(nl_langinfo(CODESET), "UTF-8") == 0)
+		return;
+	setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *cmd = NULL;
 	struct args a;
 	int r;
 
+	read_utf8();
 	if (parse_args(argc, argv, &a) < 0)
 		return EXIT_USAGE;
 	if (a.help) {

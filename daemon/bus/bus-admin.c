@@ -114,8 +114,9 @@ static int append_buffers(sd_bus_message *reply, const struct client *c)
 	int r = 0;
 
 	for (const struct buffer *b = c->held.buffers; r >= 0 && b; b = b->next)
-		r = sd_bus_message_append(reply, "(ttsuuus)", b->id, b->size, b->heap->name,
-					  b->options, c->id, b->purgeable_state, buffer_use(b));
+		r = sd_bus_message_append(reply, "(ttsuuusst)", b->id, b->size, b->heap->name,
+					  b->options, c->id, b->purgeable_state, buffer_use(b),
+					  b->label ? b->label : "", b->created_usec);
 	return r;
 }
 
@@ -131,7 +132,7 @@ static int method_list_buffers(sd_bus_message *m, void *userdata, sd_bus_error *
 		return r;
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(ttsuuus)");
+		r = sd_bus_message_open_container(reply, 'a', "(ttsuuusst)");
 	for (struct client *c = service->allocator->client_list; r >= 0 && c; c = c->next)
 		if (!only || c == only)
 			r = append_buffers(reply, c);
@@ -273,7 +274,7 @@ const sd_bus_vtable bus_admin_vtable[] = {
 				SD_BUS_RESULT("a(uuussstt)", clients), method_list_clients,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("ListBuffers", SD_BUS_ARGS("u", client),
-				SD_BUS_RESULT("a(ttsuuus)", buffers), method_list_buffers,
+				SD_BUS_RESULT("a(ttsuuusst)", buffers), method_list_buffers,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("s", name, "t", value), SD_BUS_NO_RESULT,
 				method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),

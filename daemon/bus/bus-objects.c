@@ -214,6 +214,10 @@ static int buffer_property(sd_bus *bus, const char *path, const char *interface,
 		return sd_bus_message_append(reply, "u", b->purgeable_state);
 	if (strcmp(property, "Use") == 0)
 		return sd_bus_message_append(reply, "s", buffer_use(b));
+	if (strcmp(property, "Label") == 0)
+		return sd_bus_message_append(reply, "s", b->label ? b->label : "");
+	if (strcmp(property, "CreatedAt") == 0)
+		return sd_bus_message_append(reply, "t", b->created_usec);
 	return sd_bus_message_append(reply, "u", b->client_id);
 }
 
@@ -240,6 +244,8 @@ static const sd_bus_vtable buffer_vtable[] = {
 	SD_BUS_PROPERTY("Owner", "u", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("PurgeableState", "u", buffer_property, 0, 0),
 	SD_BUS_PROPERTY("Use", "s", buffer_property, 0, 0),
+	SD_BUS_PROPERTY("Label", "s", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("CreatedAt", "t", buffer_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_VTABLE_END,
 };
 

@@ -176,9 +176,10 @@ static int refuse(sd_bus_error *error, int r, const struct reason *why)
 	return sd_bus_error_set_errnof(error, -r, "%s", why->text);
 }
 
-static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Allocate and AllocateEx: the second also says which heap and what label ("" for none). */
+static int allocate(sd_bus_message *m, struct bus_service *service, bool ex,
+		    sd_bus_error *error)
 {
-	struct bus_service *service = userdata;
 	struct alloc_request req = { 0 };
 	struct alloc_result made;
 	struct reason why;
@@ -186,6 +187,8 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	int fd, r;
 
 	r = sd_bus_message_read(m, "ttu", &req.capacity, &req.alignment, &req.options);
+	if (r >= 0 && ex)
+		r = sd_bus_message_read(m, "ss", &req.spec.heap, &req.spec.label);
 	if (r < 0)
 		return r;
 	r = sender_client(service, m, error, &client);
@@ -199,6 +202,16 @@ static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *erro
 	close(fd);
 	allocator_catch_up(service->allocator, client);
 	return r;
+}
+
+static int method_allocate(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return allocate(m, userdata, false, error);
+}
+
+static int method_allocate_ex(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return allocate(m, userdata, true, error);
 }
 
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -335,6 +348,11 @@ static const sd_bus_vtable allocator_vtable[] = {
 				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options),
 				SD_BUS_RESULT("h", fd, "t", id, "t", size, "u", granted, "s", heap),
 				method_allocate, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AllocateEx",
+				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options, "s", heap,
+					    "s", label),
+				SD_BUS_RESULT("h", fd, "t", id, "t", size, "u", granted, "s", heap),
+				method_allocate_ex, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("Query",
 				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options),
 				SD_BUS_RESULT("t", size, "u", granted, "s", heap),

@@ -10,6 +10,7 @@
 
 #include "allocator.h"
 #include "charge.h"
+#include "clock.h"
 #include "iobuf/iobuf.h"
 #include "log-budget.h"
 #include "log.h"
@@ -63,6 +64,7 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	if (b->map)
 		munmap(b->map, b->size);
 	close(b->fd);
+	free(b->label);
 	free(b);
 }
 
@@ -278,6 +280,25 @@ static uint32_t granted_options(uint32_t options)
 }
 
 /* Validation and matching shared by allocate and query. */
+/* The heap a client asked for by name, if it can serve the request; else NULL and *error. */
+static struct heap *named_heap(struct allocator *a, const char *name,
+			       const struct alloc_request *req, struct reason *why, int *error)
+{
+	struct heap *heap = heaps_find(&a->heaps, name);
+	const char *lack;
+
+	if (!heap) {
+		*error = reason_set(why, -ENODEV, "iobufd serves no heap named %s", name);
+		return NULL;
+	}
+	lack = heap_lack(heap, req->options, request_size(req), req->physical_mask);
+	if (lack) {
+		*error = reason_set(why, -EOPNOTSUPP, "heap %s lacks %s", heap->name, lack);
+		return NULL;
+	}
+	return heap;
+}
+
 static struct heap *match(struct allocator *a, const struct alloc_request *req, struct reason *why,
 			  int *error)
 {
@@ -286,6 +307,8 @@ static struct heap *match(struct allocator *a, const struct alloc_request *req, 
 	*error = request_check(req, a->limits.max_buffer_size, why);
 	if (*error < 0)
 		return NULL;
+	if (spec_names_heap(&req->spec))
+		return named_heap(a, req->spec.heap, req, why, error);
 	heap = heaps_match(&a->heaps, NULL, req->options, request_size(req), req->physical_mask,
 			   why->text, sizeof(why->text));
 	if (!heap)
@@ -378,6 +401,8 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct all
 		if (r == -EDQUOT || !heap_failed(r))
 			return r;
 		note_heap_failure(*heap, r, what.text);
+		if (spec_names_heap(&req->spec))
+			return r;
 		*heap = heaps_match(&a->heaps, *heap, req->options, hreq->size, req->physical_mask,
 				    why->text, sizeof(why->text));
 		if (!*heap)
@@ -417,11 +442,15 @@ static int map_in_daemon(uint32_t options, int fd, uint64_t size, void **map, st
  * on failure). NULL on failure, with why.
  */
 static struct buffer *charge(struct allocator *a, struct client *client, struct heap *heap,
-			     uint64_t size, int fd, uint32_t options, struct reason *why)
+			     uint64_t size, int fd, uint32_t options, const char *label,
+			     struct reason *why)
 {
 	struct buffer *b = calloc(1, sizeof(*b));
+	char *label_copy = label && label[0] ? strdup(label) : NULL;
 
-	if (!b) {
+	if (!b || (label && label[0] && !label_copy)) {
+		free(b);
+		free(label_copy);
 		close(fd);
 		reason_set(why, -ENOMEM, "out of memory");
 		return NULL;
@@ -434,6 +463,8 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 		.purgeable_state = IOBUF_PURGEABLE_NON_VOLATILE,
 		.heap = heap,
 		.client_id = client->id,
+		.label = label_copy,
+		.created_usec = clock_usec(CLOCK_REALTIME),
 	};
 	account(a, client, b);
 	quota_count_allocation(client);
@@ -448,6 +479,7 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 {
 	struct heap *heap = heaps_find(&a->heaps, stored->heap);
 	struct buffer *b;
+	char *label_copy;
 	void *map;
 	int r;
 
@@ -459,7 +491,10 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	if (r < 0)
 		return r;
 	b = calloc(1, sizeof(*b));
-	if (!b) {
+	label_copy = stored->label[0] ? strdup(stored->label) : NULL;
+	if (!b || (stored->label[0] && !label_copy)) {
+		free(b);
+		free(label_copy);
 		if (map)
 			munmap(map, stored->size);
 		return reason_set(why, -ENOMEM, "out of memory");
@@ -474,6 +509,8 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.purgeable_state = stored->state,
 		.heap = heap,
 		.client_id = client->id,
+		.label = label_copy,
+		.created_usec = stored->created_usec ? stored->created_usec : clock_usec(CLOCK_REALTIME),
 	};
 	account(a, client, b);
 	a->freed_buffers += b->freed;
@@ -536,7 +573,7 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		       struct reason *why)
 {
 	struct heap_request hreq = { .id = a->next_id, .options = req->options,
-				     .comm = client->task.comm };
+				     .comm = client->task.comm, .label = req->spec.label };
 	struct buffer *b;
 	struct heap *heap;
 	uint64_t size;
@@ -568,7 +605,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 		close(buffer_fd);
 		return r;
 	}
-	b = charge(a, client, heap, size, buffer_fd, granted_options(req->options), why);
+	b = charge(a, client, heap, size, buffer_fd, granted_options(req->options), req->spec.label,
+		   why);
 	if (!b) {
 		if (map)
 			munmap(map, size);
@@ -583,12 +621,26 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	return 0;
 }
 
-/* The first heap that creates images, or NULL with why naming the heaps. */
-static struct heap *image_heap(struct allocator *a, struct reason *why)
+/*
+ * The heap the spec names, if it creates images, or else the first heap that
+ * does; NULL with why naming the heaps.
+ */
+static struct heap *image_heap(struct allocator *a, const struct buffer_spec *spec,
+			       struct reason *why, int *error)
 {
 	char names[REASON_MAX] = "";
+	struct heap *heap;
 	size_t used = 0;
 
+	*error = -EOPNOTSUPP;
+	if (spec_names_heap(spec)) {
+		heap = heaps_find(&a->heaps, spec->heap);
+		if (!heap)
+			*error = reason_set(why, -ENODEV, "iobufd serves no heap named %s", spec->heap);
+		else if (!heap->ops->allocate_image)
+			reason_set(why, 0, "heap %s creates no images (GBM heaps do)", heap->name);
+		return heap && heap->ops->allocate_image ? heap : NULL;
+	}
 	for (size_t i = 0; i < a->heaps.count; i++)
 		if (a->heaps.heaps[i]->ops->allocate_image)
 			return a->heaps.heaps[i];
@@ -621,20 +673,23 @@ static uint32_t heap_cache_mode(const struct heap *heap)
 }
 
 int allocator_allocate_image(struct allocator *a, struct client *client,
-			     const struct image_request *req, struct image_result *result, int *fd,
-			     struct reason *why)
+			     const struct image_request *req, const struct buffer_spec *spec,
+			     struct image_result *result, int *fd, struct reason *why)
 {
-	struct heap_request hreq = { .id = a->next_id, .comm = client->task.comm };
+	struct heap_request hreq = { .id = a->next_id, .comm = client->task.comm,
+				     .label = spec->label };
 	struct heap *heap;
 	struct buffer *b;
 	int image_fd, r;
 
 	r = check_image(req, why);
+	if (r >= 0)
+		r = spec_check(spec, why);
 	if (r < 0)
 		return r;
-	heap = image_heap(a, why);
+	heap = image_heap(a, spec, why, &r);
 	if (!heap)
-		return -EOPNOTSUPP;
+		return r;
 	if (client->held.freed_count)
 		allocator_reap(a, client);
 	r = check_alive(client, why);
@@ -657,7 +712,8 @@ int allocator_allocate_image(struct allocator *a, struct client *client,
 		return r;
 	}
 	r = image_fd;
-	b = charge(a, client, heap, result->layout.size, r, heap_cache_mode(heap), why);
+	b = charge(a, client, heap, result->layout.size, r, heap_cache_mode(heap), spec->label,
+		   why);
 	if (!b)
 		return -ENOMEM;
 	r = hand_out(a, client, b, fd, why);

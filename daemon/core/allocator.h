@@ -91,10 +91,10 @@ struct image_result {
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct alloc_request *req, struct alloc_result *result, int *fd,
 		       struct reason *why);
-/* A GPU image on the first heap that creates them; *fd as for allocate. */
+/* A GPU image on the heap spec names, or the first that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
-			     const struct image_request *req, struct image_result *result, int *fd,
-			     struct reason *why);
+			     const struct image_request *req, const struct buffer_spec *spec,
+			     struct image_result *result, int *fd, struct reason *why);
 int allocator_query(struct allocator *a, const struct alloc_request *req,
 		    struct alloc_result *result, struct reason *why);
 /*

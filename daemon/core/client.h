@@ -22,6 +22,8 @@ struct buffer {
 	struct heap *heap;
 	unsigned client_id; /* its owner's */
 	bool freed;         /* by its owner, or its owner left: charged until released */
+	char *label;        /* its owner's name for it (label.h), NULL for none */
+	uint64_t created_usec; /* CLOCK_REALTIME */
 };
 
 /* Whom a client charges instead of itself (charge.c owns it). */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "allocator.h"
+#include "clock.h"
 #include "quota.h"
 
 #define USEC_PER_SEC 1000000ull
@@ -142,21 +143,13 @@ int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_
 	return 0;
 }
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int quota_check_rate(const struct allocator *a, struct client *client, struct reason *why)
 {
 	uint64_t rate = a->limits.client_rate, now;
 
 	if (!rate)
 		return 0;
-	now = now_usec();
+	now = clock_usec(CLOCK_MONOTONIC);
 	if (now - client->rate.window_start >= USEC_PER_SEC) {
 		client->rate.window_start = now;
 		client->rate.count = 0;

@@ -6,6 +6,7 @@
 
 #include "align.h"
 #include "iobuf/iobuf.h"
+#include "label.h"
 #include "request.h"
 
 #define CACHE_MODE_MAX (IOBUF_CACHE_WRITECOMBINE >> IOBUF_CACHE_SHIFT)
@@ -13,6 +14,15 @@
 static uint64_t page_size(void)
 {
 	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int spec_check(const struct buffer_spec *spec, struct reason *why)
+{
+	const char *problem = spec->label ? label_problem(spec->label) : NULL;
+
+	if (problem)
+		return reason_set(why, -EINVAL, "the label %s", problem);
+	return 0;
 }
 
 int request_check(const struct alloc_request *req, uint64_t max_buffer_size, struct reason *why)
@@ -39,7 +49,7 @@ int request_check(const struct alloc_request *req, uint64_t max_buffer_size, str
 		return reason_set(why, -EFBIG, "capacity %" PRIu64 " is over the maximum buffer "
 				  "size %" PRIu64, req->capacity, max_buffer_size);
 	}
-	return 0;
+	return spec_check(&req->spec, why);
 }
 
 uint64_t request_size(const struct alloc_request *req)

@@ -5,7 +5,10 @@
 
 #include "heap.h"
 
-/* Names a dma-buf "iobuf:<id>:<comm>" for fdinfo and debugfs. */
+/*
+ * Names a dma-buf for fdinfo and debugfs: its label (label.h keeps it within
+ * the kernel's 31 bytes), or "iobuf:<id>:<comm>" without one.
+ */
 void dmabuf_set_name(int fd, const struct heap_request *req);
 
 #endif

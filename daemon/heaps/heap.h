@@ -31,6 +31,7 @@ struct heap_request {
 	uint64_t size;    /* page-rounded */
 	uint32_t options; /* validated */
 	const char *comm; /* the charged task's command name, for buffer names */
+	const char *label; /* its owner's name for it; NULL or "" for none */
 };
 
 struct heap;
@@ -162,5 +163,10 @@ void device_heap_destroy(struct heap *heap);
 
 /* memfd.c: a sealed memfd named name of size bytes, allocated up front when wired. */
 int memfd_new(const char *name, uint64_t size, bool wired);
+
+/* Room for a memfd's name: "iobuf:<id>:<label>". */
+#define MEMFD_NAME_MAX 64
+/* The name of buffer id's memfd, "iobuf:<id>", with ":<label>" when it has one. */
+void memfd_name(uint64_t id, const char *label, char *name, size_t size);
 
 #endif

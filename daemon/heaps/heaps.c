@@ -268,8 +268,7 @@ void heaps_log(const struct heap_list *list)
 	}
 }
 
-/* The first option the heap cannot honour, by name, or NULL when it can serve. */
-static const char *first_lack(const struct heap *h, uint32_t options, uint64_t size,
+const char *heap_lack(const struct heap *h, uint32_t options, uint64_t size,
 			      uint64_t physical_mask)
 {
 	unsigned mode = (options & IOBUF_CACHE_MASK) >> IOBUF_CACHE_SHIFT;
@@ -306,7 +305,7 @@ struct heap *heaps_match(const struct heap_list *list, const struct heap *after,
 	while (after && start < list->count && list->heaps[start++] != after)
 		;
 	for (size_t i = start; i < list->count; i++)
-		if (!first_lack(list->heaps[i], options, size, physical_mask))
+		if (!heap_lack(list->heaps[i], options, size, physical_mask))
 			return list->heaps[i];
 	if (after)
 		return NULL;
@@ -315,6 +314,6 @@ struct heap *heaps_match(const struct heap_list *list, const struct heap *after,
 	for (size_t i = 0; i < list->count && used < why_size; i++)
 		used += (size_t)snprintf(why + used, why_size - used, "%s %s lacks %s",
 					 i ? ";" : "", list->heaps[i]->name,
-					 first_lack(list->heaps[i], options, size, physical_mask));
+					 heap_lack(list->heaps[i], options, size, physical_mask));
 	return NULL;
 }

@@ -79,6 +79,10 @@ void heap_describe(const struct heap *heap, char *out, size_t size);
 /* Logs one line per heap with its capabilities. */
 void heaps_log(const struct heap_list *list);
 
+/* The first option the heap cannot honour, by name, or NULL when it can serve. */
+const char *heap_lack(const struct heap *h, uint32_t options, uint64_t size,
+		      uint64_t physical_mask);
+
 /*
  * The first heap after `after` (NULL: from the start) that can serve
  * options (and physical_mask) at size, or NULL: the list is in matching

@@ -78,9 +78,12 @@ int memfd_new(const char *name, uint64_t size, bool wired)
 	return fd;
 }
 
-static void name_of(uint64_t id, char *name, size_t size)
+void memfd_name(uint64_t id, const char *label, char *name, size_t size)
 {
-	snprintf(name, size, "iobuf:%" PRIu64, id);
+	if (label && label[0])
+		snprintf(name, size, "iobuf:%" PRIu64 ":%s", id, label);
+	else
+		snprintf(name, size, "iobuf:%" PRIu64, id);
 }
 
 /*
@@ -129,7 +132,7 @@ static void memfd_prepare(struct heap *heap, uint64_t id)
 	if (spare->fd >= 0 && spare->id == id)
 		return;
 	spare_clear(spare);
-	name_of(id, name, sizeof(name));
+	memfd_name(id, NULL, name, sizeof(name));
 	spare->fd = create(name);
 	if (spare->fd < 0)
 		return;
@@ -143,15 +146,15 @@ static void memfd_prepare(struct heap *heap, uint64_t id)
 }
 
 /* The spare, if it is named for this request, else a new memfd. */
-static int take_spare(struct memfd_heap *h, uint64_t id)
+static int take_spare(struct memfd_heap *h, const struct heap_request *req)
 {
 	struct memfd_spare *spare = &h->spare;
-	char name[32];
+	char name[MEMFD_NAME_MAX];
 	int fd;
 
-	if (spare->fd < 0 || spare->id != id) {
+	if (spare->fd < 0 || spare->id != req->id || (req->label && req->label[0])) {
 		spare_clear(spare);
-		name_of(id, name, sizeof(name));
+		memfd_name(req->id, req->label, name, sizeof(name));
 		fd = create(name);
 		return fd < 0 ? -errno : fd;
 	}
@@ -168,7 +171,7 @@ static int memfd_allocate(struct heap *heap, const struct heap_request *req, uin
 
 	if (h->spare.taken_fd >= 0)
 		spare_clear(&h->spare);
-	fd = take_spare(h, req->id);
+	fd = take_spare(h, req);
 	if (fd < 0)
 		return fd;
 	r = size_and_seal(fd, req->size, !(req->options & IOBUF_PAGEABLE));

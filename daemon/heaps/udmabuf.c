@@ -2,7 +2,6 @@
 /* udmabuf: a sealed memfd turned into a dma-buf that devices can import. */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <linux/udmabuf.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -20,10 +19,10 @@ static int udmabuf_allocate(struct heap *heap, const struct heap_request *req, u
 {
 	struct device_heap *h = (struct device_heap *)heap;
 	struct udmabuf_create create = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = req->size };
-	char name[32];
+	char name[MEMFD_NAME_MAX];
 	int memfd, fd;
 
-	snprintf(name, sizeof(name), "iobuf:%" PRIu64, req->id);
+	memfd_name(req->id, req->label, name, sizeof(name));
 	/* udmabuf needs F_SEAL_SHRINK, which memfd_new() always sets. */
 	memfd = memfd_new(name, req->size, false);
 	if (memfd < 0)

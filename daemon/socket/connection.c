@@ -45,15 +45,16 @@ static void hello(struct connection *conn, const struct wire_message *req, struc
 		violation(conn, ans, -EPROTO, "hello sent twice");
 		return;
 	}
-	if (req->hello.version != WIRE_VERSION) {
+	if (req->hello.version < WIRE_VERSION_MIN || req->hello.version > WIRE_VERSION) {
 		violation(conn, ans, reason_set(&why, -EPROTONOSUPPORT, "protocol version %" PRIu32
-						" not supported (this daemon speaks %d)",
-						req->hello.version, WIRE_VERSION), why.text);
+						" not supported (this daemon speaks %d to %d)",
+						req->hello.version, WIRE_VERSION_MIN, WIRE_VERSION),
+			  why.text);
 		return;
 	}
 	conn->greeted = true;
 	conn->hello_deadline = sd_event_source_disable_unref(conn->hello_deadline);
-	ans->msg.hello_reply.version = WIRE_VERSION;
+	ans->msg.hello_reply.version = req->hello.version;
 	fdstore_connection(&conn->server->allocator->store, &conn->client, conn->sock);
 }
 
@@ -74,11 +75,17 @@ static int charge_to(struct connection *conn, int pidfd, struct wire_charge_to_r
 }
 
 /* The edge between the wire's records and the core's requests and results. */
+static struct buffer_spec spec_of(const struct wire_spec *wire)
+{
+	return (struct buffer_spec){ .heap = wire->heap, .label = wire->label };
+}
+
 static struct alloc_request request_of(const struct wire_allocate *wire)
 {
 	return (struct alloc_request){ .options = wire->options, .capacity = wire->capacity,
 				       .alignment = wire->alignment,
-				       .physical_mask = wire->physical_mask };
+				       .physical_mask = wire->physical_mask,
+				       .spec = spec_of(&wire->spec) };
 }
 
 _Static_assert(HEAP_NAME_MAX <= WIRE_MAX_HEAP_NAME, "a heap's name fits the wire's");
@@ -147,6 +154,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	struct alloc_request ask;
 	struct alloc_result made;
 	struct image_request image;
+	struct buffer_spec spec;
 	struct image_result image_made;
 	struct reason why = { "" };
 	int r = 0;
@@ -170,8 +178,9 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		break;
 	case WIRE_ALLOCATE_IMAGE:
 		image = image_request_of(&req->allocate_image);
-		r = allocator_allocate_image(a, &conn->client, &image, &image_made, &ans->fd,
-					     &why);
+		spec = spec_of(&req->allocate_image.spec);
+		r = allocator_allocate_image(a, &conn->client, &image, &spec, &image_made,
+					     &ans->fd, &why);
 		if (r >= 0)
 			image_reply_of(&image_made, &ans->msg.allocate_image_reply);
 		break;

@@ -9,6 +9,7 @@
 
 #include "fdstore.h"
 #include "heaps/heap.h"
+#include "label.h"
 #include "log.h"
 
 void fdstore_init(struct fdstore *store)
@@ -115,8 +116,43 @@ static void buffer_name(const struct buffer *b, const struct client *owner, char
 		     bus ? ";bus=" : "", bus ? bus : "");
 	/* Who pays for it, should its owner be gone when the next iobufd starts. */
 	if (n > 0 && (size_t)n < size)
-		snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s", (unsigned)owner->task.uid,
-			 (int)owner->task.pid, b->freed ? ";freed=1" : "");
+		n += snprintf(out + n, size - (size_t)n, ";uid=%u;pid=%d%s;born=%" PRIu64,
+			      (unsigned)owner->task.uid, (int)owner->task.pid,
+			      b->freed ? ";freed=1" : "", b->created_usec);
+	/* A label only where it fits: the rest must come back whatever the label. */
+	if (b->label && n > 0 && (size_t)n + 7 + 2 * strlen(b->label) < size) {
+		n += snprintf(out + n, size - (size_t)n, ";label=");
+		for (const char *c = b->label; *c; c++)
+			n += snprintf(out + n, size - (size_t)n, "%02x", (unsigned char)*c);
+	}
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The label a "label=" field holds in hex. */
+static int parse_label(const char *value, char *out, size_t size)
+{
+	size_t len = strlen(value);
+	int high, low;
+
+	if (len % 2 || len / 2 >= size)
+		return -EINVAL;
+	for (size_t i = 0; i < len / 2; i++) {
+		high = hex_digit(value[2 * i]);
+		low = hex_digit(value[2 * i + 1]);
+		if (high < 0 || low < 0)
+			return -EINVAL;
+		out[i] = (char)(high << 4 | low);
+	}
+	out[len / 2] = '\0';
+	return label_problem(out) ? -EINVAL : 0;
 }
 
 /*
@@ -253,10 +289,14 @@ static int parse_buffer_field(const char *key, const char *value, void *data)
 				       (int)sizeof(out->heap) ? 0 : -EINVAL;
 	if (strcmp(key, "bus") == 0)
 		return parse_bus_name(value, out->bus_name, sizeof(out->bus_name));
+	if (strcmp(key, "label") == 0)
+		return parse_label(value, out->label, sizeof(out->label));
 	if (parse_number(value, UINT64_MAX, &n) < 0)
 		return -EINVAL;
 	if (strcmp(key, "id") == 0)
 		out->id = n;
+	else if (strcmp(key, "born") == 0)
+		out->created_usec = n;
 	else if (strcmp(key, "size") == 0)
 		out->size = n;
 	else if (strcmp(key, "client") == 0 && n <= UINT32_MAX)

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "core/client.h"
+#include "label.h"
 #include "record.h"
 #include "heaps/heap.h"
 
@@ -100,6 +101,8 @@ struct stored_buffer {
 	char heap[HEAP_NAME_MAX + 1];
 	char bus_name[256]; /* the owner's unique bus name, "" for a socket client */
 	bool freed;
+	char label[LABEL_MAX + 1];
+	uint64_t created_usec;
 	bool owner_known;   /* uid and pid are the owner's */
 	uid_t uid;
 	pid_t pid;

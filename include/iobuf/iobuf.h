@@ -134,6 +134,11 @@ enum iobuf_purgeable_state {
 
 /* Longest heap name, without the terminating NUL. */
 #define IOBUF_HEAP_NAME_MAX 63
+/*
+ * A buffer's label: at most 31 bytes of UTF-8 without control characters
+ * (the kernel's limit for a dma-buf's name).
+ */
+#define IOBUF_LABEL_MAX 31
 
 struct iobuf_task;
 struct iobuf;
@@ -245,6 +250,42 @@ int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
  */
 struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
 					 size_t capacity, size_t alignment);
+
+/*
+ * As iobuf_in_task_with_options(), and the buffer is labelled label ("" or
+ * NULL: no label, not even the task's). A label names the buffer where
+ * people look: the dma-buf's name in /proc/PID/fdinfo and debugfs, the
+ * memfd's name ("memfd:iobuf:<id>:<label>" in /proc/PID/fd and maps),
+ * iobufctl buffers, the buffer's Label on D-Bus and the daemon's journal
+ * fields. EINVAL for a label over IOBUF_LABEL_MAX bytes, not UTF-8, or with
+ * control characters.
+ */
+struct iobuf *iobuf_in_task_with_label(struct iobuf_task *task, uint32_t options,
+				       size_t capacity, size_t alignment, const char *label);
+
+/*
+ * Sets the label of the task's later buffers that are given none (every
+ * call but iobuf_in_task_with_label()); NULL or "" clears it. 0, or -EINVAL
+ * as iobuf_in_task_with_label() says.
+ */
+int iobuf_task_set_label(struct iobuf_task *task, const char *label);
+
+/* The buffer's label, "" for none. */
+const char *iobuf_get_label(const struct iobuf *buf);
+
+/*
+ * As iobuf_in_task_with_options(), served only by the heap named heap (as
+ * iobufctl heaps lists them, e.g. "dma-heap/system"), never by another when
+ * it cannot. ENODEV when the daemon serves no heap of that name; EOPNOTSUPP
+ * when the heap cannot serve the options (the message says what it lacks);
+ * ENOMEM when it has no memory left for the request.
+ */
+struct iobuf *iobuf_in_task_from_heap(struct iobuf_task *task, const char *heap,
+				      uint32_t options, size_t capacity, size_t alignment);
+
+/* As iobuf_task_query(), for the heap named heap only; -ENODEV as above. */
+int iobuf_task_query_heap(struct iobuf_task *task, const char *heap, uint32_t options,
+			  size_t capacity, size_t alignment, struct iobuf_match *match);
 
 /*
  * As iobuf_in_task_with_options(), with the alignment derived from an

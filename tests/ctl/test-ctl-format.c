@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* iobufctl's parsing and formatting, without a bus: sizes, option names, tables, JSON. */
 #include <errno.h>
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,31 @@ static void expect_bytes(uint64_t bytes, const char *expected)
 	assert_string_equal(text, expected);
 }
 
+static void expect_age(uint64_t seconds_ago, const char *expected)
+{
+	const uint64_t now = 1795925256812988ull;
+	char text[CTL_AGE_TEXT_MAX];
+
+	ctl_format_age(now - seconds_ago * 1000000, now, text);
+	assert_string_equal(text, expected);
+}
+
+static void test_age_formatting(void **state)
+{
+	char text[CTL_AGE_TEXT_MAX];
+
+	expect_age(0, "0s");
+	expect_age(59, "59s");
+	expect_age(60, "1min");
+	expect_age(3599, "59min");
+	expect_age(3600, "1h");
+	expect_age(86399, "23h");
+	expect_age(86400, "1d");
+	expect_age(400 * 86400, "400d");
+	ctl_format_age(2000000, 1000000, text); /* made after now: a clock stepped back */
+	assert_string_equal(text, "0s");
+}
+
 static void test_byte_formatting(void **state)
 {
 	expect_bytes(0, "0 B");
@@ -249,15 +275,23 @@ static void test_json(void **state)
 			    "\"n\":18446744073709551615,\"a\":[],\"o\":{\"x-y\":0}},{},\"\",7]\n");
 }
 
+static struct ctl_table id_name_bytes(void)
+{
+	struct ctl_table t;
+
+	assert_int_equal(ctl_table_init(&t), 0);
+	assert_int_equal(ctl_table_add_column(&t, "ID", true), 0);
+	assert_int_equal(ctl_table_add_column(&t, "NAME", false), 0);
+	assert_int_equal(ctl_table_add_column(&t, "BYTES", true), 0);
+	return t;
+}
+
+/* Columns line up in display cells: "é" takes one, each CJK character two. */
 static void test_tables(void **state)
 {
-	static const struct ctl_column columns[] = {
-		{ "ID", true }, { "NAME", false }, { "BYTES", true },
-	};
-	struct ctl_table t;
+	struct ctl_table t = id_name_bytes();
 	FILE *f = tmpfile();
 
-	ctl_table_init(&t, columns, 3);
 	assert_int_equal(ctl_table_add_u64(&t, 7), 0);
 	assert_int_equal(ctl_table_add(&t, "tab\there\x7f"), 0);
 	assert_int_equal(ctl_table_add_bytes(&t, 4096), 0);
@@ -267,24 +301,55 @@ static void test_tables(void **state)
 	assert_int_equal(ctl_table_add_u64(&t, 3), 0);
 	assert_int_equal(ctl_table_add(&t, "\xc3\xa9t\xc3\xa9"), 0);
 	assert_int_equal(ctl_table_add_bytes(&t, 0), 0);
+	assert_int_equal(ctl_table_add_u64(&t, 42), 0);
+	assert_int_equal(ctl_table_add(&t, "\xe4\xb8\xad\xe6\x96\x87"), 0); /* 中文 */
+	assert_int_equal(ctl_table_add_bytes(&t, 1 << 20), 0);
 	assert_int_equal(ctl_table_add(&t, "partial row"), 0);
-	ctl_table_print(&t, f);
+	assert_int_equal(ctl_table_print(&t, f), 0);
 	ctl_table_fini(&t);
 	assert_string_equal(contents(f), "   ID  NAME         BYTES\n"
 					 "    7  tab?here?  4.0 KiB\n"
 					 "12345  -             12 B\n"
-					 "    3  \xc3\xa9t\xc3\xa9            0 B\n");
+					 "    3  \xc3\xa9t\xc3\xa9            0 B\n"
+					 "   42  \xe4\xb8\xad\xe6\x96\x87       1.0 MiB\n");
+
+	/* A wide last column: no blanks after it. */
+	f = tmpfile();
+	assert_int_equal(ctl_table_init(&t), 0);
+	assert_int_equal(ctl_table_add_column(&t, "N", true), 0);
+	assert_int_equal(ctl_table_add_column(&t, "COMM", false), 0);
+	assert_int_equal(ctl_table_add(&t, "1"), 0);
+	assert_int_equal(ctl_table_add(&t, "\xe8\xa1\xa8\xe7\xa4\xba\xe5\xb9\x85"), 0);
+	assert_int_equal(ctl_table_add(&t, "22"), 0);
+	assert_int_equal(ctl_table_add(&t, "x"), 0);
+	assert_int_equal(ctl_table_print(&t, f), 0);
+	ctl_table_fini(&t);
+	assert_string_equal(contents(f), " N  COMM\n"
+					 " 1  \xe8\xa1\xa8\xe7\xa4\xba\xe5\xb9\x85\n"
+					 "22  x\n");
 
 	/* A table with no rows is its header. */
 	f = tmpfile();
-	ctl_table_init(&t, columns, 3);
-	ctl_table_print(&t, f);
+	t = id_name_bytes();
+	assert_int_equal(ctl_table_print(&t, f), 0);
+	ctl_table_fini(&t);
+	assert_string_equal(contents(f), "ID  NAME  BYTES\n");
+
+	/* Nor is a partial row printed when it is the only one. */
+	f = tmpfile();
+	t = id_name_bytes();
+	assert_int_equal(ctl_table_add_u64(&t, 1), 0);
+	assert_int_equal(ctl_table_print(&t, f), 0);
 	ctl_table_fini(&t);
 	assert_string_equal(contents(f), "ID  NAME  BYTES\n");
 }
 
 int main(void)
 {
+	/* As iobufctl reads text (Debian ships C.UTF-8 with libc-bin). */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		return fprintf(stderr, "no C.UTF-8 locale\n"), 1;
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_client_ids),
@@ -293,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_option_formatting),
 		cmocka_unit_test(test_states_and_limits),
 		cmocka_unit_test(test_byte_formatting),
+		cmocka_unit_test(test_age_formatting),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_tables),
 	};

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 
@@ -269,14 +271,31 @@ static void expect_header(const char *table, ...)
 		fail_msg("header \"%s\", expected \"%s\"", line, expected);
 }
 
-/* Characters (not bytes) to the end of the line. */
-static size_t line_width(const char *p)
+/*
+ * Display cells that the UTF-8 text from p up to end (or the end of the
+ * line) takes on a terminal: a CJK character two, "é" one.
+ */
+static size_t cells(const char *p, const char *end)
 {
+	mbstate_t mbs = { 0 };
 	size_t n = 0;
 
-	for (; *p && *p != '\n'; p++)
-		n += ((unsigned char)*p & 0xc0) != 0x80;
+	while (*p && *p != '\n' && (!end || p < end)) {
+		wchar_t wc;
+		size_t len = mbrtowc(&wc, p, MB_CUR_MAX, &mbs);
+
+		if (len == (size_t)-1 || len == (size_t)-2)
+			fail_msg("not UTF-8: \"%s\"", p);
+		n += wcwidth(wc) > 0 ? (size_t)wcwidth(wc) : 0;
+		p += len;
+	}
 	return n;
+}
+
+/* Display cells to the end of the line. */
+static size_t line_width(const char *p)
+{
+	return cells(p, NULL);
 }
 
 /* A table whose last column is right-aligned: every line has the same width. */
@@ -289,7 +308,7 @@ static void expect_right_edge(const char *table)
 			fail_msg("ragged table:\n%s", table);
 }
 
-/* Whether part starts, in line, at the column where header has column. */
+/* Whether part starts, in line, at the display column where header has column. */
 static void expect_same_column(const char *table, const char *line, const char *column,
 			       const char *part)
 {
@@ -297,7 +316,7 @@ static void expect_same_column(const char *table, const char *line, const char *
 
 	assert_non_null(h);
 	assert_non_null(p);
-	if (h - table != p - line)
+	if (cells(table, h) != cells(line, p))
 		fail_msg("\"%s\" is not under %s:\n%s", part, column, table);
 }
 
@@ -523,7 +542,7 @@ static void test_bus_selection(void **state)
 static void test_clients_and_buffers(void **state)
 {
 	struct iobuf_task *task = iobuf_task_connect(fixture->daemon.socket);
-	struct iobuf *buf = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 20000, 0);
+	struct iobuf *buf = iobuf_in_task_with_label(task, IOBUF_PAGEABLE, 20000, 0, "frames é");
 	uint64_t a, b = allocate_on_bus(8192, IOBUF_DIRECTION_OUT);
 	uint32_t owner_a, owner_b;
 	char expr[512], part[64];
@@ -561,12 +580,15 @@ static void test_clients_and_buffers(void **state)
 	json_expect(res.out, expr);
 
 	ctl_ok(&res, "buffers");
-	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", "USE", NULL);
+	expect_header(res.out, "ID", "SIZE", "HEAP", "OPTIONS", "OWNER", "STATE", "AGE", "LABEL",
+		      "USE", NULL);
 	row = line_with(res.out, "20.0 KiB");
 	expect_same_column(res.out, row, "HEAP", "memfd");
 	expect_same_column(res.out, row, "OPTIONS", "pageable,cache=copyback");
 	expect_same_column(res.out, row, "STATE", "non-volatile");
+	expect_same_column(res.out, row, "LABEL", "frames é");
 	expect_same_column(res.out, row, "USE", "in use");
+	assert_has(row, "s  frames é  "); /* an age in seconds, right-aligned before the label */
 	snprintf(part, sizeof(part), "%" PRIu64 "  20.0 KiB", a);
 	assert_has(row, part);
 	row = line_with(res.out, "8.0 KiB");
@@ -576,13 +598,18 @@ static void test_clients_and_buffers(void **state)
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 20480, 'heap': 'memfd', 'options': ['pageable', "
 		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
-		 "'use': 'in use'} in d", a, owner_a);
+		 "'label': 'frames \\u00e9', 'use': 'in use'} in "
+		 "[{k: v for k, v in x.items() if k != 'created_usec'} for x in d]", a, owner_a);
 	json_expect(res.out, expr);
 	snprintf(expr, sizeof(expr),
 		 "{'id': %" PRIu64 ", 'size': 8192, 'heap': 'memfd', 'options': ['out', "
 		 "'cache=copyback'], 'owner': %" PRIu32 ", 'state': 'non-volatile', "
-		 "'use': 'in use'} in d", b, owner_b);
+		 "'label': '', 'use': 'in use'} in "
+		 "[{k: v for k, v in x.items() if k != 'created_usec'} for x in d]", b, owner_b);
 	json_expect(res.out, expr);
+	/* When it was made, in microseconds since the epoch: within the last minute here. */
+	json_expect(res.out, "all(type(x['created_usec']) is int and "
+			     "0 <= time.time() * 1e6 - x['created_usec'] < 60e6 for x in d)");
 
 	snprintf(part, sizeof(part), "%" PRIu32, owner_a);
 	ctl_ok(&res, "buffers", "--client", part, "--json");
@@ -963,6 +990,56 @@ static void test_strings_are_escaped(void **state)
 	iobuf_task_unref(task);
 }
 
+/* The clients table, with a row for comm: every column of that row starts under its header. */
+static void expect_aligned_clients(const char *table, const char *comm)
+{
+	const char *row = line_with(table, comm), *unit;
+
+	expect_right_edge(table);
+	expect_same_column(table, row, "COMM", comm);
+	expect_same_column(table, row, "TRANSPORT", "socket");
+	/* Whatever the unit, it starts where UNIT does, right after the comm's cell. */
+	for (unit = strstr(row, comm) + strlen(comm); *unit == ' '; unit++)
+		;
+	if (cells(table, strstr(table, "UNIT")) != cells(row, unit))
+		fail_msg("the cell after \"%s\" is not under UNIT:\n%s", comm, table);
+	assert_has(row, "  1  4.0 KiB");
+}
+
+/* A comm of wide characters: the columns after it still start under their headers. */
+static void test_wide_characters_align(void **state)
+{
+	static const char comm[] = "\xc3\xa9\xe8\xa1\xa8\xe7\xa4\xba\xe5\xb9\x85"; /* é表示幅: 7 cells */
+	char saved[32], part[64];
+	struct iobuf_task *task;
+	struct iobuf *buf;
+	struct result res;
+
+	snprintf(saved, sizeof(saved), "%s", own_comm());
+	assert_int_equal(prctl(PR_SET_NAME, comm), 0);
+	task = iobuf_task_connect(fixture->daemon.socket);
+	assert_int_equal(prctl(PR_SET_NAME, saved), 0);
+	assert_non_null(task);
+	buf = iobuf_in_task_with_options(task, 0, 4096, 0);
+	assert_non_null(buf);
+
+	ctl_ok(&res, "clients");
+	expect_aligned_clients(res.out, comm);
+	/* In the C locale too: iobufctl reads UTF-8 all the same. */
+	setenv("LC_ALL", "C", 1);
+	ctl_ok(&res, "clients");
+	unsetenv("LC_ALL");
+	expect_aligned_clients(res.out, comm);
+
+	ctl_ok(&res, "clients", "--json");
+	snprintf(part, sizeof(part), "\"comm\":\"%s\"", comm);
+	assert_has(res.out, part);
+	json_expect(res.out, "any(c['comm'] == '\\u00e9\\u8868\\u793a\\u5e45' for c in d)");
+
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
 static void test_bus_failures(void **state)
 {
 	struct bus_fixture other = { 0 };
@@ -1009,8 +1086,12 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_admin_commands_denied_to_others),
 		cmocka_unit_test(test_strings_are_escaped),
+		cmocka_unit_test(test_wide_characters_align),
 		cmocka_unit_test(test_bus_failures),
 	};
 
+	/* Display widths are measured as iobufctl measures them (see cells()). */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		return fprintf(stderr, "no C.UTF-8 locale\n"), 1;
 	return cmocka_run_group_tests_name("ctl", tests, setup, bus_fixture_teardown);
 }

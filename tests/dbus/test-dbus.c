@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -293,6 +294,45 @@ static void test_objects_per_client_and_buffer(void **state)
 		  f->address, f->address, path);
 	snprintf(expected, sizeof(expected), "s \"%s\"\ns \"socket\"\nt 1", own_comm());
 	assert_has(out, expected);
+	iobuf_release(buf);
+	iobuf_task_unref(task);
+}
+
+/* AllocateEx names the heap and the label; the buffer's object shows them and its birth. */
+static void test_allocate_ex_labels(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *buf;
+	unsigned long long created;
+	struct timespec now;
+	char path[96];
+	const char *out;
+
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME
+		  " AllocateEx ttuss 4096 0 8 memfd 'frames é'", f->address);
+	assert_has(out, "httus ");
+	assert_has(out, " 4096 776 \"memfd\"");
+	expect_error(f->bus, "AllocateEx", SD_BUS_ERROR_INVALID_ARGS,
+		     "the label holds a control character", "ttuss", (uint64_t)4096,
+		     (uint64_t)0, (uint32_t)0, "", "a\tb");
+	expect_error(f->bus, "AllocateEx", "System.Error.ENODEV",
+		     "iobufd serves no heap named dma-heap/system", "ttuss", (uint64_t)4096,
+		     (uint64_t)0, (uint32_t)0, "dma-heap/system", "");
+
+	/* A socket client's label shows on its buffer's object too. */
+	buf = iobuf_in_task_with_label(task, 0, 4096, 0, "decoder 0");
+	assert_non_null(buf);
+	snprintf(path, sizeof(path), IOBUF_BUS_BUFFERS_PATH "/%" PRIu64, iobuf_get_id(buf));
+	out = run("busctl --address='%s' get-property " NAME " %s " BUFFER1 " Label", f->address,
+		  path);
+	assert_has(out, "s \"decoder 0\"");
+	out = run("busctl --address='%s' get-property " NAME " %s " BUFFER1 " CreatedAt",
+		  f->address, path);
+	assert_int_equal(sscanf(out, "t %llu", &created), 1);
+	clock_gettime(CLOCK_REALTIME, &now);
+	assert_true(created <= (unsigned long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
+	assert_true(created + 60ull * 1000000 > (unsigned long long)now.tv_sec * 1000000);
 	iobuf_release(buf);
 	iobuf_task_unref(task);
 }
@@ -774,9 +814,9 @@ static uint64_t buffer_of(sd_bus *bus, uint32_t client)
 
 	assert_int_equal(sd_bus_call_method(bus, NAME, PATH, NAME, "ListBuffers", NULL, &reply, "u",
 					    client), 1);
-	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(ttsuuus)"), 1);
-	assert_int_equal(sd_bus_message_read(reply, "(ttsuuus)", &id, NULL, NULL, NULL, NULL, NULL,
-					     NULL), 1);
+	assert_int_equal(sd_bus_message_enter_container(reply, 'a', "(ttsuuusst)"), 1);
+	assert_int_equal(sd_bus_message_read(reply, "(ttsuuusst)", &id, NULL, NULL, NULL, NULL, NULL,
+					     NULL, NULL, NULL), 1);
 	assert_true(sd_bus_message_exit_container(reply) >= 0);
 	sd_bus_message_unref(reply);
 	return id;
@@ -1079,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(test_gdbus),
 		cmocka_unit_test(test_introspection_matches_the_contract),
 		cmocka_unit_test(test_objects_per_client_and_buffer),
+		cmocka_unit_test(test_allocate_ex_labels),
 		cmocka_unit_test(test_client_names_are_made_safe),
 		cmocka_unit_test(test_set_limit_rules),
 		cmocka_unit_test(test_admin_methods),

@@ -123,11 +123,35 @@ static size_t encode(const struct wire_message *msg, uint8_t *buf)
 
 static void test_version_mismatch(void **state)
 {
-	struct wire_message hello = { .header = { WIRE_HELLO, 0, 9 }, .hello.version = 2 };
+	struct wire_message hello = { .header = { WIRE_HELLO, 0, 9 }, .hello.version = 3 };
 	uint8_t buf[WIRE_MAX_MESSAGE];
 
 	expect_dropped_after(connect_raw(state), buf, encode(&hello, buf), 9, EPROTONOSUPPORT,
-			     "protocol version 2 not supported (this daemon speaks 1)");
+			     "protocol version 3 not supported (this daemon speaks 1 to 2)");
+	hello.hello.version = 0;
+	expect_dropped_after(connect_raw(state), buf, encode(&hello, buf), 9, EPROTONOSUPPORT,
+			     "protocol version 0 not supported (this daemon speaks 1 to 2)");
+}
+
+/* A client of version 1 is answered in version 1: its bodies end before the spec. */
+static void test_version_1_client(void **state)
+{
+	struct wire_message hello = { .header = { WIRE_HELLO, 0, 1 }, .hello.version = 1 };
+	struct wire_message alloc = { .header = { WIRE_ALLOCATE, 0, 2 },
+				      .allocate = { IOBUF_PAGEABLE, 4096, 0, 0 } };
+	struct wire_message reply;
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	int sock = connect_raw(state), fd;
+
+	assert_int_equal(raw_call(sock, &hello, &reply, NULL), 0);
+	assert_int_equal(reply.hello_reply.version, 1);
+	assert_int_equal(encode(&alloc, buf), WIRE_HEADER_SIZE + 32);
+	assert_int_equal(raw_call(sock, &alloc, &reply, &fd), 0);
+	assert_int_equal(reply.header.opcode, WIRE_ALLOCATE_REPLY);
+	assert_string_equal(reply.allocate_reply.heap, "memfd");
+	assert_true(fd >= 0);
+	close(fd);
+	close(sock);
 }
 
 static void test_request_before_hello(void **state)
@@ -380,6 +404,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		test(test_version_mismatch),
+		test(test_version_1_client),
 		test(test_request_before_hello),
 		test(test_hello_twice),
 		test(test_truncated_header),

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -125,30 +126,65 @@ static const char *stored_client(const struct service_manager *m)
 	return NULL;
 }
 
+static uint64_t realtime_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Checks a stored name: prefix, then ";born=<usec>" within [after, before], then tail. */
+static void assert_stored_as(const char *name, const char *prefix, uint64_t after,
+			     uint64_t before, const char *tail)
+{
+	unsigned long long born;
+	int used = 0;
+
+	if (strncmp(name, prefix, strlen(prefix)) != 0)
+		fail_msg("stored as \"%s\", not \"%s...\"", name, prefix);
+	assert_int_equal(sscanf(name + strlen(prefix), ";born=%llu%n", &born, &used), 1);
+	assert_true(born >= after && born <= before);
+	assert_string_equal(name + strlen(prefix) + used, tail);
+}
+
 static void test_names_say_what_is_stored(void **state)
 {
 	struct service_manager *m = *state;
 	struct iobuf_task *task = iobuf_task_connect(m->socket_path);
 	enum iobuf_purgeable_state old;
-	char expected[256];
-	struct iobuf *buf;
+	uint64_t before, after = realtime_usec();
+	struct iobuf *buf, *labelled;
+	char expected[256], label_prefix[256];
 
 	buf = iobuf_in_task_with_options(task, PURGEABLE_PAGEABLE, 10000, 0);
 	assert_non_null(buf);
-	manager_wait_stored(m, "buf;", 1, 5000);
+	labelled = iobuf_in_task_with_label(task, 0, 4096, 0, "cam é");
+	assert_non_null(labelled);
+	before = realtime_usec();
+	manager_wait_stored(m, "buf;", 2, 5000);
 	assert_int_equal(manager_count_stored(m, "conn;client="), 1);
 	snprintf(expected, sizeof(expected),
 		 "buf;id=%" PRIu64 ";client=%s;size=12288;options=0x%x;state=2;heap=memfd;uid=%u;"
 		 "pid=%d", iobuf_get_id(buf), stored_client(m), iobuf_get_options(buf),
 		 (unsigned)getuid(), (int)getpid());
-	assert_string_equal(stored_name(m, iobuf_get_id(buf)), expected);
+	assert_stored_as(stored_name(m, iobuf_get_id(buf)), expected, after, before, "");
+	/* A label goes in hex: fd names hold no ':' and no control characters. */
+	snprintf(label_prefix, sizeof(label_prefix),
+		 "buf;id=%" PRIu64 ";client=%s;size=4096;options=0x%x;state=2;heap=memfd;uid=%u;"
+		 "pid=%d", iobuf_get_id(labelled), stored_client(m), iobuf_get_options(labelled),
+		 (unsigned)getuid(), (int)getpid());
+	assert_stored_as(stored_name(m, iobuf_get_id(labelled)), label_prefix, after, before,
+			 ";label=63616d20c3a9");
+	iobuf_release(labelled);
+	manager_wait_stored(m, "buf;", 1, 5000);
 
 	/* A new state is stored under a new name; the old one goes. */
 	assert_int_equal(iobuf_set_purgeable(buf, IOBUF_PURGEABLE_VOLATILE, &old), 0);
 	strstr(expected, "state=2")[6] = '3';
 	manager_expect(m, "FDNAME=buf;", 5000);
 	manager_wait_stored(m, "buf;", 1, 5000);
-	assert_string_equal(stored_name(m, iobuf_get_id(buf)), expected);
+	assert_stored_as(stored_name(m, iobuf_get_id(buf)), expected, after, before, "");
 
 	iobuf_release(buf);
 	iobuf_task_unref(task);

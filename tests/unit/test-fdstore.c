@@ -27,6 +27,22 @@ static void test_socket_client_buffer(void **state)
 	assert_int_equal(b.fd, -1);
 }
 
+static void test_label_and_birth(void **state)
+{
+	struct stored_buffer b;
+
+	assert_int_equal(fdstore_parse_buffer("buf;id=7;client=3;size=4096;options=0;state=2;"
+					      "heap=memfd;uid=0;pid=9;born=1795925256812988;"
+					      "label=63616d20c3a9", &b), 0);
+	assert_int_equal(b.created_usec, 1795925256812988ull);
+	assert_string_equal(b.label, "cam \xc3\xa9");
+	/* Names from before labels: none, and the time of the restart. */
+	assert_int_equal(fdstore_parse_buffer("buf;id=7;client=3;size=4096;options=0;state=2;"
+					      "heap=memfd", &b), 0);
+	assert_string_equal(b.label, "");
+	assert_int_equal(b.created_usec, 0);
+}
+
 static void test_bus_client_buffer_gets_its_colon_back(void **state)
 {
 	struct stored_buffer b;
@@ -52,6 +68,11 @@ static void test_unreadable_names(void **state)
 		"buf;id=-1;client=3;size=4096;options=0;state=2;heap=memfd",
 		"buf;id=7x;client=3;size=4096;options=0;state=2;heap=memfd",
 		"buf;id=7;client=4294967296;size=4096;options=0;state=2;heap=memfd",
+		"buf;id=7;client=3;size=1;options=0;state=2;heap=memfd;label=6",   /* half a byte */
+		"buf;id=7;client=3;size=1;options=0;state=2;heap=memfd;label=0909", /* tabs */
+		"buf;id=7;client=3;size=1;options=0;state=2;heap=memfd;label=ff",   /* not UTF-8 */
+		"buf;id=7;client=3;size=1;options=0;state=2;heap=memfd;label=6G",
+		"buf;id=7;client=3;size=1;options=0;state=2;heap=memfd;born=x",
 		"buf;id=18446744073709551616;client=3;size=4096;heap=memfd",
 		"buf;id=7;client=3;size=4096;options=0x100000000;heap=memfd",
 		"buf;id=7;client=3;size=4096;colour=red;heap=memfd",
@@ -104,6 +125,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_client_buffer),
+		cmocka_unit_test(test_label_and_birth),
 		cmocka_unit_test(test_bus_client_buffer_gets_its_colon_back),
 		cmocka_unit_test(test_unreadable_names),
 		cmocka_unit_test(test_charges),

@@ -42,6 +42,18 @@ static void test_requests_roundtrip(void **state)
 	m.header.opcode = WIRE_QUERY;
 	out = roundtrip(&m);
 	assert_memory_equal(&out.allocate, &m.allocate, sizeof(m.allocate));
+	assert_false(out.allocate.spec.present);
+
+	/* Version 2 appends the heap asked for and the label, either of them empty. */
+	m.allocate.spec = (struct wire_spec){ .present = true, .heap = "dma-heap/system" };
+	memset(m.allocate.spec.label, 'l', WIRE_MAX_LABEL);
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate, &m.allocate, sizeof(m.allocate));
+	m.allocate.spec = (struct wire_spec){ .present = true };
+	out = roundtrip(&m);
+	assert_true(out.allocate.spec.present);
+	assert_string_equal(out.allocate.spec.heap, "");
+	assert_string_equal(out.allocate.spec.label, "");
 
 	m = (struct wire_message){ .header = { WIRE_FREE, 0, 3 }, .free.id = UINT64_MAX };
 	assert_true(roundtrip(&m).free.id == UINT64_MAX);
@@ -129,6 +141,20 @@ static size_t encode(uint16_t opcode, uint8_t *buf)
 	return (size_t)len;
 }
 
+/* A version 2 allocate asking for heap and label. */
+static size_t encode_spec(const char *heap, const char *label, uint8_t *buf)
+{
+	struct wire_message m = { .header = { WIRE_ALLOCATE, 0, 78 },
+				  .allocate = { .capacity = 4096, .spec.present = true } };
+	ssize_t len;
+
+	strcpy(m.allocate.spec.heap, heap);
+	strcpy(m.allocate.spec.label, label);
+	len = wire_encode(&m, buf, WIRE_MAX_MESSAGE);
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
 static void set_size(uint8_t *buf, size_t size)
 {
 	uint16_t v = (uint16_t)size;
@@ -164,8 +190,16 @@ static void test_decode_refuses_malformed(void **state)
 	expect_bad(buf, len - 4, "shorter");
 
 	/* Body longer than the opcode allows. */
+	len = encode(WIRE_FREE, buf);
 	set_size(buf, len + 4);
 	expect_bad(buf, len + 4, "longer");
+
+	/* Past version 2's strings, or into them. */
+	len = encode_spec("dma-heap/system", "camera", buf);
+	set_size(buf, len + 1);
+	expect_bad(buf, len + 1, "longer");
+	set_size(buf, len - 1);
+	expect_bad(buf, len - 1, "shorter");
 
 	/* A reserved field that is not zero (hello's second word). */
 	len = encode(WIRE_HELLO, buf);
@@ -218,6 +252,11 @@ static void test_image_messages(void **state)
 
 	assert_memory_equal(&out.allocate_image, &m.allocate_image, sizeof(m.allocate_image));
 	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 16);
+	m.allocate_image.spec = (struct wire_spec){ .present = true, .heap = "gbm/card1",
+						    .label = "scanout" };
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate_image, &m.allocate_image, sizeof(m.allocate_image));
+	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 16 + 2 + 9 + 2 + 7);
 
 	m = (struct wire_message){
 		.header = { WIRE_ALLOCATE_IMAGE_REPLY, 0, 9 },

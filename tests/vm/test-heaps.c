@@ -102,6 +102,29 @@ static void test_dmabuf_named_for_its_task(void **state)
 	iobuf_release(buf);
 }
 
+/* A label is the dma-buf's name, whole: the rule keeps it within the kernel's 31 bytes. */
+static void test_dmabuf_named_by_its_label(void **state)
+{
+	static const char label[] = "камера-0 preview-frames-0";
+	struct iobuf *buf;
+	char value[128];
+
+	buf = iobuf_in_task_with_label(iobuf_task_self(), options, SIZE, 0, label);
+	if (!buf)
+		fail_msg("%s: %s", heap, iobuf_last_error());
+	assert_int_equal(sizeof(label) - 1, IOBUF_LABEL_MAX);
+	fdinfo_value(iobuf_get_fd(buf), "name", value, sizeof(value));
+	assert_string_equal(value, label);
+	iobuf_release(buf);
+
+	/* The heap asked for by name serves, and labels it the same way. */
+	buf = iobuf_in_task_from_heap(iobuf_task_self(), heap, options, SIZE, 0);
+	if (!buf)
+		fail_msg("%s by name: %s", heap, iobuf_last_error());
+	assert_string_equal(iobuf_get_heap(buf), heap);
+	iobuf_release(buf);
+}
+
 static void test_written_and_read_back(void **state)
 {
 	struct iobuf *buf = allocate(SIZE);
@@ -234,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_not_root),
 		cmocka_unit_test(test_dmabuf_named_for_its_task),
+		cmocka_unit_test(test_dmabuf_named_by_its_label),
 		cmocka_unit_test(test_written_and_read_back),
 		cmocka_unit_test(test_imported_by_a_kernel_driver),
 		cmocka_unit_test(test_released_uncharged),
