@@ -106,10 +106,9 @@ static int heap_of(const char *name, char heap[static IOBUF_HEAP_NAME_MAX + 1])
 	return 0;
 }
 
-static int unreachable(const char *name)
+/* iobufd could not be asked (r, a negative errno): the kernel's answer will stand. */
+static int unreachable(const char *name, int r)
 {
-	int r = -errno;
-
 	if (first_report(-r))
 		shim_warn("cannot ask iobufd for " HEAP_DIR "%s: %s", name, iobuf_last_error());
 	return r;
@@ -126,7 +125,7 @@ int daemon_serves(const char *name)
 		return -ENODEV;
 	t = shim_task();
 	if (!t)
-		return unreachable(name);
+		return unreachable(name, -errno);
 	r = iobuf_task_query_heap(t, heap, HEAP_OPTIONS, (size_t)sysconf(_SC_PAGESIZE), 0,
 				  &match);
 	switch (r) {
@@ -135,13 +134,13 @@ int daemon_serves(const char *name)
 	case -EDQUOT:
 	case -ENOMEM:
 	case -EAGAIN:
+	case -EFBIG:
 		return 0;
 	case -ENODEV:
 	case -EOPNOTSUPP:
 		return -ENODEV;
 	default:
-		errno = -r;
-		return unreachable(name);
+		return unreachable(name, r);
 	}
 }
 
