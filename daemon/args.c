@@ -25,6 +25,7 @@ enum {
 	OPT_NO_DBUS,
 	OPT_CONFIG,
 	OPT_MEMORY_PRESSURE,
+	OPT_LOG_TARGET,
 };
 
 static void usage(FILE *out)
@@ -56,6 +57,8 @@ static void usage(FILE *out)
 		"                               purge every volatile buffer when tasks stall on\n"
 		"                               memory this long: 'some|full STALL_US WINDOW_US'\n"
 		"                               or off (default '%s')\n"
+		"      --log-target=TARGET      auto (the journal when stderr is connected to\n"
+		"                               it), journal or stderr (default auto)\n"
 		"  -v, --verbose                log every request\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n\n"
@@ -137,6 +140,25 @@ static int parse_memory_pressure(const char *text, struct daemon_config *config)
 	return r;
 }
 
+static int parse_log_target(const char *text, enum log_target *target)
+{
+	static const char *const names[] = {
+		[LOG_TARGET_AUTO] = "auto",
+		[LOG_TARGET_JOURNAL] = "journal",
+		[LOG_TARGET_STDERR] = "stderr",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(text, names[i]) == 0) {
+			*target = (enum log_target)i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "iobufd: invalid --log-target '%s': expected auto, journal or stderr\n",
+		text);
+	return -EINVAL;
+}
+
 int args_parse(int argc, char **argv, struct daemon_config *config)
 {
 	static const struct option options[] = {
@@ -153,6 +175,7 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 		{ "bus", required_argument, NULL, OPT_BUS },
 		{ "no-dbus", no_argument, NULL, OPT_NO_DBUS },
 		{ IOBUF_SETTING_MEMORY_PRESSURE, required_argument, NULL, OPT_MEMORY_PRESSURE },
+		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -212,6 +235,9 @@ int args_parse(int argc, char **argv, struct daemon_config *config)
 			break;
 		case OPT_MEMORY_PRESSURE:
 			r = parse_memory_pressure(optarg, config);
+			break;
+		case OPT_LOG_TARGET:
+			r = parse_log_target(optarg, &config->log_target);
 			break;
 		case 'v':
 			config->verbose = true;

@@ -8,6 +8,7 @@
 #include "core/allocator.h"
 #include "core/pressure.h"
 #include "heaps/heaps.h"
+#include "log.h"
 
 /* A limit given on the command line; it wins over the config file, also on reload. */
 struct limit_override {
@@ -27,6 +28,7 @@ struct daemon_config {
 	unsigned max_clients;     /* 0: the file's */
 	char memory_pressure[PRESSURE_TRIGGER_MAX]; /* --memory-pressure, or "": the file's */
 	bool verbose;
+	enum log_target log_target; /* --log-target */
 };
 
 /*

@@ -236,5 +236,6 @@ int main(int argc, char **argv)
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	log_set_verbose(config.verbose);
+	log_set_target(config.log_target);
 	return run(&config) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -16,6 +16,7 @@
 #include "bus-open.h"
 #include "cleanup.h"
 #include "bus.h"
+#include "core/event.h"
 #include "core/charge.h"
 #include "config.h"
 #include "log-budget.h"
@@ -170,9 +171,15 @@ int bus_service_adopt_client(struct bus_service *service, const char *name, unsi
 	return get_client(service, name, id, NULL, NULL, out);
 }
 
-/* A refusal, with the allocator's words and the errno's D-Bus error name. */
-static int refuse(sd_bus_error *error, int r, const struct reason *why)
+/*
+ * A refusal of m's call by client (NULL for a query, which charges nobody),
+ * logged, with the allocator's words and the errno's D-Bus error name.
+ */
+static int refuse(sd_bus_message *m, const struct client *client, sd_bus_error *error, int r,
+		  const struct reason *why)
 {
+	if (client)
+		event_refused(client, sd_bus_message_get_member(m), why);
 	return sd_bus_error_set_errnof(error, -r, "%s", why->text);
 }
 
@@ -196,7 +203,7 @@ static int allocate(sd_bus_message *m, struct bus_service *service, bool ex,
 		return r;
 	r = allocator_allocate(service->allocator, client, &req, &made, &fd, &why);
 	if (r < 0)
-		return refuse(error, r, &why);
+		return refuse(m, client, error, r, &why);
 	r = sd_bus_reply_method_return(m, "httus", fd, made.id, made.size, made.options,
 				       made.heap->name);
 	close(fd);
@@ -227,7 +234,7 @@ static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	r = allocator_query(service->allocator, &req, &made, &why);
 	if (r < 0)
-		return refuse(error, r, &why);
+		return refuse(m, NULL, error, r, &why);
 	return sd_bus_reply_method_return(m, "tus", made.size, made.options, made.heap->name);
 }
 
@@ -247,7 +254,7 @@ static int method_free(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	r = allocator_free(service->allocator, client, id, &why);
 	if (r < 0)
-		return refuse(error, r, &why);
+		return refuse(m, client, error, r, &why);
 	r = sd_bus_reply_method_return(m, NULL);
 	allocator_catch_up(service->allocator, client);
 	return r;
@@ -270,7 +277,7 @@ static int method_set_purgeable(sd_bus_message *m, void *userdata, sd_bus_error 
 		return r;
 	r = allocator_set_purgeable(service->allocator, client, id, state, &old, &why);
 	if (r < 0)
-		return refuse(error, r, &why);
+		return refuse(m, client, error, r, &why);
 	return sd_bus_reply_method_return(m, "u", old);
 }
 
@@ -294,7 +301,7 @@ static int method_charge_to(sd_bus_message *m, void *userdata, sd_bus_error *err
 	r = charge_to_pidfd(service->allocator, sd_bus_get_event(service->bus), client, pidfd,
 			    &why);
 	if (r < 0)
-		return refuse(error, r, &why);
+		return refuse(m, client, error, r, &why);
 	return sd_bus_reply_method_return(m, "uu", (uint32_t)client->task.pid,
 					  (uint32_t)client->task.uid);
 }

@@ -11,6 +11,7 @@
 #include "allocator.h"
 #include "charge.h"
 #include "clock.h"
+#include "event.h"
 #include "iobuf/iobuf.h"
 #include "log-budget.h"
 #include "log.h"
@@ -70,14 +71,17 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 
 void allocator_add_client(struct allocator *a, struct client *client, unsigned id)
 {
-	log_debug("client %u %s on the %s: pid %d uid %u %s", id ? id : a->last_client_id + 1,
-		  id ? "taken over" : "new", client->transport, (int)client->task.pid,
-		  (unsigned)client->task.uid, client->task.comm);
+	bool taken_over = id != 0;
+
 	if (!id)
 		id = a->last_client_id + 1;
 	if (id > a->last_client_id)
 		a->last_client_id = id;
 	client->id = id;
+	event_log(LOG_DEBUG, &(struct event){ .kind = "connect", .client = client },
+		  "client %u %s on the %s: pid %d uid %u %s", id,
+		  taken_over ? "taken over" : "new", client->transport, (int)client->task.pid,
+		  (unsigned)client->task.uid, client->task.comm);
 	client->next = a->client_list;
 	a->client_list = client;
 	a->clients++;
@@ -118,6 +122,10 @@ static bool buffer_reap(struct allocator *a, struct client *client, struct buffe
 	enum release_state state = released(a, b);
 
 	if (state == RELEASE_DONE) {
+		event_log(LOG_DEBUG, &(struct event){ .kind = "release", .client = client,
+						      .buffer = b },
+			  "client %u: buffer %" PRIu64 " released, %" PRIu64 " bytes uncharged",
+			  client->id, b->id, b->size);
 		buffer_destroy(a, client, b);
 		return true;
 	}
@@ -235,10 +243,13 @@ static void detach_held(struct allocator *a, struct client *client)
 		fdstore_buffer(&a->store, b, d);
 	}
 	if (d) {
-		log_for_uid(d->peer.uid, LOG_INFO, "client %u (pid %d, %s) left %" PRIu64
-			    " buffers (%" PRIu64 " bytes) that others still refer to: they stay "
-			    "charged to it until released", d->id, (int)d->task.pid, d->task.comm,
-			    d->held.buffer_count, d->held.bytes);
+		if (log_budget_take(d->peer.uid))
+			event_log(LOG_INFO, &(struct event){ .kind = "disconnect", .client = d,
+							     .message_id = EVENT_ID_LEFT_HOLDING },
+				  "client %u (pid %d, %s) left %" PRIu64 " buffers (%" PRIu64
+				  " bytes) that others still refer to: they stay charged to it "
+				  "until released", d->id, (int)d->task.pid, d->task.comm,
+				  d->held.buffer_count, d->held.bytes);
 		d->next = a->client_list;
 		a->client_list = d;
 	}
@@ -247,14 +258,18 @@ static void detach_held(struct allocator *a, struct client *client)
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
 	/* Worth a line only when the client left buffers behind, not when they are handed over. */
-	if (client->held.buffer_count && !a->store.stopping)
-		log_for_uid(client->peer.uid, LOG_INFO, "client %u (pid %d, %s%s%s) left holding %"
-			    PRIu64 " buffers (%" PRIu64 " bytes)", client->id, (int)client->task.pid,
-			    client->task.comm, client->bus_name ? ", " : "",
-			    client->bus_name ? client->bus_name : "", client->held.buffer_count,
-			    client->held.bytes);
-	else
-		log_debug("client %u left", client->id);
+	if (client->held.buffer_count && !a->store.stopping) {
+		if (log_budget_take(client->peer.uid))
+			event_log(LOG_INFO, &(struct event){ .kind = "disconnect", .client = client },
+				  "client %u (pid %d, %s%s%s) left holding %" PRIu64 " buffers (%"
+				  PRIu64 " bytes)", client->id, (int)client->task.pid,
+				  client->task.comm, client->bus_name ? ", " : "",
+				  client->bus_name ? client->bus_name : "",
+				  client->held.buffer_count, client->held.bytes);
+	} else {
+		event_log(LOG_DEBUG, &(struct event){ .kind = "disconnect", .client = client },
+			  "client %u left", client->id);
+	}
 	fdstore_connection_gone(&a->store, client);
 	charge_end(a, client);
 	unlink_client(a, client);
@@ -469,8 +484,10 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 	account(a, client, b);
 	quota_count_allocation(client);
 	fdstore_buffer(&a->store, b, client);
-	log_debug("client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x",
-		  client->id, b->id, size, heap->name, options);
+	event_log(LOG_DEBUG, &(struct event){ .kind = "allocate", .client = client, .buffer = b },
+		  "client %u: buffer %" PRIu64 ": %" PRIu64 " bytes on %s, options 0x%x%s%s",
+		  client->id, b->id, size, heap->name, options, b->label ? ", label " : "",
+		  b->label ? b->label : "");
 	return b;
 }
 
@@ -516,6 +533,8 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 	a->freed_buffers += b->freed;
 	fdstore_adopt(&a->store, STORED_BUFFER, b->id, stored->name);
 	purgeable_adopt(a, b);
+	event_log(LOG_DEBUG, &(struct event){ .kind = "restore", .client = client, .buffer = b },
+		  "client %u: buffer %" PRIu64 " taken over", client->id, b->id);
 	if (stored->id >= a->next_id)
 		a->next_id = stored->id + 1;
 	return 0;
@@ -741,7 +760,8 @@ int allocator_free(struct allocator *a, struct client *client, uint64_t id, stru
 	if (!b)
 		return -ENOENT;
 	buffer_free(a, client, b);
-	log_debug("client %u: buffer %" PRIu64 " freed", client->id, id);
+	event_log(LOG_DEBUG, &(struct event){ .kind = "free", .client = client, .buffer = b },
+		  "client %u: buffer %" PRIu64 " freed", client->id, id);
 	return 0;
 }
 

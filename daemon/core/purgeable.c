@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event.h"
 #include "iobuf/iobuf.h"
 #include "log.h"
 #include "purgeable.h"
@@ -113,11 +114,14 @@ uint64_t allocator_purge(struct allocator *a, uint64_t keep_bytes, const char *c
 		if (b->heap->ops->purge(b->heap, b->fd, b->size) < 0)
 			continue; /* stays volatile; the next one may go instead */
 		set_state(a, owner, b, IOBUF_PURGEABLE_EMPTY);
+		event_log(LOG_DEBUG, &(struct event){ .kind = "purge", .client = owner, .buffer = b },
+			  "client %u: buffer %" PRIu64 " purged: %s", owner->id, b->id, cause);
 		bytes += b->size;
 		buffers++;
 	}
 	if (buffers)
-		log_info("purged %" PRIu64 " volatile buffer%s, %" PRIu64 " bytes: %s", buffers,
-			 buffers == 1 ? "" : "s", bytes, cause);
+		event_log(LOG_INFO, &(struct event){ .kind = "purge", .message_id = EVENT_ID_PURGED },
+			  "purged %" PRIu64 " volatile buffer%s, %" PRIu64 " bytes: %s", buffers,
+			  buffers == 1 ? "" : "s", bytes, cause);
 	return bytes;
 }

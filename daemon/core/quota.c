@@ -8,21 +8,57 @@
 
 #include "allocator.h"
 #include "clock.h"
+#include "names.h"
 #include "quota.h"
 
 #define USEC_PER_SEC 1000000ull
 
 /* Compares one group's use against its quota; -EDQUOT (or err) with why past it. */
-static int fits(const char *who, const struct quota *quota, uint64_t buffers, uint64_t bytes,
-		uint64_t size, int err, struct reason *why)
+/* What the two limits of a quota are called: "max-client-buffers", or a rule's "unit x max-bytes". */
+struct quota_names {
+	const char *scope; /* a rule's "SCOPE MATCH", or NULL */
+	const char *buffers;
+	const char *bytes;
+};
+
+static const struct quota_names client_names = { NULL, IOBUF_LIMIT_MAX_CLIENT_BUFFERS,
+						 IOBUF_LIMIT_MAX_CLIENT_BYTES };
+static const struct quota_names uid_names = { NULL, IOBUF_LIMIT_MAX_UID_BUFFERS,
+					      IOBUF_LIMIT_MAX_UID_BYTES };
+static const struct quota_names total_names = { NULL, IOBUF_LIMIT_MAX_TOTAL_BUFFERS,
+						IOBUF_LIMIT_MAX_TOTAL_BYTES };
+
+static int name_limit(struct reason *why, int err, const struct quota_names *names,
+		      const char *name)
 {
-	if (quota->buffers && buffers >= quota->buffers)
-		return reason_set(why, err, "%s buffer limit %" PRIu64 " reached: %" PRIu64
-				  " buffers in use", who, quota->buffers, buffers);
-	if (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes))
-		return reason_set(why, err, "%s byte limit %" PRIu64 " exceeded: %" PRIu64
-				  " bytes in use, %" PRIu64 " requested", who, quota->bytes, bytes, size);
+	if (names->scope)
+		return reason_limit(why, err, "%s %s", names->scope, name);
+	return reason_limit(why, err, "%s", name);
+}
+
+static int fits(const char *who, const struct quota_names *names, const struct quota *quota,
+		uint64_t buffers, uint64_t bytes, uint64_t size, int err, struct reason *why)
+{
+	if (quota->buffers && buffers >= quota->buffers) {
+		reason_set(why, err, "%s buffer limit %" PRIu64 " reached: %" PRIu64
+			   " buffers in use", who, quota->buffers, buffers);
+		return name_limit(why, err, names, names->buffers);
+	}
+	if (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes)) {
+		reason_set(why, err, "%s byte limit %" PRIu64 " exceeded: %" PRIu64
+			   " bytes in use, %" PRIu64 " requested", who, quota->bytes, bytes, size);
+		return name_limit(why, err, names, names->bytes);
+	}
 	return 0;
+}
+
+/* A rule's quota: its limits are "SCOPE MATCH max-buffers" and "... max-bytes". */
+static int fits_rule(const char *who, const struct quota *quota, uint64_t buffers,
+		     uint64_t bytes, uint64_t size, struct reason *why)
+{
+	const struct quota_names names = { who, IOBUF_RULE_MAX_BUFFERS, IOBUF_RULE_MAX_BYTES };
+
+	return fits(who, &names, quota, buffers, bytes, size, -EDQUOT, why);
 }
 
 /* What the clients the rule covers hold together. */
@@ -60,7 +96,9 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 	snprintf(who, sizeof(who), "uid %u%s", (unsigned)client->task.uid,
 		 quota == &a->limits.uid && a->limits.uid_buffers_shared ?
 			 " (its share of the daemon's file descriptors)" : "");
-	return fits(who, quota, buffers, bytes, size, -EDQUOT, why);
+	if (quota != &a->limits.uid)
+		return fits_rule(who, quota, buffers, bytes, size, why);
+	return fits(who, &uid_names, quota, buffers, bytes, size, -EDQUOT, why);
 }
 
 static int fits_groups(const struct allocator *a, const struct client *client, uint64_t size,
@@ -77,7 +115,7 @@ static int fits_groups(const struct allocator *a, const struct client *client, u
 			continue;
 		rule_use(a, rule, &buffers, &bytes);
 		snprintf(who, sizeof(who), "%s %s", rule_kind_name(rule->kind), rule->match);
-		r = fits(who, &rule->quota, buffers, bytes, size, -EDQUOT, why);
+		r = fits_rule(who, &rule->quota, buffers, bytes, size, why);
 		if (r < 0)
 			return r;
 	}
@@ -89,8 +127,9 @@ static int fits_fd_budget(const struct allocator *a, struct reason *why)
 {
 	if (a->buffers < a->limits.fd_buffers)
 		return 0;
-	return reason_set(why, -ENOMEM, "the daemon's file descriptor budget for buffers %" PRIu64
-			  " reached: %" PRIu64 " buffers held", a->limits.fd_buffers, a->buffers);
+	reason_set(why, -ENOMEM, "the daemon's file descriptor budget for buffers %" PRIu64
+		   " reached: %" PRIu64 " buffers held", a->limits.fd_buffers, a->buffers);
+	return reason_limit(why, -ENOMEM, "file-descriptor-budget");
 }
 
 int quota_check_client(const struct allocator *a, const struct client *client, uint64_t size,
@@ -98,14 +137,15 @@ int quota_check_client(const struct allocator *a, const struct client *client, u
 {
 	int r;
 
-	r = fits("per-client", &a->limits.client, client->held.buffer_count, client->held.bytes, size,
-		 -EDQUOT, why);
+	r = fits("per-client", &client_names, &a->limits.client, client->held.buffer_count,
+		 client->held.bytes, size, -EDQUOT, why);
 	if (r >= 0)
 		r = fits_uid(a, client, size, why);
 	if (r >= 0)
 		r = fits_groups(a, client, size, why);
 	if (r >= 0)
-		r = fits("total", &a->limits.total, a->buffers, a->bytes, size, -ENOMEM, why);
+		r = fits("total", &total_names, &a->limits.total, a->buffers, a->bytes, size, -ENOMEM,
+			 why);
 	if (r >= 0)
 		r = fits_fd_budget(a, why);
 	return r;
@@ -138,7 +178,7 @@ int quota_check_heap(const struct allocator *a, const struct heap *heap, uint64_
 		if (rule->kind != RULE_HEAP || !heap_has_name(heap, rule->match))
 			continue;
 		snprintf(who, sizeof(who), "heap %s", heap->name);
-		return fits(who, &rule->quota, heap->buffers, heap->bytes, size, -EDQUOT, why);
+		return fits_rule(who, &rule->quota, heap->buffers, heap->bytes, size, why);
 	}
 	return 0;
 }
@@ -155,8 +195,9 @@ int quota_check_rate(const struct allocator *a, struct client *client, struct re
 		client->rate.count = 0;
 	}
 	if (client->rate.count >= rate) {
-		return reason_set(why, -EAGAIN, "allocation rate limit %" PRIu64
-				  " per second reached; try again later", rate);
+		reason_set(why, -EAGAIN, "allocation rate limit %" PRIu64
+			   " per second reached; try again later", rate);
+		return reason_limit(why, -EAGAIN, IOBUF_LIMIT_MAX_CLIENT_RATE);
 	}
 	return 0;
 }

@@ -12,6 +12,17 @@ int reason_set(struct reason *why, int error, const char *format, ...)
 	va_start(args, format);
 	vsnprintf(why->text, sizeof(why->text), format, args);
 	va_end(args);
+	why->limit[0] = '\0';
+	return error;
+}
+
+int reason_limit(struct reason *why, int error, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	vsnprintf(why->limit, sizeof(why->limit), format, args);
+	va_end(args);
 	return error;
 }
 

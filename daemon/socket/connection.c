@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/charge.h"
+#include "core/event.h"
 #include "connection.h"
 #include "log-budget.h"
 #include "log.h"
@@ -210,8 +211,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		return;
 	}
 	if (r < 0) {
-		log_debug("client %u: %s refused: %s", conn->client.id,
-			  wire_opcode_name(req->header.opcode), why.text);
+		event_refused(&conn->client, wire_opcode_name(req->header.opcode), &why);
 		answer_error(ans, r, why.text);
 	}
 }

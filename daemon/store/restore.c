@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/charge.h"
+#include "core/event.h"
 #include "log.h"
 #include "restore.h"
 
@@ -97,8 +98,9 @@ static uint64_t restore_buffer(struct stored_buffer *b, struct allocator *a,
 		b->fd = -1;
 		return b->size;
 	}
-	log_info("buffer %" PRIu64 " of client %u (%" PRIu64 " bytes on %s) released: %s", b->id,
-		 b->client_id, b->size, b->heap, why.text);
+	log_fields(LOG_INFO, NULL, (const struct log_field[]){ { "EVENT", "release" } }, 1,
+		   "buffer %" PRIu64 " of client %u (%" PRIu64 " bytes on %s) released: %s", b->id,
+		   b->client_id, b->size, b->heap, why.text);
 	fdstore_forget_name(&a->store, b->name);
 	close(take_fd(&b->fd));
 	return 0;
@@ -119,8 +121,9 @@ void restore_registry(struct handover *h, struct allocator *a, sd_event *event,
 		buffers += charged > 0;
 		bytes += charged;
 	}
-	log_info("took over %u clients and %" PRIu64 " buffers (%" PRIu64
-		 " bytes) from the previous iobufd", a->clients, buffers, bytes);
+	event_log(LOG_INFO, &(struct event){ .kind = "restore", .message_id = EVENT_ID_RESTORED },
+		  "took over %u clients and %" PRIu64 " buffers (%" PRIu64
+		  " bytes) from the previous iobufd", a->clients, buffers, bytes);
 	/* What was released while no iobufd ran goes now. */
 	allocator_reap(a, NULL);
 }

@@ -22,7 +22,7 @@ static int check(uint32_t options, uint64_t capacity, uint64_t alignment, char *
 	struct reason reason = { "" };
 	int r = request_check(&req, MAX_SIZE, &reason);
 
-	snprintf(why, 256, "%s", reason.text);
+	snprintf(why, 256, "%.255s", reason.text);
 	return r;
 }
 
