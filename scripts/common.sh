@@ -4,14 +4,16 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian 12 packages needed to build and test. Installed only when missing.
-build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev libinih-dev libsmartcols-dev)
+# python3-dev: the iobuf Python module (python/), built for the Python meson runs with.
+build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgbm-dev libinih-dev libsmartcols-dev python3-dev)
 # The vm suite's guest runs the host's own binaries, GBM's software driver
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
 # The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.
+# The python suite runs pytest, and numpy over the buffers.
 # linux-source-6.12: the kernel's dma-buf heap selftest, which the vm suite
 # runs under libiobuf-dmaheap.so (tests/vm/build-dmabuf-selftest.sh).
 test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3
-	linux-source-6.12)
+	python3-pytest python3-numpy linux-source-6.12)
 # The libFuzzer targets (tests/fuzz) build with clang and its sanitizer and
 # libFuzzer runtimes.
 fuzz_packages=(clang libclang-rt-14-dev)

@@ -261,8 +261,8 @@ int ctl_alloc(const struct ctl_context *c, const struct ctl_request *req)
 	struct ctl_output o;
 	int fd, r;
 
-	r = ctl_bus_call(c->bus, c->what, "Allocate", &reply, "ttu", req->size, req->alignment,
-			 req->options);
+	r = ctl_bus_call(c->bus, c->what, "AllocateEx", &reply, "ttuss", req->size, req->alignment,
+			 req->options, req->heap ? req->heap : "", req->label ? req->label : "");
 	if (r < 0)
 		return r;
 	r = sd_bus_message_read(reply, "httus", &fd, &id, &size, &granted, &heap);

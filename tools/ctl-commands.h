@@ -27,6 +27,8 @@ struct ctl_request {
 	const char *limit;   /* limits set NAME */
 	uint64_t value;      /* limits set ... VALUE */
 	const char *by;      /* usage --by: "uid", "unit", "cgroup" or "heap" */
+	const char *heap;    /* alloc --heap; NULL: the daemon chooses */
+	const char *label;   /* alloc --label; NULL: none */
 };
 
 /*

@@ -30,6 +30,8 @@ enum {
 	OPT_ALIGNMENT = 1 << 1,
 	OPT_OPTIONS = 1 << 2,
 	OPT_BY = 1 << 3,
+	OPT_HEAP = 1 << 4,
+	OPT_LABEL = 1 << 5,
 };
 
 struct command {
@@ -54,8 +56,8 @@ static const struct command commands[] = {
 	{ "clients", NULL, "clients", "", 0, 0, NULL, ctl_clients },
 	{ "buffers", NULL, "buffers", " [--client ID]", 0, OPT_CLIENT, NULL, ctl_buffers },
 	{ "usage", NULL, "usage", " [--by " BY_SCOPES "]", 0, OPT_BY, NULL, ctl_usage },
-	{ "alloc", NULL, "alloc", " SIZE [--alignment A] [--options LIST]", 1,
-	  OPT_ALIGNMENT | OPT_OPTIONS, parse_alloc, ctl_alloc },
+	{ "alloc", NULL, "alloc", " SIZE [--alignment A] [--options LIST] [--heap NAME] [--label L]",
+	  1, OPT_ALIGNMENT | OPT_OPTIONS | OPT_HEAP | OPT_LABEL, parse_alloc, ctl_alloc },
 	{ "limits", "set", "limits set", " NAME VALUE", 2, 0, parse_limits_set, ctl_limits_set },
 	{ "limits", NULL, "limits", "", 0, 0, NULL, ctl_limits },
 	{ "purge", NULL, "purge", "", 0, 0, NULL, ctl_purge },
@@ -88,8 +90,9 @@ static void help(void)
 	       "  usage [--by " BY_SCOPES "]\n"
 	       "                            clients, buffers and bytes per uid (the default),\n"
 	       "                            systemd unit, cgroup or heap (admin)\n"
-	       "  alloc SIZE [--alignment A] [--options LIST]\n"
-	       "                            allocate a test buffer, freed as iobufctl exits\n"
+	       "  alloc SIZE [--alignment A] [--options LIST] [--heap NAME] [--label L]\n"
+	       "                            allocate a test buffer, freed as iobufctl exits,\n"
+	       "                            from that heap only, with that label\n"
 	       "  limits                    the limits in force\n"
 	       "  limits set NAME VALUE     change a limit (admin)\n"
 	       "  purge                     empty every volatile purgeable buffer (admin)\n"
@@ -217,6 +220,14 @@ static int take_option(int c, struct args *a, char **argv)
 	case 'o':
 		a->given |= OPT_OPTIONS;
 		return parse_option_list(optarg, &a->req.options);
+	case 'H':
+		a->given |= OPT_HEAP;
+		a->req.heap = optarg;
+		return 0;
+	case 'L':
+		a->given |= OPT_LABEL;
+		a->req.label = optarg;
+		return 0;
 	case 'b':
 		a->given |= OPT_BY;
 		a->req.by = optarg;
@@ -241,6 +252,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "alignment", required_argument, NULL, 'a' },
 		{ "options", required_argument, NULL, 'o' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "heap", required_argument, NULL, 'H' },
+		{ "label", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -276,6 +289,8 @@ static const char *option_name(unsigned opt)
 	case OPT_CLIENT: return "--client";
 	case OPT_ALIGNMENT: return "--alignment";
 	case OPT_OPTIONS: return "--options";
+	case OPT_HEAP: return "--heap";
+	case OPT_LABEL: return "--label";
 	}
 	return "--by";
 }

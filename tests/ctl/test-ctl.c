@@ -422,6 +422,8 @@ static void test_usage_errors(void **state)
 		  { "alloc", "99999999999999999999999" } },
 		{ "alloc: SIZE '17179869184G' is too large", { "alloc", "17179869184G" } },
 		{ "unknown option '-1'", { "alloc", "-1" } },
+		{ "buffers: --heap does not apply to it", { "buffers", "--heap", "memfd" } },
+		{ "option '--label' needs a value", { "alloc", "4K", "--label" } },
 		{ "--alignment: invalid alignment 'x'", { "alloc", "4K", "--alignment", "x" } },
 		{ "--options: unknown option 'bogus'", { "alloc", "4K", "--options", "pageable,bogus" } },
 		{ "known: in, out, inout,", { "alloc", "4K", "--options", "cache=nope" } },
@@ -660,6 +662,8 @@ static void test_alloc(void **state)
 	ctl_ok(&res, "alloc", "4K", "--options", "");
 	ctl_ok(&res, "alloc", "4K", "--options", "out,cache=default");
 	assert_has(res.out, "\nOptions: out,cache=copyback\n");
+	ctl_ok(&res, "alloc", "4K", "--heap", "memfd", "--label", "ctl test");
+	assert_has(res.out, "\nHeap:    memfd\n");
 	wait_buffers(before);
 }
 
@@ -678,6 +682,10 @@ static void test_alloc_refusals(void **state)
 	expect_refusal("iobufctl: alloc: NotSupported: no heap can serve the request: memfd "
 		       "lacks PHYSICALLY_CONTIGUOUS\n", "alloc", "4K", "--options", "contiguous");
 	expect_refusal("iobufctl: alloc: InvalidArgs: capacity must not be 0\n", "alloc", "0");
+	expect_refusal("iobufctl: alloc: ENODEV: iobufd serves no heap named dma-heap/none\n",
+		       "alloc", "4K", "--heap", "dma-heap/none");
+	expect_refusal("iobufctl: alloc: InvalidArgs: the label holds a control character\n",
+		       "alloc", "4K", "--label", "a\tb");
 	expect_refusal("iobufctl: alloc: InvalidArgs: alignment 3 is not a power of two\n",
 		       "alloc", "4K", "--alignment", "3");
 	expect_refusal("iobufctl: alloc: InvalidArgs: ", "alloc", "4K", "--options", "purgeable");

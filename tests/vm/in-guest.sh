@@ -4,7 +4,8 @@
 # every heap, and test-selection and test-accounting as unprivileged clients;
 # then, for each kernel heap, an iobufd serving only that heap, test-heaps and
 # test-accounting; limits on what a heap makes; the heap chosen when one is
-# declared contiguous or runs out of memory; a restart under systemd;
+# declared contiguous or runs out of memory; a restart under systemd; the
+# service's journal;
 # last, a heap whose device goes away while iobufd serves. With "bench", runs iobuf-bench-heaps instead.
 # Usage: in-guest.sh BUILDDIR [bench]
 set -u
@@ -194,6 +195,12 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 IOBUF_RESTART_HEAPS=dma-heap/system,memfd "$(dirname "$0")/../systemd/check-restart.sh" \
 	"$(dirname "$0")/../../systemd" "$build/systemd" "$build/daemon/iobufd" \
 	"$build/tests/systemd/restart-client" || failed=1
+
+# The same manager runs iobufd.service with its stderr the journal's, as the
+# shipped unit does, and journalctl -u iobufd reads one user's story.
+note "the journal of iobufd.service"
+"$(dirname "$0")/../systemd/check-journal-unit.sh" "$(dirname "$0")/../../systemd" \
+	"$build/systemd" "$build/daemon/iobufd" "$build/tests/systemd/journal-client" || failed=1
 
 # Last, as it takes a device away: the first of two bochs heaps loses its
 # device while iobufd serves; the second must serve instead.
