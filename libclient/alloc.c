@@ -110,6 +110,75 @@ static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t 
 	return buf;
 }
 
+/* Gives back, unseen, the buffers of a batch from index from on. */
+static void give_back(struct iobuf_task *task, uint64_t generation,
+		      const struct wire_allocate_n_reply *reply, struct passed_fds *fds,
+		      size_t from)
+{
+	struct wire_message free_request = { .header.opcode = WIRE_FREE };
+
+	for (size_t i = from; i < reply->count; i++) {
+		if (i < fds->n)
+			close(fds->fd[i]);
+		free_request.free.id = reply->ids[i];
+		(void)task_send_on(task, generation, &free_request);
+	}
+}
+
+IOBUF_EXPORT int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t options,
+					      size_t capacity, size_t alignment, size_t n,
+					      struct iobuf **bufs)
+{
+	struct wire_message request = { .header.opcode = WIRE_ALLOCATE_N };
+	struct wire_message reply;
+	const struct wire_allocate_n_reply *made = &reply.allocate_n_reply;
+	char message[WIRE_MAX_ERROR_MESSAGE + 128];
+	struct passed_fds fds;
+	uint64_t generation;
+	size_t i;
+	int r;
+
+	if (n < 1 || n > IOBUF_BATCH_MAX || !bufs)
+		return error_set(-EINVAL, "a batch is 1 to %d buffers into an array, not %zu",
+				 IOBUF_BATCH_MAX, n);
+	task = task_or_self(task);
+	if (!task)
+		return -errno;
+	request.allocate_n.count = (uint32_t)n;
+	request.allocate_n.allocate =
+		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, 0).allocate;
+	r = spec_fill(&request.allocate_n.allocate.spec, task, NULL, NULL);
+	if (r >= 0)
+		r = task_call_fds(task, &request, &reply, &fds, &generation);
+	if (r < 0)
+		return r;
+	if (made->count != n || fds.n != n) {
+		give_back(task, generation, made, &fds, 0);
+		return error_set(-EPROTO, "iobufd made %u buffers with %zu fds for a batch of %zu",
+				 made->count, fds.n, n);
+	}
+	for (i = 0; i < n; i++) {
+		struct wire_allocate_reply one = { .id = made->ids[i], .size = made->size,
+						   .options = made->options, .flags = made->flags };
+
+		memcpy(one.heap, made->heap, sizeof(one.heap));
+		bufs[i] = buffer_adopt(task, generation, &one, fds.fd[i], capacity, alignment);
+		if (!bufs[i])
+			break;
+		memcpy(bufs[i]->label, request.allocate_n.allocate.spec.label,
+		       sizeof(bufs[i]->label));
+	}
+	if (i == n)
+		return 0;
+	/* All or none, here too: what was adopted goes back with the rest. */
+	r = -errno;
+	snprintf(message, sizeof(message), "%s", iobuf_last_error());
+	give_back(task, generation, made, &fds, i + 1);
+	while (i-- > 0)
+		iobuf_release(bufs[i]);
+	return error_set(r, "%s", message);
+}
+
 /* An asynchronous allocation's callback and what the descriptor needs. */
 struct async_allocation {
 	iobuf_allocated_fn done;

@@ -58,7 +58,7 @@ struct pending {
 	int error; /* 0, or a negative errno with message */
 	char message[WIRE_MAX_ERROR_MESSAGE + 128];
 	struct wire_message reply;
-	int fd; /* passed with the reply, -1 for none */
+	struct passed_fds fds; /* passed with the reply */
 	task_done_fn done_fn; /* PENDING_ASYNC */
 	void *data;
 };
@@ -196,19 +196,20 @@ static int send_within(int sock, const struct wire_message *request, int send_fd
 	}
 }
 
-static int recv_within(int sock, struct wire_message *reply, int *fd, const char **reason,
-		       const struct deadline *dl)
+static int recv_within(int sock, struct wire_message *reply, struct passed_fds *fds,
+		       const char **reason, const struct deadline *dl)
 {
 	int r;
 
 	for (;;) {
 		r = wait_for(sock, POLLIN, dl);
 		if (r < 0) {
-			*fd = -1;
+			fds->n = 0;
 			*reason = NULL;
 			return r;
 		}
-		r = wire_recv(sock, reply, fd, MSG_DONTWAIT, reason);
+		r = wire_recv_fds(sock, reply, fds->fd, WIRE_MAX_BATCH, &fds->n, MSG_DONTWAIT,
+				  reason);
 		if (r != -EAGAIN)
 			return r;
 	}
@@ -230,8 +231,9 @@ static int exchange_alone(struct iobuf_task *task, int sock, struct wire_message
 {
 	const char *name = wire_opcode_name(request->header.opcode);
 	struct wire_message reply;
+	struct passed_fds fds = { .n = 0 };
 	const char *reason;
-	int fd = -1, r;
+	int r;
 
 	request->header.request_id = task->next_request_id++;
 	r = send_within(sock, request, send_fd, dl);
@@ -241,9 +243,8 @@ static int exchange_alone(struct iobuf_task *task, int sock, struct wire_message
 	if (r < 0 && !closed_by_daemon(r))
 		return error_set(r, "cannot send %s to iobufd: %s", name, strerror(-r));
 	/* A daemon that hung up may have said why first. */
-	r = recv_within(sock, &reply, &fd, &reason, dl);
-	if (fd >= 0)
-		close(fd);
+	r = recv_within(sock, &reply, &fds, &reason, dl);
+	passed_fds_close(&fds);
 	if (r == -ETIMEDOUT)
 		return error_set(r, "iobufd at %s did not answer %s within %u ms", task->path,
 				 name, dl->timeout_ms);
@@ -312,8 +313,7 @@ static void complete_locked(struct iobuf_task *task, struct pending *p)
 		}
 		break;
 	}
-	if (p->fd >= 0)
-		close(p->fd);
+	passed_fds_close(&p->fds);
 	free(p);
 }
 
@@ -364,7 +364,8 @@ static void break_locked(struct iobuf_task *task, int error, const char *message
 }
 
 /* Hands a reply to the request at the head of the queue. */
-static void deliver_locked(struct iobuf_task *task, const struct wire_message *reply, int fd)
+static void deliver_locked(struct iobuf_task *task, const struct wire_message *reply,
+			   struct passed_fds *fds)
 {
 	struct pending *p = task->first;
 	char message[WIRE_MAX_ERROR_MESSAGE + 128];
@@ -372,8 +373,7 @@ static void deliver_locked(struct iobuf_task *task, const struct wire_message *r
 
 	/* The daemon says why it hangs up (too many clients) with request id 0. */
 	if (error && reply->header.request_id == 0 && (!p || p->request_id != 0)) {
-		if (fd >= 0)
-			close(fd);
+		passed_fds_close(fds);
 		break_locked(task, -reply->error.error, reply->error.message);
 		return;
 	}
@@ -382,8 +382,7 @@ static void deliver_locked(struct iobuf_task *task, const struct wire_message *r
 		snprintf(message, sizeof(message), "iobufd answered %s to %s",
 			 wire_opcode_name(reply->header.opcode),
 			 p ? wire_opcode_name(p->opcode) : "nothing asked");
-		if (fd >= 0)
-			close(fd);
+		passed_fds_close(fds);
 		break_locked(task, -EPROTO, message);
 		return;
 	}
@@ -393,7 +392,7 @@ static void deliver_locked(struct iobuf_task *task, const struct wire_message *r
 	if (p->kind != PENDING_WAITED && task->unwaited > 0)
 		task->unwaited--;
 	p->reply = *reply;
-	p->fd = fd;
+	p->fds = *fds;
 	p->next = NULL;
 	if (error)
 		fail_locked(p, -reply->error.error, reply->error.message);
@@ -413,27 +412,28 @@ static int read_one_locked(struct iobuf_task *task, const struct deadline *dl)
 {
 	char message[WIRE_MAX_ERROR_MESSAGE + 128];
 	struct wire_message reply;
+	struct passed_fds fds = { .n = 0 };
 	const char *reason = NULL;
-	int sock = task->sock, fd = -1, r;
+	int sock = task->sock, r;
 
 	task->reading = true;
 	task->sock_users++;
 	pthread_mutex_unlock(&task->lock);
 	if (dl)
-		r = recv_within(sock, &reply, &fd, &reason, dl);
+		r = recv_within(sock, &reply, &fds, &reason, dl);
 	else
-		r = wire_recv(sock, &reply, &fd, MSG_DONTWAIT, &reason);
+		r = wire_recv_fds(sock, &reply, fds.fd, WIRE_MAX_BATCH, &fds.n, MSG_DONTWAIT,
+				  &reason);
 	pthread_mutex_lock(&task->lock);
 	task->reading = false;
 	task->sock_users--;
 	if (task->broken) {
 		/* Broken meanwhile: what came is for a connection that is gone. */
-		if (fd >= 0)
-			close(fd);
+		passed_fds_close(&fds);
 		if (task->sock_users == 0 && task->sock >= 0)
 			close_socket_locked(task);
 	} else if (r == 0) {
-		deliver_locked(task, &reply, fd);
+		deliver_locked(task, &reply, &fds);
 	} else if (r == -ECONNRESET) {
 		break_locked(task, r, NULL);
 	} else if (r != -ETIMEDOUT && r != -EAGAIN) {
@@ -572,7 +572,7 @@ static int send_queued(struct iobuf_task *task, struct pending *p, struct wire_m
 	char message[WIRE_MAX_ERROR_MESSAGE + 128] = "";
 	int sock, r;
 
-	p->fd = -1;
+	p->fds.n = 0;
 	p->next = NULL;
 	pthread_mutex_lock(&task->lock);
 	if (task->broken || (bound && task->generation != *bound)) {
@@ -672,22 +672,25 @@ static int send_request(struct iobuf_task *task, struct pending *p,
 	return r;
 }
 
-/* Takes a waited request's outcome: its reply and fd, or its error as the thread's. */
-static int outcome(const struct pending *p, struct wire_message *reply, int *fd)
+/*
+ * Takes a waited request's outcome: its reply and the fds that came with it
+ * (at most max: 0 when none is expected), or its error as the thread's.
+ */
+static int outcome(struct pending *p, struct wire_message *reply, struct passed_fds *fds,
+		   size_t max)
 {
 	if (p->error) {
-		if (p->fd >= 0)
-			close(p->fd);
+		passed_fds_close(&p->fds);
 		return error_set(p->error, "%s", p->message);
 	}
-	*reply = p->reply;
-	if (fd)
-		*fd = p->fd;
-	else if (p->fd >= 0) {
-		close(p->fd);
-		return error_set(-EPROTO, "iobufd passed an fd with %s",
+	if (p->fds.n > max) {
+		passed_fds_close(&p->fds);
+		return error_set(-EPROTO, "iobufd passed %zu fds with %s", p->fds.n,
 				 wire_opcode_name(p->reply.header.opcode));
 	}
+	*reply = p->reply;
+	if (fds)
+		*fds = p->fds;
 	return 0;
 }
 
@@ -701,8 +704,8 @@ static int own_task(struct iobuf_task *task)
 
 /* One request, sent and waited for; the waited pending lives on the heap in case it is abandoned. */
 static int call_once(struct iobuf_task *task, struct wire_message *request, int send_fd,
-		     struct wire_message *reply, int *fd, const uint64_t *bound,
-		     uint64_t *generation, const struct deadline *dl)
+		     struct wire_message *reply, struct passed_fds *fds, size_t max,
+		     const uint64_t *bound, uint64_t *generation, const struct deadline *dl)
 {
 	const char *name = wire_opcode_name(request->header.opcode);
 	struct pending *p = calloc(1, sizeof(*p));
@@ -728,7 +731,7 @@ static int call_once(struct iobuf_task *task, struct wire_message *request, int 
 	if (generation)
 		*generation = p->generation;
 	pthread_mutex_unlock(&task->lock);
-	r = outcome(p, reply, fd);
+	r = outcome(p, reply, fds, max);
 	free(p);
 	return r;
 }
@@ -741,13 +744,14 @@ static int call_once(struct iobuf_task *task, struct wire_message *request, int 
  * goes only on the connection that made it.
  */
 static int call(struct iobuf_task *task, struct wire_message *request, int send_fd,
-		struct wire_message *reply, int *fd, const uint64_t *bound, uint64_t *generation)
+		struct wire_message *reply, struct passed_fds *fds, size_t max,
+		const uint64_t *bound, uint64_t *generation)
 {
 	struct deadline dl = task_deadline(task);
 	int opened = 0, r;
 
-	if (fd)
-		*fd = -1;
+	if (fds)
+		fds->n = 0;
 	r = own_task(task);
 	if (r < 0)
 		return r;
@@ -756,31 +760,52 @@ static int call(struct iobuf_task *task, struct wire_message *request, int send_
 		if (opened < 0)
 			return opened;
 	}
-	r = call_once(task, request, send_fd, reply, fd, bound, generation, &dl);
+	r = call_once(task, request, send_fd, reply, fds, max, bound, generation, &dl);
 	if (closed_by_daemon(r) && !bound && !opened) {
 		r = ensure_open(task, &dl);
 		if (r >= 0)
-			r = call_once(task, request, send_fd, reply, fd, bound, generation, &dl);
+			r = call_once(task, request, send_fd, reply, fds, max, bound, generation,
+				      &dl);
 	}
+	return r;
+}
+
+/* call() for a request answered with at most one fd, into *fd (-1 for none). */
+static int call_one_fd(struct iobuf_task *task, struct wire_message *request,
+		       struct wire_message *reply, int *fd, const uint64_t *bound,
+		       uint64_t *generation)
+{
+	struct passed_fds fds;
+	int r;
+
+	r = call(task, request, -1, reply, &fds, fd ? 1 : 0, bound, generation);
+	if (fd)
+		*fd = r == 0 && fds.n ? fds.fd[0] : -1;
 	return r;
 }
 
 int task_call(struct iobuf_task *task, struct wire_message *request,
 	      struct wire_message *reply, int *fd)
 {
-	return call(task, request, -1, reply, fd, NULL, NULL);
+	return call_one_fd(task, request, reply, fd, NULL, NULL);
 }
 
 int task_call_made(struct iobuf_task *task, struct wire_message *request,
 		   struct wire_message *reply, int *fd, uint64_t *generation)
 {
-	return call(task, request, -1, reply, fd, NULL, generation);
+	return call_one_fd(task, request, reply, fd, NULL, generation);
+}
+
+int task_call_fds(struct iobuf_task *task, struct wire_message *request,
+		  struct wire_message *reply, struct passed_fds *fds, uint64_t *generation)
+{
+	return call(task, request, -1, reply, fds, WIRE_MAX_BATCH, NULL, generation);
 }
 
 int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
 		 struct wire_message *reply)
 {
-	return call(task, request, -1, reply, NULL, &generation, NULL);
+	return call_one_fd(task, request, reply, NULL, &generation, NULL);
 }
 
 /* Keeps the replies nobody waits for from filling the daemon's send buffer. */
@@ -860,8 +885,8 @@ IOBUF_EXPORT int iobuf_task_dispatch(struct iobuf_task *task)
 		next = done->next;
 		if (done->error)
 			error_set(done->error, "%s", done->message);
-		done->done_fn(task, &done->reply, done->fd, done->error, done->generation,
-			      done->data);
+		done->done_fn(task, &done->reply, done->fds.n ? done->fds.fd[0] : -1, done->error,
+			      done->generation, done->data);
 		free(done);
 	}
 	return n;
@@ -929,14 +954,12 @@ void task_connection_free(struct iobuf_task *task)
 
 	for (p = task->first; p; p = next) {
 		next = p->next;
-		if (p->fd >= 0)
-			close(p->fd);
+		passed_fds_close(&p->fds);
 		free(p);
 	}
 	for (p = task->completed; p; p = next) {
 		next = p->next;
-		if (p->fd >= 0)
-			close(p->fd);
+		passed_fds_close(&p->fds);
 		free(p);
 	}
 	if (task->sock >= 0)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "iobuf/iobuf.h"
 #include "wire.h"
@@ -14,6 +15,19 @@
 #define IOBUF_EXPORT __attribute__((visibility("default")))
 
 struct pending;
+
+/* The fds that came with a reply. */
+struct passed_fds {
+	int fd[WIRE_MAX_BATCH];
+	size_t n;
+};
+
+static inline void passed_fds_close(struct passed_fds *fds)
+{
+	for (size_t i = 0; i < fds->n; i++)
+		close(fds->fd[i]);
+	fds->n = 0;
+}
 
 /* Buffers made for callers that gave up waiting, freed by the next request sent. */
 #define TASK_ORPHANS_MAX 64
@@ -104,6 +118,9 @@ int task_call_made(struct iobuf_task *task, struct wire_message *request,
  */
 int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
 		 struct wire_message *reply);
+/* task_call_made() for a reply with up to WIRE_MAX_BATCH fds, into *fds. */
+int task_call_fds(struct iobuf_task *task, struct wire_message *request,
+		  struct wire_message *reply, struct passed_fds *fds, uint64_t *generation);
 /*
  * Sends request about a buffer of the connection of generation and does not
  * wait: whoever reads next takes its reply, and an error is kept for

@@ -135,6 +135,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_STATS:
 	case WIRE_ALLOCATE_IMAGE:
 	case WIRE_CHARGE_TO:
+	case WIRE_ALLOCATE_N:
 	case WIRE_HELLO_REPLY:
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_FREE_REPLY:
@@ -143,6 +144,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_STATS_REPLY:
 	case WIRE_ALLOCATE_IMAGE_REPLY:
 	case WIRE_CHARGE_TO_REPLY:
+	case WIRE_ALLOCATE_N_REPLY:
 	case WIRE_ERROR:
 		return true;
 	}
@@ -160,6 +162,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_STATS: return "stats";
 	case WIRE_ALLOCATE_IMAGE: return "allocate-image";
 	case WIRE_CHARGE_TO: return "charge-to";
+	case WIRE_ALLOCATE_N: return "allocate-n";
 	case WIRE_HELLO_REPLY: return "hello-reply";
 	case WIRE_ALLOCATE_REPLY: return "allocate-reply";
 	case WIRE_FREE_REPLY: return "free-reply";
@@ -168,6 +171,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_STATS_REPLY: return "stats-reply";
 	case WIRE_ALLOCATE_IMAGE_REPLY: return "allocate-image-reply";
 	case WIRE_CHARGE_TO_REPLY: return "charge-to-reply";
+	case WIRE_ALLOCATE_N_REPLY: return "allocate-n-reply";
 	case WIRE_ERROR: return "error";
 	}
 	return "unknown";
@@ -189,6 +193,11 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_ALLOCATE:
 	case WIRE_QUERY:
 		return spec_fits(&m->allocate.spec);
+	case WIRE_ALLOCATE_N:
+		return spec_fits(&m->allocate_n.allocate.spec);
+	case WIRE_ALLOCATE_N_REPLY:
+		return strnlen(m->allocate_n_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME &&
+		       m->allocate_n_reply.count >= 1 && m->allocate_n_reply.count <= WIRE_MAX_BATCH;
 	case WIRE_ALLOCATE_IMAGE:
 		return m->allocate_image.modifier_count <= WIRE_MAX_MODIFIERS &&
 		       spec_fits(&m->allocate_image.spec);
@@ -245,6 +254,28 @@ static void put_image_reply(struct writer *w, const struct wire_allocate_image_r
 	put_buffer(w, &img->buffer);
 }
 
+static void put_allocate(struct writer *w, const struct wire_allocate *a)
+{
+	put_u32(w, a->options);
+	put_u32(w, 0);
+	put_u64(w, a->capacity);
+	put_u64(w, a->alignment);
+	put_u64(w, a->physical_mask);
+	put_spec(w, &a->spec);
+}
+
+static void put_allocate_n_reply(struct writer *w, const struct wire_allocate_n_reply *r)
+{
+	put_u32(w, r->count);
+	put_u32(w, r->options);
+	put_u32(w, r->flags);
+	put_u32(w, 0);
+	put_u64(w, r->size);
+	put_string(w, r->heap);
+	for (uint32_t i = 0; i < r->count; i++)
+		put_u64(w, r->ids[i]);
+}
+
 static void put_body(struct writer *w, const struct wire_message *m)
 {
 	switch (m->header.opcode) {
@@ -258,12 +289,15 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE:
 	case WIRE_QUERY:
-		put_u32(w, m->allocate.options);
+		put_allocate(w, &m->allocate);
+		break;
+	case WIRE_ALLOCATE_N:
+		put_u32(w, m->allocate_n.count);
 		put_u32(w, 0);
-		put_u64(w, m->allocate.capacity);
-		put_u64(w, m->allocate.alignment);
-		put_u64(w, m->allocate.physical_mask);
-		put_spec(w, &m->allocate.spec);
+		put_allocate(w, &m->allocate_n.allocate);
+		break;
+	case WIRE_ALLOCATE_N_REPLY:
+		put_allocate_n_reply(w, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
 		put_u64(w, m->free.id);
@@ -362,6 +396,37 @@ static void get_image_reply(struct reader *r, struct wire_allocate_image_reply *
 	get_buffer(r, &img->buffer);
 }
 
+static void get_allocate(struct reader *r, struct wire_allocate *a)
+{
+	a->options = get_u32(r);
+	get_reserved(r);
+	a->capacity = get_u64(r);
+	a->alignment = get_u64(r);
+	a->physical_mask = get_u64(r);
+	get_spec(r, &a->spec);
+}
+
+static bool batch_count_fits(struct reader *r, uint32_t count)
+{
+	if (!r->error && (count < 1 || count > WIRE_MAX_BATCH))
+		fail(r, "batch count is not 1 to 64");
+	return !r->error;
+}
+
+static void get_allocate_n_reply(struct reader *r, struct wire_allocate_n_reply *reply)
+{
+	reply->count = get_u32(r);
+	reply->options = get_u32(r);
+	reply->flags = get_u32(r);
+	get_reserved(r);
+	reply->size = get_u64(r);
+	get_string(r, reply->heap, WIRE_MAX_HEAP_NAME);
+	if (!batch_count_fits(r, reply->count))
+		return;
+	for (uint32_t i = 0; i < reply->count; i++)
+		reply->ids[i] = get_u64(r);
+}
+
 static void get_body(struct reader *r, struct wire_message *m)
 {
 	switch (m->header.opcode) {
@@ -375,12 +440,16 @@ static void get_body(struct reader *r, struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE:
 	case WIRE_QUERY:
-		m->allocate.options = get_u32(r);
+		get_allocate(r, &m->allocate);
+		break;
+	case WIRE_ALLOCATE_N:
+		m->allocate_n.count = get_u32(r);
 		get_reserved(r);
-		m->allocate.capacity = get_u64(r);
-		m->allocate.alignment = get_u64(r);
-		m->allocate.physical_mask = get_u64(r);
-		get_spec(r, &m->allocate.spec);
+		if (batch_count_fits(r, m->allocate_n.count))
+			get_allocate(r, &m->allocate_n.allocate);
+		break;
+	case WIRE_ALLOCATE_N_REPLY:
+		get_allocate_n_reply(r, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
 		m->free.id = get_u64(r);

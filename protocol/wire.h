@@ -26,6 +26,7 @@
 #define WIRE_MAX_LABEL 255 /* on the wire; the daemon takes at most 31 bytes */
 #define WIRE_MAX_MODIFIERS 16
 #define WIRE_MAX_PLANES 4
+#define WIRE_MAX_BATCH 64 /* buffers in one allocate-n: their fds in one SCM_RIGHTS */
 
 enum wire_opcode {
 	/* requests, client to daemon */
@@ -37,6 +38,7 @@ enum wire_opcode {
 	WIRE_STATS = 0x0006,
 	WIRE_ALLOCATE_IMAGE = 0x0007,
 	WIRE_CHARGE_TO = 0x0008, /* the one request that carries an fd: a pidfd */
+	WIRE_ALLOCATE_N = 0x0009,
 
 	/* replies, daemon to client: the request's opcode | WIRE_REPLY */
 	WIRE_REPLY = 0x8000,
@@ -48,6 +50,7 @@ enum wire_opcode {
 	WIRE_STATS_REPLY = WIRE_REPLY | WIRE_STATS,
 	WIRE_ALLOCATE_IMAGE_REPLY = WIRE_REPLY | WIRE_ALLOCATE_IMAGE,
 	WIRE_CHARGE_TO_REPLY = WIRE_REPLY | WIRE_CHARGE_TO,
+	WIRE_ALLOCATE_N_REPLY = WIRE_REPLY | WIRE_ALLOCATE_N,
 	WIRE_ERROR = 0xffff,
 };
 
@@ -85,6 +88,22 @@ struct wire_allocate {
 	uint64_t alignment;
 	uint64_t physical_mask;
 	struct wire_spec spec;
+};
+
+/* WIRE_ALLOCATE_N: count buffers alike, all or none. */
+struct wire_allocate_n {
+	uint32_t count; /* 1 to WIRE_MAX_BATCH */
+	struct wire_allocate allocate;
+};
+
+/* WIRE_ALLOCATE_N_REPLY: the buffers, their fds in this order in SCM_RIGHTS. */
+struct wire_allocate_n_reply {
+	uint32_t count;
+	uint32_t options;
+	uint32_t flags; /* WIRE_BUFFER_* */
+	uint64_t size;  /* of each */
+	char heap[WIRE_MAX_HEAP_NAME + 1];
+	uint64_t ids[WIRE_MAX_BATCH];
 };
 
 struct wire_free {
@@ -162,6 +181,7 @@ struct wire_message {
 		struct wire_hello hello;
 		struct wire_allocate allocate;
 		struct wire_allocate_image allocate_image;
+		struct wire_allocate_n allocate_n;
 		struct wire_free free;
 		struct wire_set_purgeable set_purgeable;
 		struct wire_hello_reply hello_reply;
@@ -170,6 +190,7 @@ struct wire_message {
 		struct wire_set_purgeable_reply set_purgeable_reply;
 		struct wire_stats_reply stats_reply;
 		struct wire_charge_to_reply charge_to_reply;
+		struct wire_allocate_n_reply allocate_n_reply;
 		struct wire_error error;
 	};
 };
@@ -197,6 +218,8 @@ const char *wire_opcode_name(uint16_t opcode);
  * Returns 0 or a negative errno.
  */
 int wire_send(int sock, const struct wire_message *msg, int fd, int flags);
+/* wire_send() with n fds (at most WIRE_MAX_BATCH) in SCM_RIGHTS. */
+int wire_send_fds(int sock, const struct wire_message *msg, const int *fds, size_t n, int flags);
 
 /*
  * Receives one record and decodes it into *msg. Every fd that came with it
@@ -208,5 +231,11 @@ int wire_send(int sock, const struct wire_message *msg, int fd, int flags);
  * -ENOSYS), or another negative errno from recvmsg (e.g. -EAGAIN).
  */
 int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason);
+/*
+ * wire_recv() taking up to max fds into fds (*n of them); a record with more
+ * is -EBADMSG, its fds closed.
+ */
+int wire_recv_fds(int sock, struct wire_message *msg, int *fds, size_t max, size_t *n, int flags,
+		  const char **reason);
 
 #endif

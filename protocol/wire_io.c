@@ -10,41 +10,48 @@
 #include "wire.h"
 
 /* A peer may attach more fds than any message carries; room to close them. */
-#define MAX_RECEIVED_FDS 16
+#define MAX_RECEIVED_FDS (WIRE_MAX_BATCH + 16)
 
-int wire_send(int sock, const struct wire_message *msg, int fd, int flags)
+int wire_send_fds(int sock, const struct wire_message *msg, const int *fds, size_t n, int flags)
 {
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_BATCH)];
 	} control;
 	struct iovec iov;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t len, sent;
 
+	if (n > WIRE_MAX_BATCH)
+		return -EINVAL;
 	len = wire_encode(msg, buf, sizeof(buf));
 	if (len < 0)
 		return (int)len;
 	iov = (struct iovec){ .iov_base = buf, .iov_len = (size_t)len };
 
-	if (fd >= 0) {
+	if (n > 0) {
 		struct cmsghdr *cmsg;
 
 		memset(&control, 0, sizeof(control));
 		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
 		cmsg = CMSG_FIRSTHDR(&mh);
 		cmsg->cmsg_level = SOL_SOCKET;
 		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n);
 	}
 
 	do
 		sent = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
 	while (sent < 0 && errno == EINTR);
 	return sent < 0 ? -errno : 0;
+}
+
+int wire_send(int sock, const struct wire_message *msg, int fd, int flags)
+{
+	return wire_send_fds(sock, msg, &fd, fd >= 0 ? 1 : 0, flags);
 }
 
 /* The fds that came with a record: the receiver's from the moment they arrive. */
@@ -102,7 +109,8 @@ static int check_record(int sock, const struct msghdr *mh, ssize_t len,
 	return 0;
 }
 
-int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason)
+int wire_recv_fds(int sock, struct wire_message *msg, int *fds, size_t max, size_t *n, int flags,
+		  const char **reason)
 {
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	union {
@@ -116,11 +124,11 @@ int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
-	struct received_fds fds;
+	struct received_fds received;
 	ssize_t len;
 	int r;
 
-	*fd = -1;
+	*n = 0;
 	*reason = NULL;
 	do
 		len = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
@@ -128,19 +136,31 @@ int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char
 	if (len < 0)
 		return -errno;
 
-	received_fds_take(&fds, &mh);
-	r = check_record(sock, &mh, len, &fds, reason);
+	received_fds_take(&received, &mh);
+	r = check_record(sock, &mh, len, &received, reason);
 	if (r >= 0)
 		r = wire_decode(buf, (size_t)len, msg, reason);
-	if (r >= 0 && fds.count > 1) {
-		*reason = "message carries more than one file descriptor";
+	if (r >= 0 && received.count > max) {
+		*reason = max == 1 ? "message carries more than one file descriptor"
+				   : "message carries more file descriptors than it may";
 		r = -EBADMSG;
 	}
 	if (r < 0) {
-		received_fds_close(&fds);
+		received_fds_close(&received);
 		return r;
 	}
-	if (fds.count)
-		*fd = fds.fd[0];
+	memcpy(fds, received.fd, received.count * sizeof(int));
+	*n = received.count;
 	return 0;
+}
+
+int wire_recv(int sock, struct wire_message *msg, int *fd, int flags, const char **reason)
+{
+	size_t n;
+	int r;
+
+	r = wire_recv_fds(sock, msg, fd, 1, &n, flags, reason);
+	if (r < 0 || n == 0)
+		*fd = -1;
+	return r;
 }

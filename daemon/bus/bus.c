@@ -221,6 +221,58 @@ static int method_allocate_ex(sd_bus_message *m, void *userdata, sd_bus_error *e
 	return allocate(m, userdata, true, error);
 }
 
+/* ah fds, at ids, t size, u granted, s heap: count buffers, all or none. */
+static int reply_batch(sd_bus_message *m, const int *fds, const uint64_t *ids, uint32_t count,
+		       const struct alloc_result *made)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "h");
+	for (uint32_t i = 0; r >= 0 && i < count; i++)
+		r = sd_bus_message_append(reply, "h", fds[i]);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_message_append_array(reply, 't', ids, count * sizeof(*ids));
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "tus", made->size, made->options,
+					  made->heap->name);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
+}
+
+static int method_allocate_n(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_service *service = userdata;
+	int fds[ALLOCATOR_MAX_BATCH];
+	uint64_t ids[ALLOCATOR_MAX_BATCH];
+	struct alloc_request req = { 0 };
+	struct alloc_result made;
+	struct client *client;
+	struct reason why;
+	uint32_t count;
+	int r;
+
+	r = sd_bus_message_read(m, "ttuu", &req.capacity, &req.alignment, &req.options, &count);
+	if (r < 0)
+		return r;
+	r = sender_client(service, m, error, &client);
+	if (r < 0)
+		return r;
+	r = allocator_allocate_n(service->allocator, client, &req, count, ids, fds, &made, &why);
+	if (r < 0)
+		return refuse(m, client, error, r, &why);
+	r = reply_batch(m, fds, ids, count, &made);
+	for (uint32_t i = 0; i < count; i++)
+		close(fds[i]);
+	allocator_catch_up(service->allocator, client);
+	return r;
+}
+
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus_service *service = userdata;
@@ -360,6 +412,10 @@ static const sd_bus_vtable allocator_vtable[] = {
 					    "s", label),
 				SD_BUS_RESULT("h", fd, "t", id, "t", size, "u", granted, "s", heap),
 				method_allocate_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AllocateN",
+				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options, "u", count),
+				SD_BUS_RESULT("ah", fds, "at", ids, "t", size, "u", granted, "s", heap),
+				method_allocate_n, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("Query",
 				SD_BUS_ARGS("t", capacity, "t", alignment, "u", options),
 				SD_BUS_RESULT("t", size, "u", granted, "s", heap),

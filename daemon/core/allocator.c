@@ -331,6 +331,7 @@ static struct heap *match(struct allocator *a, const struct alloc_request *req, 
 		return NULL;
 	if (spec_names_heap(&req->spec))
 		return named_heap(a, req->spec.heap, req, why, error);
+	why->limit[0] = '\0'; /* heaps_match() writes only the text */
 	heap = heaps_match(&a->heaps, NULL, req->options, request_size(req), req->physical_mask,
 			   why->text, sizeof(why->text));
 	if (!heap)
@@ -408,7 +409,7 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct all
 	struct reason what;
 	int r;
 
-	why->text[0] = '\0';
+	why->text[0] = why->limit[0] = '\0';
 	for (;;) {
 		*size = hreq->size;
 		r = quota_check_heap(a, *heap, hreq->size, &what);
@@ -645,6 +646,40 @@ int allocator_allocate(struct allocator *a, struct client *client,
 	*result = (struct alloc_result){ .id = b->id, .size = size, .options = b->options,
 					 .fd_flags = heap->fd_flags, .heap = heap };
 	return 0;
+}
+
+int allocator_allocate_n(struct allocator *a, struct client *client,
+			 const struct alloc_request *req, uint32_t count, uint64_t *ids, int *fds,
+			 struct alloc_result *result, struct reason *why)
+{
+	struct alloc_request alike = *req;
+	struct buffer *b;
+	uint32_t made;
+	int r = 0;
+
+	if (count < 1 || count > ALLOCATOR_MAX_BATCH)
+		return reason_set(why, -EINVAL, "a batch is 1 to %d buffers, not %" PRIu32,
+				  ALLOCATOR_MAX_BATCH, count);
+	for (made = 0; made < count; made++) {
+		r = allocator_allocate(a, client, &alike, result, &fds[made], why);
+		if (r < 0)
+			break;
+		ids[made] = result->id;
+		/* The rest from the heap that served the first: one reply says what all are. */
+		alike.spec.heap = result->heap->name;
+	}
+	if (r >= 0) {
+		result->id = ids[0];
+		return 0;
+	}
+	/* All or none: what the batch made goes, unseen by anyone. */
+	while (made-- > 0) {
+		close(fds[made]);
+		b = client_find_buffer(client, ids[made]);
+		if (b)
+			buffer_destroy(a, client, b);
+	}
+	return reason_add(why, r, "none of the %" PRIu32 " buffers was made", count);
 }
 
 /*

@@ -91,6 +91,18 @@ struct image_result {
 int allocator_allocate(struct allocator *a, struct client *client,
 		       const struct alloc_request *req, struct alloc_result *result, int *fd,
 		       struct reason *why);
+/* The most buffers one allocate_n makes. */
+#define ALLOCATOR_MAX_BATCH 64
+
+/*
+ * count (1 to ALLOCATOR_MAX_BATCH) buffers alike, from one heap, all or
+ * none: ids[] and fds[] (the client's, to close once sent) get each one's,
+ * *result what all of them are (its id the first's). On failure nothing of
+ * the batch is left.
+ */
+int allocator_allocate_n(struct allocator *a, struct client *client,
+			 const struct alloc_request *req, uint32_t count, uint64_t *ids, int *fds,
+			 struct alloc_result *result, struct reason *why);
 /* A GPU image on the heap spec names, or the first that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct image_request *req, const struct buffer_spec *spec,

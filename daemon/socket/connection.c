@@ -15,12 +15,21 @@
 #include "server.h"
 #include "wire.h"
 
-/* The reply to one request, and whether the connection must close after it. */
+/* The reply to one request, the fds that go with it, and whether the connection must close after it. */
 struct answer {
 	struct wire_message msg;
-	int fd;
+	int fds[WIRE_MAX_BATCH];
+	size_t n_fds;
 	bool close;
 };
+
+/* The one fd of an allocate's answer, as the core hands it out. */
+static int *one_fd(struct answer *ans)
+{
+	ans->n_fds = 1;
+	ans->fds[0] = -1;
+	return &ans->fds[0];
+}
 
 static void answer_error(struct answer *ans, int r, const char *why)
 {
@@ -105,6 +114,18 @@ static void reply_of(const struct alloc_result *made, struct wire_allocate_reply
 	snprintf(reply->heap, sizeof(reply->heap), "%s", made->heap->name);
 }
 
+/* A batch's reply: what every buffer of it is; the ids are filled by the core. */
+static void batch_reply_of(const struct alloc_result *made, uint32_t count,
+			   struct wire_allocate_n_reply *reply)
+{
+	reply->count = count;
+	reply->options = made->options;
+	reply->flags = wire_flags_of(made->fd_flags);
+	reply->size = made->size;
+	snprintf(reply->heap, sizeof(reply->heap), "%s", made->heap->name);
+}
+
+_Static_assert(ALLOCATOR_MAX_BATCH == WIRE_MAX_BATCH, "a batch fits the wire's");
 _Static_assert(IMAGE_MAX_MODIFIERS == WIRE_MAX_MODIFIERS, "an image request fits the wire's");
 _Static_assert(IMAGE_MAX_PLANES == WIRE_MAX_PLANES, "an image layout fits the wire's");
 
@@ -173,7 +194,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	switch (req->header.opcode) {
 	case WIRE_ALLOCATE:
 		ask = request_of(&req->allocate);
-		r = allocator_allocate(a, &conn->client, &ask, &made, &ans->fd, &why);
+		r = allocator_allocate(a, &conn->client, &ask, &made, one_fd(ans), &why);
 		if (r >= 0)
 			reply_of(&made, &ans->msg.allocate_reply);
 		break;
@@ -181,9 +202,18 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		image = image_request_of(&req->allocate_image);
 		spec = spec_of(&req->allocate_image.spec);
 		r = allocator_allocate_image(a, &conn->client, &image, &spec, &image_made,
-					     &ans->fd, &why);
+					     one_fd(ans), &why);
 		if (r >= 0)
 			image_reply_of(&image_made, &ans->msg.allocate_image_reply);
+		break;
+	case WIRE_ALLOCATE_N:
+		ask = request_of(&req->allocate_n.allocate);
+		r = allocator_allocate_n(a, &conn->client, &ask, req->allocate_n.count,
+					 ans->msg.allocate_n_reply.ids, ans->fds, &made, &why);
+		if (r >= 0) {
+			ans->n_fds = req->allocate_n.count;
+			batch_reply_of(&made, req->allocate_n.count, &ans->msg.allocate_n_reply);
+		}
 		break;
 	case WIRE_QUERY:
 		ask = request_of(&req->allocate);
@@ -213,6 +243,7 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 	if (r < 0) {
 		event_refused(&conn->client, wire_opcode_name(req->header.opcode), &why);
 		answer_error(ans, r, why.text);
+		ans->n_fds = 0; /* a refusal carries none */
 	}
 }
 
@@ -249,7 +280,7 @@ static bool handle_one(struct connection *conn, struct answer *ans)
 static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct connection *conn = userdata;
-	struct answer ans = { .fd = -1 };
+	struct answer ans = { .n_fds = 0 };
 	int r;
 
 	if (!handle_one(conn, &ans)) {
@@ -258,7 +289,10 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 		return 0;
 	}
 	if (ans.msg.header.opcode) {
-		r = wire_send(conn->sock, &ans.msg, ans.fd, MSG_DONTWAIT);
+		r = wire_send_fds(conn->sock, &ans.msg, ans.fds, ans.n_fds, MSG_DONTWAIT);
+		/* A client may hang up without waiting for the answer to its last free. */
+		if (r == -EPIPE || r == -ECONNRESET)
+			ans.close = true;
 		if (r < 0 && !ans.close) {
 			log_for_uid(conn->client.peer.uid, LOG_WARNING,
 				    "client %u (pid %d, %s): cannot send a reply: %s; disconnecting",
@@ -267,8 +301,9 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 			ans.close = true;
 		}
 	}
-	if (ans.fd >= 0)
-		close(ans.fd);
+	for (size_t i = 0; i < ans.n_fds; i++)
+		if (ans.fds[i] >= 0)
+			close(ans.fds[i]);
 	if (ans.close)
 		connection_free(conn);
 	else

@@ -304,6 +304,18 @@ int iobuf_task_query(struct iobuf_task *task, uint32_t options, size_t capacity,
 struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,
 					 size_t capacity, size_t alignment);
 
+/* The most buffers one iobuf_in_task_with_options_n() makes. */
+#define IOBUF_BATCH_MAX 64
+
+/*
+ * n (1 to IOBUF_BATCH_MAX) buffers as iobuf_in_task_with_options() makes
+ * one, from one heap, in one request: bufs[0..n) get them (each the
+ * caller's), all or none. 0, or a negative errno as that call fails, or
+ * -EINVAL for n out of range; nothing is left charged on failure.
+ */
+int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t options, size_t capacity,
+				 size_t alignment, size_t n, struct iobuf **bufs);
+
 /*
  * As iobuf_in_task_with_options(), and the buffer is labelled label ("" or
  * NULL: no label, not even the task's). A label names the buffer where

@@ -337,6 +337,24 @@ static void test_allocate_ex_labels(void **state)
 	iobuf_task_unref(task);
 }
 
+/* AllocateN: count buffers in one call, each fd its own memfd, all or none. */
+static void test_allocate_n(void **state)
+{
+	struct bus_fixture *f = *state;
+	const char *out;
+
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME
+		  " AllocateN ttuu 4096 0 8 3", f->address);
+	/* busctl prints "ahattus", three fds, three ids, then the size, options and heap. */
+	assert_has(out, "ahattus 3 ");
+	assert_has(out, " 4096 776 \"memfd\"");
+	expect_error(f->bus, "AllocateN", SD_BUS_ERROR_INVALID_ARGS, "a batch is 1 to 64 buffers",
+		     "ttuu", (uint64_t)4096, (uint64_t)0, (uint32_t)0, (uint32_t)65);
+	expect_error(f->bus, "AllocateN", SD_BUS_ERROR_NOT_SUPPORTED, "none of the 2 buffers",
+		     "ttuu", (uint64_t)4096, (uint64_t)0, (uint32_t)IOBUF_PHYSICALLY_CONTIGUOUS,
+		     (uint32_t)2);
+}
+
 /* A rule set over D-Bus holds at once, and Limits lists it under its name. */
 static void test_set_limit_rules(void **state)
 {
@@ -1126,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(test_introspection_matches_the_contract),
 		cmocka_unit_test(test_objects_per_client_and_buffer),
 		cmocka_unit_test(test_allocate_ex_labels),
+		cmocka_unit_test(test_allocate_n),
 		cmocka_unit_test(test_client_names_are_made_safe),
 		cmocka_unit_test(test_set_limit_rules),
 		cmocka_unit_test(test_admin_methods),

@@ -189,6 +189,68 @@ static void test_threads_share_a_task(void **state)
 	iobuf_task_unref(task);
 }
 
+/* A batch: n buffers in one request, each its own, from one heap. */
+static void test_batch(void **state)
+{
+	struct test_daemon *d = *state;
+	struct iobuf_task *task = forever_task(d);
+	struct iobuf *bufs[IOBUF_BATCH_MAX];
+
+	assert_int_equal(iobuf_task_set_label(task, "batch"), 0);
+	assert_int_equal(iobuf_in_task_with_options_n(task, IOBUF_PAGEABLE, 5000, 0,
+						      IOBUF_BATCH_MAX, bufs), 0);
+	for (int i = 0; i < IOBUF_BATCH_MAX; i++) {
+		assert_int_equal(iobuf_get_capacity(bufs[i]), 5000);
+		assert_string_equal(iobuf_get_heap(bufs[i]), "memfd");
+		assert_string_equal(iobuf_get_label(bufs[i]), "batch");
+		memset(iobuf_get_bytes_no_copy(bufs[i]), i, 5000);
+		for (int j = 0; j < i; j++)
+			assert_true(iobuf_get_id(bufs[i]) != iobuf_get_id(bufs[j]));
+	}
+	for (int i = 0; i < IOBUF_BATCH_MAX; i++)
+		assert_int_equal(((unsigned char *)iobuf_get_bytes_no_copy(bufs[i]))[4999], i);
+	assert_int_equal(usage_of(task).buffers, IOBUF_BATCH_MAX);
+	assert_int_equal(usage_of(task).bytes, IOBUF_BATCH_MAX * 8192);
+	for (int i = 0; i < IOBUF_BATCH_MAX; i++)
+		iobuf_release(bufs[i]);
+	assert_int_equal(usage_of(task).buffers, 0);
+
+	assert_refused_r(iobuf_in_task_with_options_n(task, 0, 4096, 0, 0, bufs), EINVAL,
+			 "a batch is 1 to 64 buffers");
+	assert_refused_r(iobuf_in_task_with_options_n(task, 0, 4096, 0, IOBUF_BATCH_MAX + 1, bufs),
+			 EINVAL, "a batch is 1 to 64 buffers");
+	assert_refused_r(iobuf_in_task_with_options_n(task, IOBUF_PHYSICALLY_CONTIGUOUS, 4096, 0,
+						      2, bufs), EOPNOTSUPP, "none of the 2 buffers");
+	iobuf_task_unref(task);
+}
+
+/* A batch that would pass a limit is refused whole: nothing of it stays charged. */
+static void test_batch_all_or_none(void **state)
+{
+	static const char *const args[] = { "--max-client-buffers=10", NULL };
+	struct test_daemon d;
+	struct iobuf_task *task;
+	struct iobuf *bufs[16], *one;
+
+	test_daemon_start(&d, args);
+	task = iobuf_task_connect(d.socket);
+	assert_non_null(task);
+	one = iobuf_in_task_with_options(task, 0, 4096, 0);
+	assert_non_null(one);
+	assert_refused_r(iobuf_in_task_with_options_n(task, 0, 4096, 0, 10, bufs), EDQUOT,
+			 "none of the 10 buffers was made");
+	assert_int_equal(usage_of(task).buffers, 1);
+	assert_int_equal(usage_of(task).total_buffers, 1);
+	assert_int_equal(iobuf_in_task_with_options_n(task, 0, 4096, 0, 9, bufs), 0);
+	assert_int_equal(usage_of(task).buffers, 10);
+	for (int i = 0; i < 9; i++)
+		iobuf_release(bufs[i]);
+	iobuf_release(one);
+	assert_int_equal(usage_of(task).buffers, 0);
+	iobuf_task_unref(task);
+	test_daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +258,8 @@ int main(void)
 		cmocka_unit_test(test_allocations_from_an_event_loop),
 		cmocka_unit_test(test_async_refusal),
 		cmocka_unit_test(test_threads_share_a_task),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_all_or_none),
 	};
 
 	return cmocka_run_group_tests(tests, group_daemon_start, group_daemon_stop);

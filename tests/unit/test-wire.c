@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "iobuf/iobuf.h"
 #include "wire.h"
 
 static struct wire_message roundtrip(const struct wire_message *in)
@@ -240,6 +241,41 @@ static void test_decode_refuses_bad_strings(void **state)
 	expect_bad(buf, len, "errno");
 }
 
+static void test_batch_messages(void **state)
+{
+	struct wire_message m = {
+		.header = { WIRE_ALLOCATE_N, 0, 11 },
+		.allocate_n = { 64, { IOBUF_PAGEABLE, 4096, 0, 0, { .present = true,
+								   .label = "b" } } },
+	};
+	struct wire_message out = roundtrip(&m);
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	const char *reason;
+	ssize_t len;
+
+	assert_memory_equal(&out.allocate_n, &m.allocate_n, sizeof(m.allocate_n));
+	m.allocate_n.count = 0;
+	len = wire_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(wire_decode(buf, (size_t)len, &out, &reason), -EBADMSG);
+	assert_non_null(strstr(reason, "batch count"));
+	m.allocate_n.count = 65;
+	len = wire_encode(&m, buf, sizeof(buf));
+	assert_int_equal(wire_decode(buf, (size_t)len, &out, &reason), -EBADMSG);
+
+	m = (struct wire_message){ .header = { WIRE_ALLOCATE_N_REPLY, 0, 11 },
+				   .allocate_n_reply = { .count = 64, .options = 8, .flags = 2,
+							 .size = 4096, .heap = "memfd" } };
+	for (int i = 0; i < 64; i++)
+		m.allocate_n_reply.ids[i] = 1000 + (uint64_t)i;
+	out = roundtrip(&m);
+	assert_memory_equal(&out.allocate_n_reply, &m.allocate_n_reply,
+			    sizeof(m.allocate_n_reply));
+	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 2 + 5 + 64 * 8);
+	m.allocate_n_reply.count = 65;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_image_messages(void **state)
 {
 	struct wire_message m = {
@@ -335,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_decode_refuses_malformed),
 		cmocka_unit_test(test_decode_refuses_bad_strings),
 		cmocka_unit_test(test_image_messages),
+		cmocka_unit_test(test_batch_messages),
 		cmocka_unit_test(test_decode_unknown_opcode),
 		cmocka_unit_test(test_decode_survives_garbage),
 	};
