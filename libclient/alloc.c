@@ -97,6 +97,14 @@ static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t 
 	task = task_or_self(task);
 	if (!task)
 		return NULL; /* errno and the message are set */
+	/* A buffer of the task's pool, when it keeps this kind ready. */
+	if (!heap && !label && !physical_mask) {
+		buf = pool_take(task, options, capacity, alignment);
+		if (buf) {
+			task_get_label(task, buf->label, sizeof(buf->label));
+			return buf;
+		}
+	}
 	r = spec_fill(&request.allocate.spec, task, heap, label);
 	if (r >= 0)
 		r = task_call_made(task, &request, &reply, &fd, &generation);

@@ -44,6 +44,7 @@ enum pending_kind {
 	PENDING_WAITED,    /* a thread waits for it */
 	PENDING_DETACHED,  /* a free nobody waits for: an error is kept for iobuf_task_flush() */
 	PENDING_ASYNC,     /* completed by iobuf_task_dispatch() */
+	PENDING_POOL,      /* an allocate-n that fills the task's pool (pool.c) */
 	PENDING_ABANDONED, /* its caller gave up waiting: the reply is dropped */
 };
 
@@ -295,6 +296,10 @@ static void complete_locked(struct iobuf_task *task, struct pending *p)
 			task->completed = p;
 		task->completed_last = p;
 		return;
+	case PENDING_POOL:
+		pool_filled_locked(task, p->error ? NULL : &p->reply.allocate_n_reply, &p->fds,
+				   p->generation, (uintptr_t)p->data);
+		break;
 	case PENDING_DETACHED:
 		if (p->error && !closed_by_daemon(p->error) && p->error != -ESTALE &&
 		    !task->deferred_error) {
@@ -848,6 +853,22 @@ int task_send_on(struct iobuf_task *task, uint64_t generation, struct wire_messa
 	return r;
 }
 
+int task_send_pool_fill(struct iobuf_task *task, struct wire_message *request, uintptr_t epoch)
+{
+	struct deadline dl = task_deadline(task);
+	struct pending *p;
+
+	if (!task_is_own(task))
+		return -ECHILD;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->kind = PENDING_POOL;
+	p->data = (void *)epoch;
+	/* On failure the pool hears of it as of a reply. */
+	return send_request(task, p, request, -1, NULL, &dl);
+}
+
 int task_call_async(struct iobuf_task *task, struct wire_message *request,
 		    task_done_fn done_fn, void *data)
 {
@@ -962,6 +983,7 @@ void task_connection_free(struct iobuf_task *task)
 		passed_fds_close(&p->fds);
 		free(p);
 	}
+	pool_drop(task);
 	if (task->sock >= 0)
 		close(task->sock);
 	if (task->epoll_fd >= 0)

@@ -32,6 +32,25 @@ static inline void passed_fds_close(struct passed_fds *fds)
 /* Buffers made for callers that gave up waiting, freed by the next request sent. */
 #define TASK_ORPHANS_MAX 64
 
+/* A buffer the pool holds ready: the allocate-n reply's part for it. */
+struct pooled {
+	struct wire_allocate_reply reply;
+	int fd;
+	uint64_t generation;
+};
+
+/* Buffers of one kind kept ready for a task (pool.c), guarded by the task's lock. */
+struct task_pool {
+	unsigned target; /* how many to keep ready; 0: no pool */
+	uint32_t options;
+	size_t capacity;
+	size_t alignment;
+	bool filling; /* an allocate-n for it is in flight */
+	uintptr_t epoch; /* counts iobuf_task_set_pool() calls: a fill of an older one is not wanted */
+	size_t count;
+	struct pooled ready[IOBUF_BATCH_MAX];
+};
+
 struct iobuf_task {
 	atomic_int refs;
 	pid_t pid; /* the process that opened the connection */
@@ -60,6 +79,7 @@ struct iobuf_task {
 	int deferred_error;        /* of a request nobody waited for, for iobuf_task_flush() */
 	char deferred_message[WIRE_MAX_ERROR_MESSAGE + 128];
 	int epoll_fd;              /* iobuf_task_get_fd(), -1 until asked for */
+	struct task_pool pool;
 };
 
 struct iobuf {
@@ -97,6 +117,18 @@ struct iobuf_task *task_ref(struct iobuf_task *task);
 void task_get_label(struct iobuf_task *task, char *out, size_t size);
 /* Whether this process opened the task's connection (not a forked child). */
 int task_is_own(const struct iobuf_task *task);
+/*
+ * pool.c: takes the buffers of an allocate-n sent for the pool (reply NULL:
+ * it failed), the task's lock held; and drops what the pool holds, for the
+ * last unref.
+ */
+void pool_filled_locked(struct iobuf_task *task, const struct wire_allocate_n_reply *reply,
+			struct passed_fds *fds, uint64_t generation, uintptr_t epoch);
+void pool_drop(struct iobuf_task *task);
+/* A buffer of the pool for this kind, adopted, or NULL (none ready: allocate as usual). */
+struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
+			size_t alignment);
+
 /* pipeline.c: opens the task's connection (hello, charge-to). 0 or a negative errno. */
 int task_connect(struct iobuf_task *task);
 /* Closes the connection and drops what is in flight, for the last unref. */
@@ -118,6 +150,8 @@ int task_call_made(struct iobuf_task *task, struct wire_message *request,
  */
 int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
 		 struct wire_message *reply);
+/* Sends an allocate-n for the pool; its reply goes to pool_filled_locked(). */
+int task_send_pool_fill(struct iobuf_task *task, struct wire_message *request, uintptr_t epoch);
 /* task_call_made() for a reply with up to WIRE_MAX_BATCH fds, into *fds. */
 int task_call_fds(struct iobuf_task *task, struct wire_message *request,
 		  struct wire_message *reply, struct passed_fds *fds, uint64_t *generation);

@@ -317,6 +317,19 @@ int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t options, size
 				 size_t alignment, size_t n, struct iobuf **bufs);
 
 /*
+ * Keeps count (0 to IOBUF_BATCH_MAX) buffers of one kind ready in the task,
+ * so that iobuf_in_task_with_options() with these options, capacity and
+ * alignment (and no label of its own: the pool's carry the task's label)
+ * takes one without waiting for the daemon. The pool is filled with one
+ * request, sent without waiting, when it is down to half; its buffers are
+ * the task's like any other: charged to it, counted by its limits, listed
+ * by iobufctl buffers. count 0, or another kind, gives back the buffers the
+ * pool holds. 0, or -EINVAL for count over IOBUF_BATCH_MAX.
+ */
+int iobuf_task_set_pool(struct iobuf_task *task, uint32_t options, size_t capacity,
+			size_t alignment, unsigned count);
+
+/*
  * As iobuf_in_task_with_options(), and the buffer is labelled label ("" or
  * NULL: no label, not even the task's). A label names the buffer where
  * people look: the dma-buf's name in /proc/PID/fdinfo and debugfs, the

@@ -251,6 +251,49 @@ static void test_batch_all_or_none(void **state)
 	test_daemon_stop(&d);
 }
 
+/*
+ * A pool keeps buffers of one kind ready: allocations of that kind take one
+ * while the daemon is stopped, the rest of the pool is the task's charge,
+ * and setting it to 0 gives back what it holds.
+ */
+static void test_pool(void **state)
+{
+	struct test_daemon *d = *state;
+	struct iobuf_task *task = forever_task(d);
+	struct iobuf *taken[4], *other;
+
+	assert_int_equal(iobuf_task_set_label(task, "pooled"), 0);
+	assert_int_equal(iobuf_task_set_pool(task, IOBUF_PAGEABLE, 4096, 0, 8), 0);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	assert_int_equal(usage_of(task).buffers, 8); /* the pool is charged to the task */
+
+	assert_int_equal(kill(d->pid, SIGSTOP), 0);
+	for (int i = 0; i < 4; i++) {
+		taken[i] = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 4096, 0);
+		assert_non_null(taken[i]);
+		assert_string_equal(iobuf_get_label(taken[i]), "pooled");
+		memset(iobuf_get_bytes_no_copy(taken[i]), 0x5a, 4096);
+	}
+	assert_int_equal(kill(d->pid, SIGCONT), 0);
+	/* Another kind is not the pool's. */
+	other = iobuf_in_task_with_options(task, 0, 4096, 0);
+	assert_non_null(other);
+	iobuf_release(other);
+
+	/* Down to half, it was filled again: 4 taken, 8 ready. */
+	assert_int_equal(iobuf_task_flush(task), 0);
+	assert_int_equal(usage_of(task).buffers, 12);
+	assert_int_equal(iobuf_task_set_pool(task, 0, 0, 0, 0), 0);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	assert_int_equal(usage_of(task).buffers, 4);
+	for (int i = 0; i < 4; i++)
+		iobuf_release(taken[i]);
+	assert_int_equal(usage_of(task).buffers, 0);
+	assert_refused_r(iobuf_task_set_pool(task, 0, 4096, 0, IOBUF_BATCH_MAX + 1), EINVAL,
+			 "at most 64");
+	iobuf_task_unref(task);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_a_task),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_all_or_none),
+		cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, group_daemon_start, group_daemon_stop);

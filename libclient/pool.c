@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A task's prefetch pool: buffers of one kind allocated ahead, in one
+ * allocate-n, so that an allocation of that kind takes one without a round
+ * trip. They are the task's buffers like any other: charged to it, counted
+ * by its limits, listed by iobufctl. The pool is filled again, without
+ * waiting, when it is down to half.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+
+/* A buffer the pool does not want: freed by the next request sent (as orphans are). */
+static void unwanted_locked(struct iobuf_task *task, uint64_t id, uint64_t generation)
+{
+	if (task->orphan_count < TASK_ORPHANS_MAX && generation == task->generation) {
+		task->orphans[task->orphan_count++] = id;
+		task->orphan_generation = generation;
+	}
+}
+
+void pool_filled_locked(struct iobuf_task *task, const struct wire_allocate_n_reply *reply,
+			struct passed_fds *fds, uint64_t generation, uintptr_t epoch)
+{
+	struct task_pool *pool = &task->pool;
+
+	pool->filling = false;
+	if (!reply || reply->count != fds->n)
+		return; /* the fds, if any, are closed with the pending */
+	for (size_t i = 0; i < fds->n; i++) {
+		if (epoch != pool->epoch || pool->target == 0 || pool->count == IOBUF_BATCH_MAX) {
+			unwanted_locked(task, reply->ids[i], generation);
+			continue; /* its fd is closed below */
+		}
+		pool->ready[pool->count++] = (struct pooled){
+			.reply = { .id = reply->ids[i], .size = reply->size,
+				   .options = reply->options, .flags = reply->flags },
+			.fd = fds->fd[i],
+			.generation = generation,
+		};
+		memcpy(pool->ready[pool->count - 1].reply.heap, reply->heap,
+		       sizeof(reply->heap));
+		fds->fd[i] = -1;
+	}
+	/* Those taken above are the pool's; close only what is left. */
+	for (size_t i = 0; i < fds->n; i++)
+		if (fds->fd[i] >= 0)
+			close(fds->fd[i]);
+	fds->n = 0;
+}
+
+/* Sends an allocate-n for what the pool lacks, when it is down to half and none is in flight. */
+static void fill(struct iobuf_task *task)
+{
+	struct task_pool *pool = &task->pool;
+	struct wire_message request = { .header.opcode = WIRE_ALLOCATE_N };
+	uintptr_t epoch;
+	unsigned lacking;
+
+	pthread_mutex_lock(&task->lock);
+	if (pool->target == 0 || pool->filling || task->broken || pool->count * 2 > pool->target) {
+		pthread_mutex_unlock(&task->lock);
+		return;
+	}
+	lacking = pool->target - (unsigned)pool->count;
+	pool->filling = true;
+	epoch = pool->epoch;
+	request.allocate_n = (struct wire_allocate_n){
+		.count = lacking,
+		.allocate = { .options = pool->options, .capacity = pool->capacity,
+			      .alignment = pool->alignment, .spec.present = true },
+	};
+	pthread_mutex_unlock(&task->lock);
+	task_get_label(task, request.allocate_n.allocate.spec.label,
+		       sizeof(request.allocate_n.allocate.spec.label));
+	if (task_send_pool_fill(task, &request, epoch) < 0) {
+		pthread_mutex_lock(&task->lock);
+		pool->filling = false;
+		pthread_mutex_unlock(&task->lock);
+	}
+}
+
+struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
+			size_t alignment)
+{
+	struct task_pool *pool = &task->pool;
+	struct pooled taken = { .fd = -1 };
+	bool stale;
+
+	pthread_mutex_lock(&task->lock);
+	if (pool->target == 0 || pool->options != options || pool->capacity != capacity ||
+	    pool->alignment != alignment) {
+		pthread_mutex_unlock(&task->lock);
+		return NULL;
+	}
+	while (pool->count > 0 && taken.fd < 0) {
+		taken = pool->ready[0];
+		memmove(pool->ready, pool->ready + 1, --pool->count * sizeof(pool->ready[0]));
+		/* From a connection that broke: the daemon has let it go already. */
+		stale = taken.generation != task->generation || task->broken;
+		if (stale) {
+			close(taken.fd);
+			taken.fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&task->lock);
+	fill(task);
+	if (taken.fd < 0)
+		return NULL;
+	return buffer_adopt(task, taken.generation, &taken.reply, taken.fd, capacity, alignment);
+}
+
+/* Gives back what the pool holds: closed here, freed in the daemon without waiting. */
+static void give_back_ready(struct iobuf_task *task, struct pooled *ready, size_t count)
+{
+	struct wire_message request = { .header.opcode = WIRE_FREE };
+
+	for (size_t i = 0; i < count; i++) {
+		close(ready[i].fd);
+		request.free.id = ready[i].reply.id;
+		(void)task_send_on(task, ready[i].generation, &request);
+	}
+}
+
+IOBUF_EXPORT int iobuf_task_set_pool(struct iobuf_task *task, uint32_t options, size_t capacity,
+				     size_t alignment, unsigned count)
+{
+	struct pooled dropped[IOBUF_BATCH_MAX];
+	struct task_pool *pool;
+	size_t n_dropped;
+
+	if (!task)
+		return error_set(-EINVAL, "task must not be NULL");
+	if (count > IOBUF_BATCH_MAX)
+		return error_set(-EINVAL, "a pool keeps at most %d buffers ready, not %u",
+				 IOBUF_BATCH_MAX, count);
+	pool = &task->pool;
+	pthread_mutex_lock(&task->lock);
+	n_dropped = pool->count;
+	memcpy(dropped, pool->ready, n_dropped * sizeof(dropped[0]));
+	*pool = (struct task_pool){ .target = count, .options = options, .capacity = capacity,
+				    .alignment = alignment, .filling = pool->filling,
+				    .epoch = pool->epoch + 1 };
+	pthread_mutex_unlock(&task->lock);
+	give_back_ready(task, dropped, n_dropped);
+	fill(task);
+	return 0;
+}
+
+void pool_drop(struct iobuf_task *task)
+{
+	for (size_t i = 0; i < task->pool.count; i++)
+		close(task->pool.ready[i].fd);
+	task->pool.count = 0;
+}
