@@ -152,7 +152,8 @@ static void test_many_buffers_memory(void **state)
 	int socks[MANY_CONNECTIONS];
 	struct test_daemon d;
 	struct rlimit nofile;
-	bool measured = !getenv("IOBUFD_WRAPPER") && !SANITIZED;
+	const char *wrapper = getenv("IOBUFD_WRAPPER");
+	bool measured = !wrapper && !SANITIZED;
 	uint64_t count = measured ? MANY_BUFFERS : WRAPPED_BUFFERS, rounds, before, after;
 
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
