@@ -39,6 +39,7 @@ void allocator_fini(struct allocator *a)
 
 		allocator_drop_buffers(a, d);
 		a->client_list = d->next;
+		client_fini(d);
 		free(d);
 	}
 	heaps_fini(&a->heaps);
@@ -111,8 +112,7 @@ static void unlink_client(struct allocator *a, struct client *client)
  */
 static void buffer_free(struct allocator *a, struct client *client, struct buffer *b)
 {
-	b->freed = true;
-	client->held.freed_count++;
+	client_free_buffer(client, b);
 	a->freed_buffers++;
 }
 
@@ -161,15 +161,16 @@ size_t allocator_reap(struct allocator *a, struct client *only)
 
 	for (c = only ? only : a->client_list; c; c = next_client) {
 		next_client = only ? NULL : c->next;
-		for (b = c->held.buffers; c->held.freed_count && b; b = next) {
-			next = b->next;
-			if (b->freed && buffer_reap(a, c, b))
+		for (b = c->held.freed; b; b = next) {
+			next = b->link;
+			if (buffer_reap(a, c, b))
 				n++;
 		}
 		if (c->detached && !c->held.buffers) {
 			log_debug("client %u (pid %d, %s): its last buffer is released", c->id,
 				  (int)c->task.pid, c->task.comm);
 			unlink_client(a, c);
+			client_fini(c);
 			free(c);
 		}
 	}
@@ -198,8 +199,7 @@ static struct client *detached_copy(const struct client *client)
 	d->bus_name = NULL;
 	d->task.pidfd = -1;
 	d->charge_to.watch = NULL;
-	d->held.buffers = NULL;
-	d->held.buffer_count = d->held.bytes = d->held.freed_count = 0;
+	d->held = (struct client_holdings){ 0 };
 	return d;
 }
 
@@ -243,7 +243,7 @@ static void detach_held(struct allocator *a, struct client *client)
 		if (!b->freed)
 			a->freed_buffers++;
 		b->freed = true;
-		client_add_buffer(d, b);
+		(void)client_add_buffer(d, b); /* a freed buffer needs no memory to add */
 		fdstore_buffer(&a->store, b, d);
 	}
 	if (d) {
@@ -433,14 +433,16 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct all
 	}
 }
 
-/* Counts b (filled in) as the client's, in every total. */
-static void account(struct allocator *a, struct client *client, struct buffer *b)
+/* Counts b (filled in) as the client's, in every total; -ENOMEM counts nothing. */
+static int account(struct allocator *a, struct client *client, struct buffer *b)
 {
-	client_add_buffer(client, b);
+	if (client_add_buffer(client, b) < 0)
+		return -ENOMEM;
 	a->buffers++;
 	a->bytes += b->size;
 	b->heap->buffers++;
 	b->heap->bytes += b->size;
+	return 0;
 }
 
 /*
@@ -489,7 +491,13 @@ static struct buffer *charge(struct allocator *a, struct client *client, struct 
 		.label = label_copy,
 		.created_usec = clock_usec(CLOCK_REALTIME),
 	};
-	account(a, client, b);
+	if (account(a, client, b) < 0) {
+		free(label_copy);
+		free(b);
+		close(fd);
+		reason_set(why, -ENOMEM, "out of memory");
+		return NULL;
+	}
 	quota_count_allocation(client);
 	fdstore_buffer(&a->store, b, client);
 	event_log(LOG_DEBUG, &(struct event){ .kind = "allocate", .client = client, .buffer = b },
@@ -537,7 +545,13 @@ int allocator_adopt_buffer(struct allocator *a, struct client *client,
 		.label = label_copy,
 		.created_usec = stored->created_usec ? stored->created_usec : clock_usec(CLOCK_REALTIME),
 	};
-	account(a, client, b);
+	if (account(a, client, b) < 0) {
+		free(label_copy);
+		free(b);
+		if (map)
+			munmap(map, stored->size);
+		return reason_set(why, -ENOMEM, "out of memory");
+	}
 	a->freed_buffers += b->freed;
 	fdstore_adopt(&a->store, STORED_BUFFER, b->id, stored->name);
 	purgeable_adopt(a, b);

@@ -137,6 +137,13 @@ static void charge_begin(struct allocator *a, sd_event *event, struct client *cl
 		client->charge_to.watch = charge;
 		r = sd_event_add_io(event, &charge->exit_watch, pidfd, EPOLLIN, on_task_exit,
 				    charge);
+		/*
+		 * Before any request that arrived with the exit: a task that has
+		 * exited gets nothing more, whichever the loop sees first.
+		 */
+		if (r >= 0)
+			r = sd_event_source_set_priority(charge->exit_watch,
+							 SD_EVENT_PRIORITY_IMPORTANT);
 	}
 	if (r < 0)
 		log_error_errno(r, "cannot watch pid %d for its exit", (int)pid);

@@ -171,28 +171,125 @@ void client_fini(struct client *client)
 	if (client->task.pidfd >= 0)
 		close(client->task.pidfd);
 	client->task.pidfd = -1;
+	free(client->held.ids);
+	client->held.ids = NULL;
+	client->held.id_slots = 0;
 }
 
-void client_add_buffer(struct client *client, struct buffer *buffer)
+static size_t id_slot(size_t slots, uint64_t id)
 {
-	buffer->next = client->held.buffers;
-	client->held.buffers = buffer;
-	client->held.buffer_count++;
-	client->held.bytes += buffer->size;
-	client->held.freed_count += buffer->freed;
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
+}
+
+/*
+ * Doubles the id table once it holds twice as many buffers as it has
+ * slots: two to a chain, not one, keeps the table at 4 to 8 bytes a buffer.
+ */
+static int grow_ids(struct client_holdings *held, uint64_t in_use)
+{
+	size_t slots = held->id_slots ? held->id_slots * 2 : 16;
+	struct buffer **ids;
+
+	if (in_use < 2 * held->id_slots)
+		return 0;
+	ids = calloc(slots, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < held->id_slots; i++) {
+		while (held->ids[i]) {
+			struct buffer *b = held->ids[i];
+			size_t slot = id_slot(slots, b->id);
+
+			held->ids[i] = b->link;
+			b->link = ids[slot];
+			ids[slot] = b;
+		}
+	}
+	free(held->ids);
+	held->ids = ids;
+	held->id_slots = slots;
+	return 0;
+}
+
+static void ids_add(struct client_holdings *held, struct buffer *b)
+{
+	size_t slot = id_slot(held->id_slots, b->id);
+
+	b->link = held->ids[slot];
+	held->ids[slot] = b;
+}
+
+static void ids_remove(struct client_holdings *held, struct buffer *b)
+{
+	for (struct buffer **p = &held->ids[id_slot(held->id_slots, b->id)]; *p; p = &(*p)->link) {
+		if (*p == b) {
+			*p = b->link;
+			b->link = NULL;
+			return;
+		}
+	}
+}
+
+static void freed_add(struct client_holdings *held, struct buffer *b)
+{
+	b->freed_prev = NULL;
+	b->link = held->freed;
+	if (b->link)
+		b->link->freed_prev = b;
+	held->freed = b;
+}
+
+static void freed_remove(struct client_holdings *held, struct buffer *b)
+{
+	if (b->freed_prev)
+		b->freed_prev->link = b->link;
+	else
+		held->freed = b->link;
+	if (b->link)
+		b->link->freed_prev = b->freed_prev;
+	b->link = b->freed_prev = NULL;
+}
+
+int client_add_buffer(struct client *client, struct buffer *buffer)
+{
+	struct client_holdings *held = &client->held;
+
+	if (buffer->freed)
+		freed_add(held, buffer);
+	else if (grow_ids(held, held->buffer_count - held->freed_count + 1) < 0)
+		return -ENOMEM;
+	else
+		ids_add(held, buffer);
+	buffer->prev = NULL;
+	buffer->next = held->buffers;
+	if (buffer->next)
+		buffer->next->prev = buffer;
+	held->buffers = buffer;
+	held->buffer_count++;
+	held->bytes += buffer->size;
+	held->freed_count += buffer->freed;
+	return 0;
 }
 
 struct buffer *client_find_buffer(const struct client *client, uint64_t id)
 {
-	for (struct buffer *b = client->held.buffers; b; b = b->next)
-		if (b->id == id && !b->freed)
+	const struct client_holdings *held = &client->held;
+
+	if (!held->id_slots)
+		return NULL;
+	for (struct buffer *b = held->ids[id_slot(held->id_slots, id)]; b; b = b->link)
+		if (b->id == id)
 			return b;
 	return NULL;
 }
 
 struct buffer *client_find_charged_buffer(const struct client *client, uint64_t id)
 {
-	for (struct buffer *b = client->held.buffers; b; b = b->next)
+	struct buffer *b = client_find_buffer(client, id);
+
+	if (b)
+		return b;
+	for (b = client->held.freed; b; b = b->link)
 		if (b->id == id)
 			return b;
 	return NULL;
@@ -203,15 +300,30 @@ const char *buffer_use(const struct buffer *buffer)
 	return buffer->freed ? "freed by its owner, still referenced" : "in use";
 }
 
+void client_free_buffer(struct client *client, struct buffer *buffer)
+{
+	ids_remove(&client->held, buffer);
+	buffer->freed = true;
+	freed_add(&client->held, buffer);
+	client->held.freed_count++;
+}
+
 void client_remove_buffer(struct client *client, struct buffer *buffer)
 {
-	for (struct buffer **p = &client->held.buffers; *p; p = &(*p)->next) {
-		if (*p == buffer) {
-			*p = buffer->next;
-			client->held.buffer_count--;
-			client->held.bytes -= buffer->size;
-			client->held.freed_count -= buffer->freed;
-			return;
-		}
-	}
+	struct client_holdings *held = &client->held;
+
+	if (buffer->freed)
+		freed_remove(held, buffer);
+	else
+		ids_remove(held, buffer);
+	if (buffer->prev)
+		buffer->prev->next = buffer->next;
+	else
+		held->buffers = buffer->next;
+	if (buffer->next)
+		buffer->next->prev = buffer->prev;
+	buffer->next = buffer->prev = NULL;
+	held->buffer_count--;
+	held->bytes -= buffer->size;
+	held->freed_count -= buffer->freed;
 }

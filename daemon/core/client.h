@@ -10,20 +10,27 @@
 struct heap;
 struct charge;
 
+/*
+ * 104 bytes, so that with its allocation and its share of the id table a
+ * buffer costs the daemon no more than 128 bytes (tests/integration/test-scale.c).
+ */
 struct buffer {
-	struct buffer *next;
+	struct buffer *next, *prev; /* in its client's list, newest first */
+	/* In use: the next in its id table slot; freed: the next freed buffer. */
+	struct buffer *link;
+	struct buffer *freed_prev;  /* freed: the one before in the freed list */
 	uint64_t id;
 	uint64_t size;
-	int fd; /* the daemon's own reference */
 	void *map; /* the daemon's own mapping: KERNEL_USER_SHARED buffers only */
-	uint32_t options;
-	uint32_t purgeable_state;
-	uint64_t volatile_seq; /* when it was last made VOLATILE: older ones go first */
 	struct heap *heap;
-	unsigned client_id; /* its owner's */
-	bool freed;         /* by its owner, or its owner left: charged until released */
 	char *label;        /* its owner's name for it (label.h), NULL for none */
+	uint64_t volatile_seq; /* when it was last made VOLATILE: older ones go first */
 	uint64_t created_usec; /* CLOCK_REALTIME */
+	int fd; /* the daemon's own reference */
+	uint32_t options;
+	unsigned client_id; /* its owner's */
+	uint8_t purgeable_state;
+	bool freed;         /* by its owner, or its owner left: charged until released */
 };
 
 /* Whom a client charges instead of itself (charge.c owns it). */
@@ -58,7 +65,10 @@ struct client_peer {
 
 /* What a client holds (the allocator's). */
 struct client_holdings {
-	struct buffer *buffers;
+	struct buffer *buffers; /* every one, newest first */
+	struct buffer **ids;    /* those in use, by id: a table of id_slots chains */
+	size_t id_slots;        /* a power of two, or 0 before the first */
+	struct buffer *freed;   /* the freed ones, newest first */
 	uint64_t buffer_count; /* every buffer charged to it, freed ones included */
 	uint64_t bytes;
 	uint64_t freed_count;  /* of those, freed and still referenced elsewhere */
@@ -88,7 +98,8 @@ void client_fini(struct client *client);
  */
 void client_become(struct client *client, int pidfd, pid_t pid, uid_t uid);
 
-void client_add_buffer(struct client *client, struct buffer *buffer);
+/* Adds the buffer (in use or freed) to the client; -ENOMEM leaves it unadded. */
+int client_add_buffer(struct client *client, struct buffer *buffer);
 /* The buffer id that the client has not freed, or NULL. */
 struct buffer *client_find_buffer(const struct client *client, uint64_t id);
 /* Any buffer id charged to the client, freed ones included, or NULL. */
@@ -97,5 +108,7 @@ struct buffer *client_find_charged_buffer(const struct client *client, uint64_t 
 const char *buffer_use(const struct buffer *buffer);
 /* Unlinks the buffer from the client; the caller frees it. */
 void client_remove_buffer(struct client *client, struct buffer *buffer);
+/* The owner freed the buffer: it leaves the id table for the freed list. */
+void client_free_buffer(struct client *client, struct buffer *buffer);
 
 #endif

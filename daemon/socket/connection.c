@@ -277,16 +277,19 @@ static bool handle_one(struct connection *conn, struct answer *ans)
 	return true;
 }
 
-static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+/* Serves one record; false once the connection is closed. */
+static bool serve_one(struct connection *conn, uint32_t revents, bool *idle)
 {
-	struct connection *conn = userdata;
 	struct answer ans = { .n_fds = 0 };
 	int r;
 
 	if (!handle_one(conn, &ans)) {
-		if (revents & (EPOLLHUP | EPOLLERR))
+		*idle = true;
+		if (revents & (EPOLLHUP | EPOLLERR)) {
 			connection_free(conn);
-		return 0;
+			return false;
+		}
+		return true;
 	}
 	if (ans.msg.header.opcode) {
 		r = wire_send_fds(conn->sock, &ans.msg, ans.fds, ans.n_fds, MSG_DONTWAIT);
@@ -304,11 +307,21 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
 	for (size_t i = 0; i < ans.n_fds; i++)
 		if (ans.fds[i] >= 0)
 			close(ans.fds[i]);
-	if (ans.close)
+	if (ans.close) {
 		connection_free(conn);
-	else
-		allocator_catch_up(conn->server->allocator, &conn->client);
-	return 0;
+		return false;
+	}
+	allocator_catch_up(conn->server->allocator, &conn->client);
+	return true;
+}
+
+void connection_serve(struct connection *conn, uint32_t revents)
+{
+	bool idle = false;
+
+	for (unsigned i = 0; i < CONNECTION_TURN_RECORDS && !idle; i++)
+		if (!serve_one(conn, revents, &idle))
+			return;
 }
 
 static int on_hello_deadline(sd_event_source *source, uint64_t usec, void *userdata)
@@ -327,7 +340,9 @@ static int watch(struct connection *conn)
 	sd_event *event = conn->server->event;
 	int r;
 
-	r = sd_event_add_io(event, &conn->source, conn->sock, EPOLLIN, on_readable, conn);
+	r = server_watch_connection(conn->server, conn->sock, conn);
+	if (r >= 0)
+		conn->watched = true;
 	if (r >= 0 && !conn->greeted)
 		r = sd_event_add_time_relative(event, &conn->hello_deadline, CLOCK_MONOTONIC,
 					       HELLO_DEADLINE_USEC, 0, on_hello_deadline, conn);
@@ -352,7 +367,8 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 		r = watch(conn);
 	if (r < 0) {
 		sd_event_source_disable_unref(conn->hello_deadline);
-		sd_event_source_disable_unref(conn->source);
+		if (conn->watched)
+			server_unwatch_connection(server, sock);
 		client_fini(&conn->client);
 		close(sock);
 		free(conn);
@@ -389,7 +405,8 @@ void connection_free(struct connection *conn)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	server->connection_count--;
-	sd_event_source_disable_unref(conn->source);
+	if (conn->watched)
+		server_unwatch_connection(server, conn->sock);
 	sd_event_source_disable_unref(conn->hello_deadline);
 	close(conn->sock);
 	free(conn);

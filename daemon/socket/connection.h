@@ -11,6 +11,12 @@
 /* A connection that has not said hello by then is closed. */
 #define HELLO_DEADLINE_USEC (5 * 1000000ull)
 
+/*
+ * The most records a connection is served in one turn: every connection
+ * with something to read gets a turn before any gets a second one.
+ */
+#define CONNECTION_TURN_RECORDS 4
+
 struct server;
 
 struct connection {
@@ -18,7 +24,7 @@ struct connection {
 	struct server *server;
 	struct client client;
 	int sock;
-	sd_event_source *source;
+	bool watched; /* in the server's set of connections to read */
 	sd_event_source *hello_deadline; /* until hello is answered */
 	bool greeted;
 };
@@ -30,6 +36,8 @@ int connection_new(struct server *server, int sock);
  * client keeps client_id. Takes sock, as connection_new().
  */
 int connection_adopt(struct server *server, int sock, unsigned client_id);
+/* Its turn: serves up to CONNECTION_TURN_RECORDS records (revents: epoll's). */
+void connection_serve(struct connection *conn, uint32_t revents);
 /* Closes the connection and releases everything charged to it. */
 void connection_free(struct connection *conn);
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +17,8 @@
 #include "wire.h"
 
 #define ACCEPT_RETRY_USEC 1000000
+/* Connections served per turn of the event loop; the rest are served in the next. */
+#define READY_MAX 128
 
 static int fill_address(struct sockaddr_un *addr, const char *path)
 {
@@ -252,6 +255,60 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 	return 0;
 }
 
+static int on_ready(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct server *server = userdata;
+	struct epoll_event ready[READY_MAX];
+	int n;
+
+	n = epoll_wait(server->ready_fd, ready, READY_MAX, 0);
+	if (n < 0 && errno != EINTR)
+		return log_error_errno(-errno, "cannot read the set of ready connections");
+	/* A connection freed in its turn is only ever its own event: the others stay valid. */
+	for (int i = 0; i < n; i++)
+		connection_serve(ready[i].data.ptr, ready[i].events);
+	return 0;
+}
+
+/* Made with the first connection, so that whoever sets up a server by hand gets it too. */
+static int make_ready_set(struct server *server)
+{
+	int fd, r;
+
+	fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = sd_event_add_io(server->event, &server->ready_source, fd, EPOLLIN, on_ready, server);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	server->ready_fd = fd;
+	return 0;
+}
+
+int server_watch_connection(struct server *server, int sock, struct connection *conn)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
+	int r;
+
+	if (!server->ready_source) {
+		r = make_ready_set(server);
+		if (r < 0)
+			return r;
+	}
+	return epoll_ctl(server->ready_fd, EPOLL_CTL_ADD, sock, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * Said explicitly: the fd store may hold another reference to the socket,
+ * which would keep it in the set after close().
+ */
+void server_unwatch_connection(struct server *server, int sock)
+{
+	(void)epoll_ctl(server->ready_fd, EPOLL_CTL_DEL, sock, NULL);
+}
+
 int server_init(struct server *server, sd_event *event, struct allocator *allocator,
 		int listen_fd, const char *path, unsigned max_clients)
 {
@@ -289,6 +346,10 @@ void server_fini(struct server *server)
 {
 	while (server->connections)
 		connection_free(server->connections);
+	if (server->ready_source) {
+		server->ready_source = sd_event_source_disable_unref(server->ready_source);
+		close(server->ready_fd);
+	}
 	sd_event_source_disable_unref(server->retry_source);
 	sd_event_source_disable_unref(server->listen_source);
 	if (server->sock >= 0)

@@ -19,6 +19,8 @@ struct server {
 	sd_event_source *retry_source; /* re-arms accept after EMFILE; made at start */
 	int spare_fd;                  /* given up to turn a client away when out of fds */
 	bool fd_shortage_logged;
+	int ready_fd;                  /* epoll of the connections, made with the first; 0: none */
+	sd_event_source *ready_source; /* on ready_fd */
 	struct connection *connections;
 	unsigned connection_count;
 	unsigned max_clients;
@@ -32,5 +34,14 @@ struct server {
 int server_init(struct server *server, sd_event *event, struct allocator *allocator,
 		int listen_fd, const char *path, unsigned max_clients);
 void server_fini(struct server *server);
+
+/*
+ * The connections are read from one epoll set of their own, which the
+ * event loop watches as one source: each time it is ready, every ready
+ * connection gets a turn (connection_serve()), rather than one connection
+ * per wake-up of the loop.
+ */
+int server_watch_connection(struct server *server, int sock, struct connection *conn);
+void server_unwatch_connection(struct server *server, int sock);
 
 #endif
