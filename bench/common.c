@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -149,6 +150,8 @@ static void spawn(struct bench_daemon *d, char *const *argv)
 	if (d->pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		/* A benchmark that dies leaves no server behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(null, STDERR_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
