@@ -2,6 +2,7 @@
 /* Every way to ask iobufd for a buffer, and the requests about one. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +108,60 @@ static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t 
 	if (buf)
 		memcpy(buf->label, request.allocate.spec.label, sizeof(buf->label));
 	return buf;
+}
+
+/* An asynchronous allocation's callback and what the descriptor needs. */
+struct async_allocation {
+	iobuf_allocated_fn done;
+	void *userdata;
+	size_t capacity;
+	size_t alignment;
+	char label[IOBUF_LABEL_MAX + 1];
+};
+
+static void allocated(struct iobuf_task *task, const struct wire_message *reply, int fd,
+		      int error, uint64_t generation, void *data)
+{
+	struct async_allocation *a = data;
+	struct iobuf *buf = NULL;
+
+	if (!error) {
+		buf = buffer_adopt(task, generation, &reply->allocate_reply, fd, a->capacity,
+				   a->alignment);
+		if (buf)
+			memcpy(buf->label, a->label, sizeof(buf->label));
+		else
+			error = -errno;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	a->done(task, buf, error, a->userdata);
+	free(a);
+}
+
+IOBUF_EXPORT int iobuf_in_task_async(struct iobuf_task *task, uint32_t options, size_t capacity,
+				     size_t alignment, iobuf_allocated_fn done, void *userdata)
+{
+	struct wire_message request =
+		allocate_request(WIRE_ALLOCATE, options, capacity, alignment, 0);
+	struct async_allocation *a;
+	int r;
+
+	if (!task || !done)
+		return error_set(-EINVAL, "task and done must not be NULL");
+	r = spec_fill(&request.allocate.spec, task, NULL, NULL);
+	if (r < 0)
+		return r;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return error_set(-ENOMEM, "out of memory");
+	*a = (struct async_allocation){ .done = done, .userdata = userdata, .capacity = capacity,
+					.alignment = alignment };
+	memcpy(a->label, request.allocate.spec.label, sizeof(a->label));
+	r = task_call_async(task, &request, allocated, a);
+	if (r < 0)
+		free(a);
+	return r;
 }
 
 IOBUF_EXPORT struct iobuf *iobuf_in_task_with_options(struct iobuf_task *task, uint32_t options,

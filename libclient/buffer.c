@@ -54,21 +54,20 @@ IOBUF_EXPORT struct iobuf *iobuf_retain(struct iobuf *buf)
 	return buf;
 }
 
+/*
+ * Sends free and does not wait for the answer. A forked child's copy is only
+ * dropped locally; the parent owns it. A buffer whose connection is gone is
+ * unknown to the daemon: only its fd and mapping go (nothing is sent then).
+ */
 static void tell_daemon_free(struct iobuf *buf)
 {
 	struct wire_message request = {
 		.header.opcode = WIRE_FREE,
 		.free.id = buf->id,
 	};
-	struct wire_message reply;
 
-	/*
-	 * A forked child's copy is only dropped locally; the parent owns it.
-	 * A buffer whose connection is gone is unknown to the daemon: only
-	 * its fd and mapping go (task_call_on sends nothing then).
-	 */
 	if (task_is_own(buf->task))
-		(void)task_call_on(buf->task, buf->generation, &request, &reply);
+		(void)task_send_on(buf->task, buf->generation, &request);
 }
 
 IOBUF_EXPORT void iobuf_release(struct iobuf *buf)

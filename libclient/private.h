@@ -13,19 +13,39 @@
 
 #define IOBUF_EXPORT __attribute__((visibility("default")))
 
+struct pending;
+
+/* Buffers made for callers that gave up waiting, freed by the next request sent. */
+#define TASK_ORPHANS_MAX 64
+
 struct iobuf_task {
 	atomic_int refs;
 	pid_t pid; /* the process that opened the connection */
 	char path[108]; /* the daemon's socket */
 	atomic_uint timeout_ms; /* for each call; 0: wait forever */
 	int charge_pidfd; /* iobuf_task_for_pidfd: charged again on a new connection; else -1 */
-	pthread_mutex_t lock; /* one request in flight at a time; guards what follows */
-	int sock; /* -1 while broken */
-	bool broken; /* the next call opens a new connection */
-	uint64_t generation; /* of the connection, counting from 1; ids are per connection */
-	uint32_t next_request_id;
 	pthread_mutex_t label_lock; /* guards label */
 	char label[IOBUF_LABEL_MAX + 1]; /* for its buffers that are given none */
+
+	/* The connection and the requests in flight on it (pipeline.c). */
+	pthread_mutex_t send_lock; /* one sender at a time, so the queue is in the order sent */
+	pthread_mutex_t lock;      /* guards what follows; never held across a wait */
+	pthread_cond_t changed;    /* a reply was handed out, or nobody reads any more */
+	int sock;                  /* -1 while closed */
+	int sock_users;            /* threads in a call on sock: the last closes a broken one */
+	bool broken;               /* the next call opens a new connection */
+	bool reading;              /* a thread reads replies for everyone */
+	uint64_t generation;       /* of the connection, counting from 1; ids are per connection */
+	uint32_t next_request_id;
+	struct pending *first, *last;           /* sent and not answered, in order */
+	struct pending *completed, *completed_last; /* answered, for iobuf_task_dispatch() */
+	size_t unwaited;           /* requests in flight that no thread waits for */
+	uint64_t orphans[TASK_ORPHANS_MAX];
+	size_t orphan_count;
+	uint64_t orphan_generation;
+	int deferred_error;        /* of a request nobody waited for, for iobuf_task_flush() */
+	char deferred_message[WIRE_MAX_ERROR_MESSAGE + 128];
+	int epoll_fd;              /* iobuf_task_get_fd(), -1 until asked for */
 };
 
 struct iobuf {
@@ -63,6 +83,10 @@ struct iobuf_task *task_ref(struct iobuf_task *task);
 void task_get_label(struct iobuf_task *task, char *out, size_t size);
 /* Whether this process opened the task's connection (not a forked child). */
 int task_is_own(const struct iobuf_task *task);
+/* pipeline.c: opens the task's connection (hello, charge-to). 0 or a negative errno. */
+int task_connect(struct iobuf_task *task);
+/* Closes the connection and drops what is in flight, for the last unref. */
+void task_connection_free(struct iobuf_task *task);
 /*
  * Sends request and waits for its reply. A WIRE_ERROR reply becomes the
  * negative errno with the daemon's message as last error. *fd (may be NULL
@@ -80,6 +104,26 @@ int task_call_made(struct iobuf_task *task, struct wire_message *request,
  */
 int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
 		 struct wire_message *reply);
+/*
+ * Sends request about a buffer of the connection of generation and does not
+ * wait: whoever reads next takes its reply, and an error is kept for
+ * iobuf_task_flush(). 0, -ESTALE (nothing sent) or another negative errno.
+ */
+int task_send_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request);
+/*
+ * What iobuf_task_dispatch() calls for an asynchronous request: its reply
+ * (WIRE_ERROR when error is set), the fd that came with it (the callee's to
+ * close) and the connection's generation.
+ */
+typedef void (*task_done_fn)(struct iobuf_task *task, const struct wire_message *reply, int fd,
+			     int error, uint64_t generation, void *data);
+/*
+ * Sends request and returns: iobuf_task_dispatch() calls done_fn once its
+ * reply (or failure) is in. 0, or a negative errno when nothing was sent and
+ * done_fn will not be called.
+ */
+int task_call_async(struct iobuf_task *task, struct wire_message *request,
+		    task_done_fn done_fn, void *data);
 
 /* map.c: maps size bytes of fd at an address with alignment's bits zero. */
 int map_aligned(int fd, size_t size, size_t alignment, void **addr);

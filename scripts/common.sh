@@ -10,8 +10,10 @@ build_packages=(gcc meson ninja-build pkg-config libsystemd-dev libdrm-dev libgb
 # included; tests/vm/guest-run.sh installs qemu and what it boots with.
 # The dbus suite talks to a private dbus-daemon with busctl (systemd) and gdbus.
 # The python suite runs pytest, and numpy over the buffers.
+# linux-source-6.12: the kernel's dma-buf heap selftest, which the vm suite
+# runs under libiobuf-dmaheap.so (tests/vm/build-dmabuf-selftest.sh).
 test_packages=(libcmocka-dev valgrind libgl1-mesa-dri util-linux dbus systemd libglib2.0-bin python3
-	python3-pytest python3-numpy)
+	python3-pytest python3-numpy linux-source-6.12)
 # The libFuzzer targets (tests/fuzz) build with clang and its sanitizer and
 # libFuzzer runtimes.
 fuzz_packages=(clang libclang-rt-14-dev)

@@ -2,9 +2,9 @@
 # Installs what the tests need, builds, and runs every test suite: once in a
 # plain build (the vm suite boots a qemu guest with real kernel heaps), once
 # under AddressSanitizer and UndefinedBehaviorSanitizer (with the socket-level
-# fuzzer against that build's daemon), the unit, integration, dbus, python
-# and service-manager tests once more under valgrind, and the libFuzzer targets
-# for a bounded number of inputs in a clang build.
+# fuzzer against that build's daemon), the unit, integration, dbus, python,
+# preload and service-manager tests once more under valgrind, and the
+# libFuzzer targets for a bounded number of inputs in a clang build.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -23,8 +23,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 echo "== valgrind =="
 valgrind="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
-	--suite unit --suite integration --suite dbus --suite python --no-suite pidfd --no-suite vm \
-	--wrap="$valgrind" \
+	--suite unit --suite integration --suite dbus --suite python --suite preload \
+	--no-suite pidfd --no-suite vm --wrap="$valgrind" \
 	--timeout-multiplier 10
 # The service-manager tests, without the shell-driven unit checks.
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \

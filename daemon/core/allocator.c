@@ -228,6 +228,10 @@ static void detach_held(struct allocator *a, struct client *client)
 	for (b = client->held.buffers; b; b = next) {
 		next = b->next;
 		if (released(a, b) != RELEASE_HELD) {
+			event_log(LOG_DEBUG, &(struct event){ .kind = "release", .client = client,
+							      .buffer = b },
+				  "client %u: buffer %" PRIu64 " released with its connection",
+				  client->id, b->id);
 			buffer_destroy(a, client, b);
 			continue;
 		}
@@ -257,6 +261,9 @@ static void detach_held(struct allocator *a, struct client *client)
 
 void allocator_remove_client(struct allocator *a, struct client *client)
 {
+	/* What it freed and is released goes first: it did not leave that behind. */
+	if (client->held.freed_count && !a->store.stopping)
+		allocator_reap(a, client);
 	/* Worth a line only when the client left buffers behind, not when they are handed over. */
 	if (client->held.buffer_count && !a->store.stopping) {
 		if (log_budget_take(client->peer.uid))

@@ -17,20 +17,22 @@
  *    serialises, as with any buffer.
  *
  * Waiting for the daemon: every call that waits for iobufd (to connect, to
- * take a request, to answer, or for another thread's call on the same task)
- * waits at most the task's timeout, 5000 ms unless $IOBUF_TIMEOUT_MS
- * (milliseconds, read once per process; 0 waits forever) or
- * iobuf_task_set_timeout() says otherwise. It then fails with ETIMEDOUT and
- * a message naming the socket and what it waited for.
+ * take a request, to answer) waits at most the task's timeout, 5000 ms
+ * unless $IOBUF_TIMEOUT_MS (milliseconds, read once per process; 0 waits
+ * forever) or iobuf_task_set_timeout() says otherwise. It then fails with
+ * ETIMEDOUT and a message naming the socket and what it waited for. The
+ * connection stays: the late answer is dropped when it comes, and a buffer
+ * it made is freed. Threads on one task do not wait for each other's
+ * answers: each request is sent at once and matched to its own.
  *
  * When iobufd goes away: a task whose connection broke (the daemon closed
- * it, crashed or was restarted without keeping its connections, or a call
- * timed out) opens a new connection, to the same socket path, on its next
- * call; at most once per call. A request not about an existing buffer
+ * it, crashed or was restarted without keeping its connections) opens a new
+ * connection, to the same socket path, on its next call; at most once per
+ * call. A request not about an existing buffer
  * (allocate, image, query, usage) whose connection the daemon closed before
  * answering is sent once more on the new connection: the daemon released
  * whatever the closed connection held, so the first attempt left nothing
- * behind. A call that timed out is not repeated. Buffers already held stay
+ * behind. Buffers already held stay
  * mapped and usable (their fds are the task's own), but the new daemon does
  * not know them: they are no longer charged to the task nor counted in its
  * usage or limits, iobuf_set_purgeable() fails with ESTALE, and the last
@@ -201,6 +203,57 @@ void iobuf_task_unref(struct iobuf_task *task);
  */
 int iobuf_task_set_timeout(struct iobuf_task *task, unsigned msec);
 
+/*
+ * Requests in flight. Any number of threads may call on one task at once:
+ * each request is sent at once and matched to its reply, whichever thread
+ * reads it. iobuf_release() sends the free and returns without waiting
+ * for the daemon's answer; a free the daemon refused is reported by
+ * iobuf_task_flush().
+ *
+ * For a program with an event loop of its own (GLib, sd-event, libuv):
+ * iobuf_in_task_async() sends an allocation and returns; poll the fd of
+ * iobuf_task_get_fd() for input and call iobuf_task_dispatch() when it is
+ * readable: it reads what has come without waiting and calls the
+ * completion callbacks, in the calling thread.
+ */
+
+/*
+ * An fd that polls readable (POLLIN, EPOLLIN) when replies have come for the
+ * task: the same fd for the task's life, across reconnections. The task
+ * owns it: do not close it. A negative errno on failure.
+ */
+int iobuf_task_get_fd(struct iobuf_task *task);
+
+/*
+ * Reads the replies that have come, without waiting, and calls the
+ * callbacks of the asynchronous requests they complete. How many callbacks
+ * ran, or a negative errno.
+ */
+int iobuf_task_dispatch(struct iobuf_task *task);
+
+/*
+ * Waits until every request sent on the task is answered (frees included).
+ * 0, or the first error of a request nobody waited for (a free the daemon
+ * refused), with its message; that error is then cleared.
+ */
+int iobuf_task_flush(struct iobuf_task *task);
+
+/*
+ * Called by iobuf_task_dispatch() when an asynchronous allocation is done:
+ * buf is the caller's (one reference), or NULL with error a negative errno
+ * (iobuf_last_error() has the message in the dispatching thread).
+ */
+typedef void (*iobuf_allocated_fn)(struct iobuf_task *task, struct iobuf *buf, int error,
+				   void *userdata);
+
+/*
+ * As iobuf_in_task_with_options(), without waiting: done is called by
+ * iobuf_task_dispatch() with the buffer or the failure. 0, or a negative
+ * errno when nothing was sent (done is not called then).
+ */
+int iobuf_in_task_async(struct iobuf_task *task, uint32_t options, size_t capacity,
+			size_t alignment, iobuf_allocated_fn done, void *userdata);
+
 /* What the daemon charges to a task, and its totals over every task. */
 struct iobuf_usage {
 	uint64_t buffers;       /* live buffers charged to this task */
@@ -369,9 +422,12 @@ int iobuf_get_image(const struct iobuf *buf, struct iobuf_image *image);
 struct iobuf *iobuf_retain(struct iobuf *buf);
 
 /*
- * Drops a reference. The last one unmaps, closes the fd and frees the
- * buffer's id in the daemon (unless the connection that made the buffer is
- * gone: the daemon no longer knows it then). NULL is ignored.
+ * Drops a reference. The last one unmaps, closes the fd and sends the free
+ * of the buffer's id to the daemon without waiting for its answer (unless
+ * the connection that made the buffer is gone: the daemon no longer knows it
+ * then); iobuf_task_flush() waits and reports a free the daemon refused.
+ * Only when many frees are unanswered (the daemon is stopped) does it wait
+ * for some answers, no longer than the task's timeout. NULL is ignored.
  *
  * A buffer's charge lasts as long as its memory, not until this call: while
  * a dup() of its fd, an fd passed to another process, a mapping or an

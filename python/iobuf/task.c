@@ -331,6 +331,26 @@ static PyObject *task_set_label(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+static PyObject *task_flush(PyObject *self, PyObject *unused)
+{
+	struct call_error error;
+	struct iobuf_task *task;
+	int r;
+
+	task = task_begin(self);
+	if (!task)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	r = iobuf_task_flush(task);
+	if (r < 0)
+		call_error_capture(&error, -r);
+	Py_END_ALLOW_THREADS
+	task_end(self);
+	if (r < 0)
+		return call_error_raise(&error);
+	Py_RETURN_NONE;
+}
+
 static PyObject *task_close(struct task_object *self, PyObject *unused)
 {
 	if (!self->task)
@@ -406,6 +426,11 @@ static PyMethodDef task_methods[] = {
 	  "the DRM format modifiers offered (none: the heap chooses). Returns a Buffer\n"
 	  "whose image attribute gives the modifier and planes; it is mapped only when\n"
 	  "linear. OSError (EOPNOTSUPP) when no heap makes images of that kind." },
+	{ "flush", (PyCFunction)task_flush, METH_NOARGS,
+	  "flush()\n--\n\n"
+	  "Waits until the daemon answered every request sent on this task: a\n"
+	  "buffer's close() sends its free without waiting. OSError for the first\n"
+	  "free the daemon refused since the last flush()." },
 	{ "set_label", (PyCFunction)task_set_label, METH_O,
 	  "set_label(label)\n--\n\n"
 	  "Labels the task's later buffers that are given none (None or '' clears\n"

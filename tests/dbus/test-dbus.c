@@ -433,7 +433,13 @@ static void test_admin_methods(void **state)
 	assert_has(out, "t 1");
 	assert_int_equal(iobuf_task_get_usage(task, &usage), 0);
 	assert_int_equal(usage.buffers, 1);
+	snprintf(expected, sizeof(expected), "no buffer %" PRIu64 " in this task",
+		 iobuf_get_id(buf));
 	iobuf_release(buf);
+	/* Its release does not wait; the daemon's answer to the free is for the flush. */
+	assert_int_equal(iobuf_task_flush(task), -ENOENT);
+	assert_string_equal(iobuf_last_error(), expected);
+	assert_int_equal(iobuf_task_flush(task), 0);
 	for (int tries = 0; tries < 300 && property_t(f->bus, "Buffers"); tries++)
 		usleep(10000);
 	assert_int_equal(property_t(f->bus, "Buffers"), 0);

@@ -322,24 +322,27 @@ static void test_stopped_daemon_times_out(void **state)
 	assert_took(&start, SHORT_TIMEOUT_MS);
 	assert_message("did not answer allocate within 300 ms");
 
-	/* The connection is given up: the next call opens one, whose hello times out. */
+	/* The connection stays: the next call on it times out too. */
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	snprintf(expected, sizeof(expected), "iobufd at %s did not answer hello within 300 ms",
+	snprintf(expected, sizeof(expected), "iobufd at %s did not answer stats within 300 ms",
 		 d->socket);
 	assert_refused_r(iobuf_task_get_usage(task, &(struct iobuf_usage){ 0 }), ETIMEDOUT,
 			 expected);
 	assert_took(&start, SHORT_TIMEOUT_MS);
 
 	assert_int_equal(kill(d->pid, SIGCONT), 0);
-	/* The allocate that timed out was released with its connection. */
+	/* What the allocate that timed out made is freed once its reply comes. */
 	wait_total_buffers(task, 0);
 	wait_clients(task, 1);
 	iobuf_release(filled(NULL, 4096, 1));
 	assert_int_equal(iobuf_task_set_timeout(task, DEFAULT_TIMEOUT_MS), 0);
 }
 
-/* A thread waiting for another thread's call on the same task waits no longer. */
-static void test_waiting_for_another_thread_times_out(void **state)
+/*
+ * Two threads on one task: each waits for its own reply no longer than its
+ * own timeout, and the other's call goes on.
+ */
+static void test_each_thread_waits_its_own_timeout(void **state)
 {
 	struct test_daemon *d = *state;
 	struct iobuf_task *task = iobuf_task_connect(d->socket);
@@ -357,10 +360,9 @@ static void test_waiting_for_another_thread_times_out(void **state)
 
 	assert_int_equal(iobuf_task_set_timeout(task, SHORT_TIMEOUT_MS), 0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	assert_refused_r(iobuf_task_get_usage(task, &usage), ETIMEDOUT,
-			 "another thread's call to iobufd at ");
+	assert_refused_r(iobuf_task_get_usage(task, &usage), ETIMEDOUT, d->socket);
 	assert_took(&start, SHORT_TIMEOUT_MS);
-	assert_message("did not finish within 300 ms");
+	assert_message("did not answer stats within 300 ms");
 
 	/* The slow call, with its own timeout, gets its answer. */
 	assert_int_equal(kill(d->pid, SIGCONT), 0);
@@ -563,7 +565,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_connected_task_reconnects, resume_daemon),
 		cmocka_unit_test_teardown(test_request_in_flight_when_the_daemon_dies, resume_daemon),
 		cmocka_unit_test_teardown(test_stopped_daemon_times_out, resume_daemon),
-		cmocka_unit_test_teardown(test_waiting_for_another_thread_times_out, resume_daemon),
+		cmocka_unit_test_teardown(test_each_thread_waits_its_own_timeout, resume_daemon),
 		cmocka_unit_test_teardown(test_timeout_from_the_environment, resume_daemon),
 		cmocka_unit_test_teardown(test_default_timeout, resume_daemon),
 		cmocka_unit_test_teardown(test_connect_to_a_full_queue_times_out, resume_daemon),

@@ -37,6 +37,8 @@ def test_each_task_is_charged_for_its_own(iobufd):
         assert tuple(second.usage()) == (2, 24576, 3, 28672, 2)
         for buf in (a, b, c):
             buf.close()
+        # close() does not wait for the daemon; flush() does.
+        second.flush()
         assert tuple(first.usage()) == (0, 0, 0, 0, 2)
 
 

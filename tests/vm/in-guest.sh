@@ -182,6 +182,11 @@ else
 	failed=1
 fi
 
+# Programs that open /dev/dma_heap themselves, under libiobuf-dmaheap.so:
+# the kernel's own selftest, and what it does not cover.
+note "libiobuf-dmaheap.so"
+"$(dirname "$0")/dmaheap-shim.sh" "$build" || failed=1
+
 # A real systemd (a user manager) restarts iobufd while a client holds a
 # dma-heap buffer, a memfd one and one from D-Bus. The guest's processes are
 # the manager's to move into its cgroups; the host's are not.
