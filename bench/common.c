@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,11 +114,22 @@ void bench_die(const char *what)
 	exit(1);
 }
 
+static void print_target(const char *name, double ratio, const char *bound, double limit,
+			 bool met, const char *what)
+{
+	printf("BENCH target=%s ratio=%.3f bound=%s limit=%.2f met=%s what=\"%s\"\n", name, ratio,
+	       bound, limit, met ? "yes" : "no", what);
+	fflush(stdout);
+}
+
 void bench_target(const char *name, double ratio, double limit, const char *what)
 {
-	printf("BENCH target=%s ratio=%.3f limit=%.2f met=%s what=\"%s\"\n", name, ratio, limit,
-	       ratio <= limit ? "yes" : "no", what);
-	fflush(stdout);
+	print_target(name, ratio, "max", limit, ratio <= limit, what);
+}
+
+void bench_target_min(const char *name, double ratio, double limit, const char *what)
+{
+	print_target(name, ratio, "min", limit, ratio >= limit, what);
 }
 
 unsigned long bench_raise_nofile(unsigned long want)

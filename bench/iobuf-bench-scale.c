@@ -13,8 +13,9 @@
  *              many clients, and the latency of one quiet client (one
  *              allocation every millisecond) while they run, against its
  *              latency when it is alone;
- *   held       allocate and release one buffer on connections holding 10,
- *              1000 and 16000 buffers, in turn;
+ *   held       allocate and free (release, then flush: the daemon's answer)
+ *              one buffer on connections holding 10, 1000 and 16000
+ *              buffers, in turn;
  *   live       up to 100,000 buffers held from many connections (as far as
  *              RLIMIT_NOFILE lets iobufd keep their fds) and iobufd's VmRSS
  *              per buffer;
@@ -348,10 +349,9 @@ static void mode_clients(void)
 		       d.quiet.median_us, d.quiet.p99_us, idle_floor.p99_us, idle_iobufd.p99_us,
 		       quiet_ratio, f.quiet.p99_us / idle_floor.p99_us);
 		if (n == 1000) {
-			/* Throughput is a "more is better" target: compare its inverse. */
 			snprintf(name, sizeof(name), "throughput_%u_clients", n);
-			bench_target(name, f.ops_per_s / d.ops_per_s, 1.0 / 0.8,
-				     "floor throughput over iobufd's (target iobufd >= 0.8x floor)");
+			bench_target_min(name, ratio, 0.8,
+					 "iobufd alloc+free per second over the floor's");
 			snprintf(name, sizeof(name), "quiet_p99_%u_busy", n);
 			bench_target(name, quiet_ratio, 2.0,
 				     "quiet client's p99 among busy clients over its idle p99");
@@ -380,21 +380,28 @@ static struct iobuf *allocate_one(struct iobuf_task *task)
 	return buf;
 }
 
-static void *get_held(const void *arg)
+/*
+ * iobuf_release() does not wait for the daemon's answer to the free: the
+ * flush does, so the free's whole cost on the daemon's side is timed.
+ */
+static void release_and_flush(struct iobuf *buf, struct iobuf_task *task)
 {
-	return allocate_one(*(struct iobuf_task *const *)arg);
+	iobuf_release(buf);
+	if (iobuf_task_flush(task) < 0) {
+		fprintf(stderr, "iobuf-bench-scale: free: %s\n", iobuf_last_error());
+		exit(1);
+	}
 }
 
-static void put_held(void *what, const void *arg)
-{
-	iobuf_release(what);
-}
-
-/* bench_measure_split passes one arg to all subjects: one function per task. */
+/* bench_measure_split passes one arg to all subjects: functions per task. */
 #define HELD_SUBJECT(i)                                                  \
 	static void *get_held_##i(const void *arg)                       \
 	{                                                                \
-		return get_held(&held_tasks[i]);                         \
+		return allocate_one(held_tasks[i]);                      \
+	}                                                                \
+	static void put_held_##i(void *what, const void *arg)            \
+	{                                                                \
+		release_and_flush(what, held_tasks[i]);                  \
 	}
 HELD_SUBJECT(0)
 HELD_SUBJECT(1)
@@ -403,7 +410,7 @@ HELD_SUBJECT(2)
 static void mode_held(void)
 {
 	static const struct bench_split subjects[HELD_CASES] = {
-		{ get_held_0, put_held }, { get_held_1, put_held }, { get_held_2, put_held },
+		{ get_held_0, put_held_0 }, { get_held_1, put_held_1 }, { get_held_2, put_held_2 },
 	};
 	static const char *const extra[] = { "--max-client-buffers=17000",
 					     "--max-uid-buffers=20000", NULL };
@@ -429,20 +436,20 @@ static void mode_held(void)
 	}
 	bench_measure_split(subjects, HELD_CASES, NULL, iterations, r);
 
-	printf("\nheld: allocate and release one more 4 KiB buffer on a connection holding\n"
-	       "N, microseconds\n");
-	printf("%6s | %19s | %19s\n", "N", "alloc med/p99", "release med/p99");
+	printf("\nheld: allocate and free one more 4 KiB buffer on a connection holding N,\n"
+	       "microseconds; free: iobuf_release and iobuf_task_flush (the answer)\n");
+	printf("%6s | %19s | %19s\n", "N", "alloc med/p99", "free med/p99");
 	for (size_t c = 0; c < HELD_CASES; c++) {
 		printf("%6u | %9.1f %9.1f | %9.1f %9.1f\n", held_counts[c], r[c].get.median_us,
 		       r[c].get.p99_us, r[c].put.median_us, r[c].put.p99_us);
 		printf("BENCH held=%u iterations=%u alloc_median_us=%.2f alloc_p99_us=%.2f "
-		       "release_median_us=%.2f release_p99_us=%.2f release_over_10=%.3f\n",
+		       "free_median_us=%.2f free_p99_us=%.2f free_over_10=%.3f\n",
 		       held_counts[c], iterations, r[c].get.median_us, r[c].get.p99_us,
 		       r[c].put.median_us, r[c].put.p99_us,
 		       r[c].put.median_us / r[0].put.median_us);
 	}
 	bench_target("free_16000_held", r[2].put.median_us / r[0].put.median_us, 1.1,
-		     "iobuf_release median holding 16000 over holding 10");
+		     "free (release+flush) median holding 16000 over holding 10");
 
 	for (size_t c = 0; c < HELD_CASES; c++) {
 		for (unsigned i = 0; i < held_counts[c]; i++)
