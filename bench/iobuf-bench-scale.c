@@ -229,7 +229,7 @@ static uint64_t total_ops(const struct board *board, unsigned n)
  * The quiet client: one cycle every millisecond for duration_ns on its own
  * connection; returns its latencies' median and p99.
  */
-static struct stats quiet_client(int sock, bool floor, uint64_t duration_ns)
+static struct stats quiet_client(int sock, bool floor, uint64_t duration_ns, size_t *count)
 {
 	static uint64_t samples[QUIET_SAMPLES];
 	uint64_t end = bench_now_ns() + duration_ns;
@@ -242,12 +242,14 @@ static struct stats quiet_client(int sock, bool floor, uint64_t duration_ns)
 		samples[n++] = bench_now_ns() - t0;
 		sleep_ns(1000000);
 	}
+	*count = n;
 	return bench_summarize(samples, n);
 }
 
 struct load_result {
 	double ops_per_s;
 	struct stats quiet;
+	size_t quiet_samples;
 };
 
 /* n busy clients of the server at path, and the quiet client meanwhile. */
@@ -285,7 +287,7 @@ static struct load_result run_load(const char *path, bool floor, unsigned n, uin
 	sleep_ns(duration_ns / 10);
 	t0 = bench_now_ns();
 	ops0 = total_ops(board, n);
-	result.quiet = quiet_client(quiet, floor, duration_ns);
+	result.quiet = quiet_client(quiet, floor, duration_ns, &result.quiet_samples);
 	t1 = bench_now_ns();
 	ops1 = total_ops(board, n);
 	board->stop = 1;
@@ -307,6 +309,7 @@ static void mode_clients(void)
 	uint64_t duration_ns = (uint64_t)(1.5e9 * scale);
 	struct stats idle_iobufd, idle_floor;
 	struct bench_daemon iobufd, floor;
+	size_t idle_samples;
 	int sock;
 
 	bench_raise_nofile(20000);
@@ -315,10 +318,10 @@ static void mode_clients(void)
 
 	/* Idle: the quiet client alone, each server in turn. */
 	sock = bench_raw_connect(floor.socket);
-	idle_floor = quiet_client(sock, true, duration_ns);
+	idle_floor = quiet_client(sock, true, duration_ns, &idle_samples);
 	close(sock);
 	sock = bench_raw_connect(iobufd.socket);
-	idle_iobufd = quiet_client(sock, false, duration_ns);
+	idle_iobufd = quiet_client(sock, false, duration_ns, &idle_samples);
 	close(sock);
 
 	printf("\nclients: busy processes allocating 4 KiB and giving it back (floor: one\n"
@@ -344,10 +347,12 @@ static void mode_clients(void)
 		       "iobuf_over_floor=%.3f quiet_floor_median_us=%.2f quiet_floor_p99_us=%.2f "
 		       "quiet_iobuf_median_us=%.2f quiet_iobuf_p99_us=%.2f "
 		       "idle_floor_p99_us=%.2f idle_iobuf_p99_us=%.2f quiet_p99_over_idle=%.3f "
-		       "floor_quiet_p99_over_idle=%.3f\n",
+		       "floor_quiet_p99_over_idle=%.3f quiet_floor_samples=%zu "
+		       "quiet_iobuf_samples=%zu\n",
 		       n, f.ops_per_s, d.ops_per_s, ratio, f.quiet.median_us, f.quiet.p99_us,
 		       d.quiet.median_us, d.quiet.p99_us, idle_floor.p99_us, idle_iobufd.p99_us,
-		       quiet_ratio, f.quiet.p99_us / idle_floor.p99_us);
+		       quiet_ratio, f.quiet.p99_us / idle_floor.p99_us, f.quiet_samples,
+		       d.quiet_samples);
 		if (n == 1000) {
 			snprintf(name, sizeof(name), "throughput_%u_clients", n);
 			bench_target_min(name, ratio, 0.8,
