@@ -5,28 +5,30 @@
  *
  *   direct  the in-process memfd allocation iobufd's memfd heap performs:
  *           create, size, (allocate), seal, map, unmap, close;
- *   floor   the same memfd created by a helper thread and passed back over
- *           a SOCK_SEQPACKET round trip, then mapped, unmapped and closed:
- *           the least any broker pays;
+ *   floor   the same memfd created by the floor server (iobuf-bench-floor,
+ *           a process of its own) and passed back in one SOCK_SEQPACKET
+ *           round trip, then mapped, unmapped and closed: the least any
+ *           broker pays;
  *   iobuf   iobuf_in_task_with_options() + iobuf_release() through a real
  *           iobufd this program starts (two round trips: allocate, free).
  *
- * Prints median and p99 latency per subject, the ratios iobuf/direct and
- * iobuf/floor, and one "BENCH ..." line per case for scripts.
+ * Getting the buffer (allocate, map, touch) and giving it back (unmap and
+ * close; iobuf_release) are timed apart and together. Prints median and p99
+ * latency per subject and phase, the ratios iobuf/direct and iobuf/floor,
+ * one "BENCH ..." line per case and phase, and "BENCH target=..." lines
+ * for the 4 KiB targets of issue 14.
  *
  * Usage: iobuf-bench [IOBUFD] [SCALE]   (IOBUFD defaults to $IOBUFD_BINARY,
  * SCALE multiplies the iteration counts, default 1)
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "iobuf/iobuf.h"
@@ -42,6 +44,36 @@ struct bench_case {
 	bool pageable;
 	unsigned iterations;
 };
+
+/* What get hands to put: a mapping and its fd, or an iobuf. */
+struct held {
+	void *map;
+	size_t size;
+	int fd;
+	struct iobuf *buf;
+};
+
+static struct held held;
+
+static void *map_and_touch(int fd, size_t size)
+{
+	volatile char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		bench_die("mmap");
+	p[0] = 1;
+	held = (struct held){ .map = (void *)p, .size = size, .fd = fd };
+	return &held;
+}
+
+/* What the app sees of a release without a broker: unmap and close. */
+static void unmap_and_close(void *what, const void *arg)
+{
+	struct held *h = what;
+
+	munmap(h->map, h->size);
+	close(h->fd);
+}
 
 /* ---- direct: what the memfd heap does, in process ---- */
 
@@ -60,47 +92,19 @@ static int make_memfd(size_t size, bool pageable)
 	return fd;
 }
 
-static void map_touch_unmap(int fd, size_t size)
-{
-	volatile char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	if (p == MAP_FAILED)
-		bench_die("mmap");
-	p[0] = 1;
-	munmap((void *)p, size);
-}
-
-static void run_direct(const void *arg)
+static void *get_direct(const void *arg)
 {
 	const struct bench_case *c = arg;
-	int fd = make_memfd(c->size, c->pageable);
 
-	map_touch_unmap(fd, c->size);
-	close(fd);
+	return map_and_touch(make_memfd(c->size, c->pageable), c->size);
 }
 
-/* ---- floor: a helper thread passes a fresh memfd over seqpacket ---- */
+/* ---- floor: the floor server process passes a fresh memfd over seqpacket ---- */
 
-static int floor_socks[2];
+static struct bench_daemon floor_server;
+static int floor_sock;
 
-static void *memfd_server(void *arg)
-{
-	struct wire_message req, reply = { .header.opcode = WIRE_ALLOCATE_REPLY };
-	const char *reason;
-	int fd, passed;
-
-	while (wire_recv(floor_socks[1], &req, &passed, 0, &reason) == 0) {
-		fd = make_memfd(req.allocate.capacity, req.allocate.options & IOBUF_PAGEABLE);
-		reply.allocate_reply.size = req.allocate.capacity;
-		snprintf(reply.allocate_reply.heap, sizeof(reply.allocate_reply.heap), "memfd");
-		if (wire_send(floor_socks[1], &reply, fd, 0) < 0)
-			break;
-		close(fd);
-	}
-	return NULL;
-}
-
-static void run_floor(const void *arg)
+static void *get_floor(const void *arg)
 {
 	const struct bench_case *c = arg;
 	struct wire_message req = {
@@ -108,21 +112,22 @@ static void run_floor(const void *arg)
 		.allocate = { c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0, 0 },
 	};
 	struct wire_message reply;
-	const char *reason;
 	int fd;
 
-	if (wire_send(floor_socks[0], &req, -1, 0) < 0 ||
-	    wire_recv(floor_socks[0], &reply, &fd, 0, &reason) < 0 || fd < 0)
-		bench_die("floor round trip");
-	map_touch_unmap(fd, c->size);
-	close(fd);
+	bench_raw_send(floor_sock, &req);
+	bench_raw_recv(floor_sock, &reply, &fd);
+	if (fd < 0) {
+		fprintf(stderr, "iobuf-bench: the floor server sent no fd\n");
+		exit(1);
+	}
+	return map_and_touch(fd, c->size);
 }
 
 /* ---- iobuf: the real thing ---- */
 
 static struct bench_daemon iobufd;
 
-static void run_iobuf(const void *arg)
+static void *get_iobuf(const void *arg)
 {
 	const struct bench_case *c = arg;
 	struct iobuf *buf = iobuf_in_task_with_options(iobufd.task,
@@ -135,7 +140,12 @@ static void run_iobuf(const void *arg)
 	}
 	p = iobuf_get_bytes_no_copy(buf);
 	p[0] = 1;
-	iobuf_release(buf);
+	return buf;
+}
+
+static void put_iobuf(void *what, const void *arg)
+{
+	iobuf_release(what);
 }
 
 /* ---- the run ---- */
@@ -148,28 +158,54 @@ static void print_size(char *out, size_t n, size_t size)
 		snprintf(out, n, "%zuK", size >> 10);
 }
 
+static void print_row(const char *size, const char *mode, const char *phase,
+		      const struct stats *direct, const struct stats *floor, const struct stats *iobuf)
+{
+	printf("%5s %-8s %-7s | %9.1f %9.1f | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f\n", size,
+	       mode, phase, direct->median_us, direct->p99_us, floor->median_us, floor->p99_us,
+	       iobuf->median_us, iobuf->p99_us, iobuf->median_us / direct->median_us,
+	       iobuf->median_us / floor->median_us);
+}
+
+static void print_bench(const struct bench_case *c, const char *mode, const char *phase,
+			const struct stats *direct, const struct stats *floor,
+			const struct stats *iobuf)
+{
+	printf("BENCH size=%zu mode=%s phase=%s iterations=%u direct_median_us=%.2f "
+	       "direct_p99_us=%.2f floor_median_us=%.2f floor_p99_us=%.2f iobuf_median_us=%.2f "
+	       "iobuf_p99_us=%.2f iobuf_over_direct=%.3f iobuf_over_floor=%.3f\n",
+	       c->size, mode, phase, c->iterations, direct->median_us, direct->p99_us,
+	       floor->median_us, floor->p99_us, iobuf->median_us, iobuf->p99_us,
+	       iobuf->median_us / direct->median_us, iobuf->median_us / floor->median_us);
+}
+
 static void run_case(const struct bench_case *c)
 {
-	static bench_fn *const subjects[] = { run_direct, run_floor, run_iobuf };
+	static const struct bench_split subjects[] = {
+		{ get_direct, unmap_and_close },
+		{ get_floor, unmap_and_close },
+		{ get_iobuf, put_iobuf },
+	};
 	const char *mode = c->pageable ? "pageable" : "wired";
-	struct stats results[3], direct, floor, iobuf;
-	char size[16];
+	struct split_stats r[3];
+	char size[16], name[64];
 
-	bench_measure(subjects, 3, c, c->iterations, results);
-	direct = results[0];
-	floor = results[1];
-	iobuf = results[2];
-
+	bench_measure_split(subjects, 3, c, c->iterations, r);
 	print_size(size, sizeof(size), c->size);
-	printf("%5s %-8s | %9.1f %9.1f | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f\n", size, mode,
-	       direct.median_us, direct.p99_us, floor.median_us, floor.p99_us, iobuf.median_us,
-	       iobuf.p99_us, iobuf.median_us / direct.median_us, iobuf.median_us / floor.median_us);
-	printf("BENCH size=%zu mode=%s iterations=%u direct_median_us=%.2f direct_p99_us=%.2f "
-	       "floor_median_us=%.2f floor_p99_us=%.2f iobuf_median_us=%.2f iobuf_p99_us=%.2f "
-	       "iobuf_over_direct=%.3f iobuf_over_floor=%.3f\n",
-	       c->size, mode, c->iterations, direct.median_us, direct.p99_us, floor.median_us,
-	       floor.p99_us, iobuf.median_us, iobuf.p99_us, iobuf.median_us / direct.median_us,
-	       iobuf.median_us / floor.median_us);
+	print_row(size, mode, "both", &r[0].both, &r[1].both, &r[2].both);
+	print_row(size, mode, "alloc", &r[0].get, &r[1].get, &r[2].get);
+	print_row(size, mode, "release", &r[0].put, &r[1].put, &r[2].put);
+	print_bench(c, mode, "both", &r[0].both, &r[1].both, &r[2].both);
+	print_bench(c, mode, "alloc", &r[0].get, &r[1].get, &r[2].get);
+	print_bench(c, mode, "release", &r[0].put, &r[1].put, &r[2].put);
+	if (c->size == 4096) {
+		snprintf(name, sizeof(name), "alloc_release_4k_%s", mode);
+		bench_target(name, r[2].both.median_us / r[1].both.median_us, 1.2,
+			     "iobuf alloc+release over the floor server's, median");
+		snprintf(name, sizeof(name), "release_4k_%s", mode);
+		bench_target(name, r[2].put.median_us / r[0].put.median_us, 1.1,
+			     "iobuf_release over munmap+close, median");
+	}
 	fflush(stdout);
 }
 
@@ -180,20 +216,19 @@ int main(int argc, char **argv)
 	static const struct { size_t size; unsigned iterations; } sizes[] = {
 		{ 4096, 2000 }, { 1u << 20, 500 }, { 64u << 20, 40 },
 	};
-	pthread_t server;
 
 	if (!binary || scale <= 0) {
 		fprintf(stderr, "usage: iobuf-bench [IOBUFD] [SCALE]\n");
 		return 2;
 	}
 	bench_daemon_start(&iobufd, binary, "memfd", NULL);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, floor_socks) < 0)
-		bench_die("socketpair");
-	pthread_create(&server, NULL, memfd_server, NULL);
+	bench_floor_start(&floor_server);
+	floor_sock = bench_raw_connect(floor_server.socket);
 
 	printf("latency in microseconds; ratios are iobuf median over direct and over floor\n");
-	printf("%5s %-8s | %19s | %19s | %19s | %13s\n", "size", "memory", "direct med/p99",
-	       "floor med/p99", "iobuf med/p99", "/direct /floor");
+	printf("alloc: get, map and touch a buffer; release: give it back; both: the two\n");
+	printf("%5s %-8s %-7s | %19s | %19s | %19s | %13s\n", "size", "memory", "phase",
+	       "direct med/p99", "floor med/p99", "iobuf med/p99", "/direct /floor");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (int pageable = 0; pageable <= 1; pageable++) {
 			unsigned n = (unsigned)(sizes[i].iterations * scale);
@@ -207,8 +242,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	shutdown(floor_socks[0], SHUT_RDWR);
-	pthread_join(server, NULL);
+	close(floor_sock);
+	bench_daemon_stop(&floor_server);
 	bench_daemon_stop(&iobufd);
 	return 0;
 }
