@@ -147,19 +147,34 @@ static void run_serial_iobufd(const void *arg)
 		raw_cycle(sock, false);
 }
 
+/* libiobuf: PIPELINE buffers in one allocate-n, released without waiting. */
+static struct iobuf_task *batch_task;
+
+static void run_batch_iobufd(const void *arg)
+{
+	struct iobuf *bufs[PIPELINE];
+
+	if (iobuf_in_task_with_options_n(batch_task, IOBUF_PAGEABLE, 4096, 0, PIPELINE, bufs) < 0)
+		bench_die(iobuf_last_error());
+	for (unsigned i = 0; i < PIPELINE; i++)
+		iobuf_release(bufs[i]);
+}
+
 static void mode_pipelined(void)
 {
-	static bench_fn *const subjects[] = { run_pipe_floor, run_pipe_iobufd, run_serial_iobufd };
+	static bench_fn *const subjects[] = { run_pipe_floor, run_pipe_iobufd, run_serial_iobufd,
+					      run_batch_iobufd };
 	struct bench_daemon iobufd, floor;
 	struct pipe_socks socks;
 	unsigned iterations = scaled(300);
-	struct stats r[3];
+	struct stats r[4];
 
 	bench_daemon_start(&iobufd, iobufd_binary, "memfd", NULL);
 	bench_floor_start(&floor);
 	socks.iobufd = bench_raw_connect(iobufd.socket);
 	socks.floor = bench_raw_connect(floor.socket);
-	bench_measure(subjects, 3, &socks, iterations, r);
+	batch_task = iobufd.task;
+	bench_measure(subjects, 4, &socks, iterations, r);
 	printf("\npipelined: %d requests in flight, microseconds per buffer\n", PIPELINE);
 	printf("%-26s | %9s %9s\n", "", "median", "p99");
 	printf("%-26s | %9.1f %9.1f\n", "floor, allocate", r[0].median_us / PIPELINE,
@@ -168,6 +183,12 @@ static void mode_pipelined(void)
 	       r[1].p99_us / PIPELINE);
 	printf("%-26s | %9.1f %9.1f\n", "iobufd, one at a time", r[2].median_us / PIPELINE,
 	       r[2].p99_us / PIPELINE);
+	printf("%-26s | %9.1f %9.1f\n", "libiobuf, one batch", r[3].median_us / PIPELINE,
+	       r[3].p99_us / PIPELINE);
+	printf("BENCH batch n=%d iterations=%u batch_median_us=%.2f batch_p99_us=%.2f "
+	       "batch_over_floor_pipelined=%.3f batch_over_serial=%.3f\n", PIPELINE, iterations,
+	       r[3].median_us / PIPELINE, r[3].p99_us / PIPELINE, r[3].median_us / r[0].median_us,
+	       r[3].median_us / r[2].median_us);
 	printf("BENCH pipelined depth=%d iterations=%u floor_median_us=%.2f floor_p99_us=%.2f "
 	       "iobuf_median_us=%.2f iobuf_p99_us=%.2f serial_median_us=%.2f serial_p99_us=%.2f "
 	       "iobuf_over_floor=%.3f iobuf_over_serial=%.3f\n",

@@ -10,7 +10,9 @@
  *           round trip, then mapped, unmapped and closed: the least any
  *           broker pays;
  *   iobuf   iobuf_in_task_with_options() + iobuf_release() through a real
- *           iobufd this program starts (two round trips: allocate, free).
+ *           iobufd this program starts (two round trips: allocate, free);
+ *   pool    (4 KiB) the same from a task that keeps 32 such buffers ready
+ *           (iobuf_task_set_pool()), against the direct allocation.
  *
  * Getting the buffer (allocate, map, touch) and giving it back (unmap and
  * close; iobuf_release) are timed apart and together. Prints median and p99
@@ -148,6 +150,59 @@ static void put_iobuf(void *what, const void *arg)
 	iobuf_release(what);
 }
 
+/* ---- pool: a task keeping 4 KiB buffers of the case's kind ready ---- */
+
+#define POOL_SIZE 32
+
+static struct iobuf_task *pool_task;
+
+static void *get_pooled(const void *arg)
+{
+	const struct bench_case *c = arg;
+	struct iobuf *buf = iobuf_in_task_with_options(pool_task,
+						       c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0);
+	volatile char *p;
+
+	if (!buf) {
+		fprintf(stderr, "iobuf-bench: %s\n", iobuf_last_error());
+		exit(1);
+	}
+	p = iobuf_get_bytes_no_copy(buf);
+	p[0] = 1;
+	return buf;
+}
+
+/* The pool's allocation against the direct one, each timed alone (4 KiB only). */
+static void run_pool_case(const struct bench_case *c)
+{
+	static const struct bench_split subjects[] = {
+		{ get_direct, unmap_and_close },
+		{ get_pooled, put_iobuf },
+	};
+	const char *mode = c->pageable ? "pageable" : "wired";
+	struct split_stats r[2];
+	char name[64];
+
+	pool_task = iobuf_task_connect(iobufd.socket);
+	if (!pool_task || iobuf_task_set_pool(pool_task, c->pageable ? IOBUF_PAGEABLE : 0, c->size,
+					      0, POOL_SIZE) < 0 ||
+	    iobuf_task_flush(pool_task) < 0)
+		bench_die("a task with a pool");
+	bench_measure_split(subjects, 2, c, c->iterations, r);
+	printf("%5s %-8s %-7s | %9.1f %9.1f | %9s %9s | %9.1f %9.1f | %6.2f\n", "4K", mode,
+	       "pool", r[0].get.median_us, r[0].get.p99_us, "-", "-", r[1].get.median_us,
+	       r[1].get.p99_us, r[1].get.median_us / r[0].get.median_us);
+	printf("BENCH size=%zu mode=%s phase=pool-alloc iterations=%u direct_median_us=%.2f "
+	       "pool_median_us=%.2f pool_p99_us=%.2f pool_over_direct=%.3f\n", c->size, mode,
+	       c->iterations, r[0].get.median_us, r[1].get.median_us, r[1].get.p99_us,
+	       r[1].get.median_us / r[0].get.median_us);
+	snprintf(name, sizeof(name), "pool_alloc_4k_%s", mode);
+	bench_target(name, r[1].get.median_us / r[0].get.median_us, 1.0,
+		     "allocation from a task's pool over direct memfd allocation, median");
+	iobuf_task_unref(pool_task);
+	fflush(stdout);
+}
+
 /* ---- the run ---- */
 
 static void print_size(char *out, size_t n, size_t size)
@@ -239,6 +294,8 @@ int main(int argc, char **argv)
 			};
 
 			run_case(&c);
+			if (c.size == 4096)
+				run_pool_case(&c);
 		}
 	}
 

@@ -457,6 +457,13 @@ static void read_available_locked(struct iobuf_task *task)
 		;
 }
 
+void task_read_available(struct iobuf_task *task)
+{
+	pthread_mutex_lock(&task->lock);
+	read_available_locked(task);
+	pthread_mutex_unlock(&task->lock);
+}
+
 /*
  * Waits, the lock held, until p is done or the deadline passes (then p is
  * abandoned to whoever reads its reply, and -ETIMEDOUT returned).

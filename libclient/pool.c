@@ -82,16 +82,32 @@ static void fill(struct iobuf_task *task)
 	}
 }
 
+static bool pool_serves_locked(const struct task_pool *pool, uint32_t options, size_t capacity,
+			       size_t alignment)
+{
+	return pool->target && pool->options == options && pool->capacity == capacity &&
+	       pool->alignment == alignment;
+}
+
 struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
 			size_t alignment)
 {
 	struct task_pool *pool = &task->pool;
 	struct pooled taken = { .fd = -1 };
-	bool stale;
+	bool stale, low;
 
 	pthread_mutex_lock(&task->lock);
-	if (pool->target == 0 || pool->options != options || pool->capacity != capacity ||
-	    pool->alignment != alignment) {
+	if (!pool_serves_locked(pool, options, capacity, alignment)) {
+		pthread_mutex_unlock(&task->lock);
+		return NULL;
+	}
+	low = pool->filling && pool->count * 2 <= pool->target;
+	pthread_mutex_unlock(&task->lock);
+	/* Running low with a fill in flight: take its answer if it has come. */
+	if (low)
+		task_read_available(task);
+	pthread_mutex_lock(&task->lock);
+	if (!pool_serves_locked(pool, options, capacity, alignment)) {
 		pthread_mutex_unlock(&task->lock);
 		return NULL;
 	}
