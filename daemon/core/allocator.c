@@ -44,6 +44,7 @@ void allocator_fini(struct allocator *a)
 	}
 	heaps_fini(&a->heaps);
 	fdstore_fini(&a->store);
+	uid_totals_fini(&a->uid_totals);
 }
 
 /* Whether the buffer's memory is released, the fd store's reference counted as the daemon's. */
@@ -59,6 +60,7 @@ static void buffer_destroy(struct allocator *a, struct client *client, struct bu
 	purgeable_forget(a, b);
 	fdstore_buffer_gone(&a->store, b);
 	client_remove_buffer(client, b);
+	uid_totals_add(&a->uid_totals, client->task.uid, -1, b->size);
 	a->buffers--;
 	a->bytes -= b->size;
 	b->heap->buffers--;
@@ -436,8 +438,12 @@ static int allocate_on(struct allocator *a, struct heap **heap, const struct all
 /* Counts b (filled in) as the client's, in every total; -ENOMEM counts nothing. */
 static int account(struct allocator *a, struct client *client, struct buffer *b)
 {
-	if (client_add_buffer(client, b) < 0)
+	if (uid_totals_add(&a->uid_totals, client->task.uid, +1, b->size) < 0)
 		return -ENOMEM;
+	if (client_add_buffer(client, b) < 0) {
+		uid_totals_add(&a->uid_totals, client->task.uid, -1, b->size);
+		return -ENOMEM;
+	}
 	a->buffers++;
 	a->bytes += b->size;
 	b->heap->buffers++;

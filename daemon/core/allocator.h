@@ -15,6 +15,7 @@
 #include "limits.h"
 #include "reason.h"
 #include "request.h"
+#include "uid-totals.h"
 
 struct allocator {
 	struct heap_list heaps;
@@ -29,6 +30,7 @@ struct allocator {
 	uint64_t volatile_bytes;     /* in buffers now VOLATILE */
 	uint64_t freed_buffers;      /* freed by their owners, still referenced (release.h) */
 	uint64_t volatile_seq;       /* the last buffer made volatile got this */
+	struct uid_totals uid_totals; /* every buffer counted, by its client's uid */
 };
 
 /* heaps selects, orders and marks the heaps (see heaps_init()). */

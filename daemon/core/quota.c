@@ -2,6 +2,7 @@
 /* Whether a new buffer fits every limit in force, and what to say when not. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,13 @@ static int name_limit(struct reason *why, int err, const struct quota_names *nam
 	if (names->scope)
 		return reason_limit(why, err, "%s %s", names->scope, name);
 	return reason_limit(why, err, "%s", name);
+}
+
+/* Whether one more buffer of size bytes would pass the quota. */
+static bool exceeds(const struct quota *quota, uint64_t buffers, uint64_t bytes, uint64_t size)
+{
+	return (quota->buffers && buffers >= quota->buffers) ||
+	       (quota->bytes && size > quota->bytes - (bytes < quota->bytes ? bytes : quota->bytes));
 }
 
 static int fits(const char *who, const struct quota_names *names, const struct quota *quota,
@@ -78,7 +86,7 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 		    struct reason *why)
 {
 	const struct quota *quota = &a->limits.uid;
-	uint64_t buffers = 0, bytes = 0;
+	struct uid_total held;
 	char who[80];
 
 	for (size_t i = 0; i < a->limits.rule_count; i++)
@@ -87,18 +95,16 @@ static int fits_uid(const struct allocator *a, const struct client *client, uint
 			quota = &a->limits.rules[i].quota;
 	if (!quota->buffers && !quota->bytes)
 		return 0;
-	for (const struct client *c = a->client_list; c; c = c->next) {
-		if (c->task.uid == client->task.uid) {
-			buffers += c->held.buffer_count;
-			bytes += c->held.bytes;
-		}
-	}
+	held = uid_totals_get(&a->uid_totals, client->task.uid);
+	/* Words only for a refusal: nothing is formatted on the way of a request that fits. */
+	if (!exceeds(quota, held.buffers, held.bytes, size))
+		return 0;
 	snprintf(who, sizeof(who), "uid %u%s", (unsigned)client->task.uid,
 		 quota == &a->limits.uid && a->limits.uid_buffers_shared ?
 			 " (its share of the daemon's file descriptors)" : "");
 	if (quota != &a->limits.uid)
-		return fits_rule(who, quota, buffers, bytes, size, why);
-	return fits(who, &uid_names, quota, buffers, bytes, size, -EDQUOT, why);
+		return fits_rule(who, quota, held.buffers, held.bytes, size, why);
+	return fits(who, &uid_names, quota, held.buffers, held.bytes, size, -EDQUOT, why);
 }
 
 static int fits_groups(const struct allocator *a, const struct client *client, uint64_t size,
