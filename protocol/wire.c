@@ -194,7 +194,8 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_QUERY:
 		return spec_fits(&m->allocate.spec);
 	case WIRE_ALLOCATE_N:
-		return spec_fits(&m->allocate_n.allocate.spec);
+		return m->allocate_n.count >= 1 && m->allocate_n.count <= WIRE_MAX_BATCH &&
+		       spec_fits(&m->allocate_n.allocate.spec);
 	case WIRE_ALLOCATE_N_REPLY:
 		return strnlen(m->allocate_n_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME &&
 		       m->allocate_n_reply.count >= 1 && m->allocate_n_reply.count <= WIRE_MAX_BATCH;

@@ -96,13 +96,13 @@ int fuzz_send_record(int sock, const void *data, size_t len, const int *fds, siz
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 32)];
+		char buf[CMSG_SPACE(sizeof(int) * FUZZ_MAX_FDS)];
 	} control;
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t sent;
 
-	fuzz_assert(n <= 32, "%zu fds, room for 32", n);
+	fuzz_assert(n <= FUZZ_MAX_FDS, "%zu fds, room for %d", n, FUZZ_MAX_FDS);
 	if (n) {
 		struct cmsghdr *cmsg;
 

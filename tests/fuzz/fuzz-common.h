@@ -55,6 +55,9 @@ void fuzz_close_fds(const int *fds, size_t n);
  * Sends data[0..len) as one SOCK_SEQPACKET record with fds[0..n) in
  * SCM_RIGHTS (MSG_NOSIGNAL | flags). Returns 0 or a negative errno.
  */
+/* The most fds fuzz_send_record() sends with a record. */
+#define FUZZ_MAX_FDS 95
+
 int fuzz_send_record(int sock, const void *data, size_t len, const int *fds, size_t n,
 		     int flags);
 

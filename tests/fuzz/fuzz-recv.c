@@ -3,9 +3,9 @@
  * wire_recv() (protocol/wire_io.c) over a real SOCK_SEQPACKET socketpair,
  * with fds in SCM_RIGHTS. The input is
  *
- *   byte 0    bits 0-4: how many fds ride along (mod 21: up to 20, over the
- *             16 wire_recv() has room for); bit 5: the record gets 4097 zero
- *             bytes appended (over WIRE_MAX_MESSAGE)
+ *   byte 0    bits 0-4: how many fds ride along, 64 more with bit 6 (up to
+ *             95, over the 80 wire_recv() has room for); bit 5: the record
+ *             gets 4097 zero bytes appended (over WIRE_MAX_MESSAGE)
  *   byte 1    the kind of fd i (FUZZ_FD_*): bits 2i..2i+1, i mod 4
  *   the rest  the record's bytes
  *
@@ -23,8 +23,8 @@
 #include "fuzz-common.h"
 #include "wire.h"
 
-#define MAX_FDS 20
-#define RECV_ROOM 16 /* MAX_RECEIVED_FDS in wire_io.c */
+#define MAX_FDS FUZZ_MAX_FDS
+#define RECV_ROOM (WIRE_MAX_BATCH + 16) /* MAX_RECEIVED_FDS in wire_io.c */
 #define PADDING (WIRE_MAX_MESSAGE + 1)
 
 struct input {
@@ -40,7 +40,7 @@ static struct input parse(const uint8_t *data, size_t size)
 	struct input in = { 0 };
 
 	if (size > 0)
-		in.fd_count = (data[0] & 0x1f) % (MAX_FDS + 1);
+		in.fd_count = (size_t)(data[0] & 0x1f) + (data[0] & 0x40 ? 64 : 0);
 	if (size > 0)
 		in.pad = data[0] & 0x20;
 	if (size > 1)

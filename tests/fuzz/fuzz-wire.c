@@ -91,6 +91,16 @@ static bool encoder_only(const char *reason)
 	       strcmp(reason, "error code is not a positive errno") == 0;
 }
 
+/* Bytes copied in are any value; a bool holds only 0 or 1 (read as bytes, not as a bool). */
+static void make_bool(bool *b)
+{
+	uint8_t byte;
+
+	memcpy(&byte, b, 1);
+	byte &= 1;
+	memcpy(b, &byte, 1);
+}
+
 static void check_encode(const uint8_t *data, size_t size)
 {
 	struct wire_message msg = { 0 }, decoded;
@@ -102,6 +112,9 @@ static void check_encode(const uint8_t *data, size_t size)
 
 	if (size)
 		memcpy(&msg, data, size < sizeof(msg) ? size : sizeof(msg));
+	make_bool(&msg.allocate.spec.present);
+	make_bool(&msg.allocate_image.spec.present);
+	make_bool(&msg.allocate_n.allocate.spec.present);
 	len = wire_encode(&msg, buf, sizeof(buf));
 	if (len < 0) {
 		fuzz_assert(len == -EINVAL, "wire_encode of opcode 0x%04x returned %zd",
