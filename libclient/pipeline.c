@@ -281,6 +281,31 @@ static void close_socket_locked(struct iobuf_task *task)
 	task->sock = -1;
 }
 
+void task_orphan_locked(struct iobuf_task *task, uint64_t id)
+{
+	if (task->orphan_count < TASK_ORPHANS_MAX) {
+		task->orphans[task->orphan_count++] = id;
+		task->orphan_generation = task->generation;
+	}
+}
+
+/* Notes the buffers a reply nobody takes made, for the next sender to free. */
+static void orphan_made_locked(struct iobuf_task *task, const struct wire_message *reply)
+{
+	switch (reply->header.opcode) {
+	case WIRE_ALLOCATE_REPLY:
+		task_orphan_locked(task, reply->allocate_reply.id);
+		break;
+	case WIRE_ALLOCATE_IMAGE_REPLY:
+		task_orphan_locked(task, reply->allocate_image_reply.buffer.id);
+		break;
+	case WIRE_ALLOCATE_N_REPLY:
+		for (uint32_t i = 0; i < reply->allocate_n_reply.count; i++)
+			task_orphan_locked(task, reply->allocate_n_reply.ids[i]);
+		break;
+	}
+}
+
 /* Puts a request that got its answer (or its failure) where its kind says. */
 static void complete_locked(struct iobuf_task *task, struct pending *p)
 {
@@ -310,12 +335,8 @@ static void complete_locked(struct iobuf_task *task, struct pending *p)
 		break;
 	case PENDING_ABANDONED:
 		/* What an allocation its caller gave up on made is freed by the next sender. */
-		if (!p->error && p->reply.header.opcode == (WIRE_REPLY | WIRE_ALLOCATE) &&
-		    p->generation == task->generation && !task->broken &&
-		    task->orphan_count < TASK_ORPHANS_MAX) {
-			task->orphans[task->orphan_count++] = p->reply.allocate_reply.id;
-			task->orphan_generation = p->generation;
-		}
+		if (!p->error && p->generation == task->generation && !task->broken)
+			orphan_made_locked(task, &p->reply);
 		break;
 	}
 	passed_fds_close(&p->fds);

@@ -15,10 +15,8 @@
 /* A buffer the pool does not want: freed by the next request sent (as orphans are). */
 static void unwanted_locked(struct iobuf_task *task, uint64_t id, uint64_t generation)
 {
-	if (task->orphan_count < TASK_ORPHANS_MAX && generation == task->generation) {
-		task->orphans[task->orphan_count++] = id;
-		task->orphan_generation = generation;
-	}
+	if (generation == task->generation)
+		task_orphan_locked(task, id);
 }
 
 void pool_filled_locked(struct iobuf_task *task, const struct wire_allocate_n_reply *reply,

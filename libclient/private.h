@@ -150,6 +150,8 @@ int task_call_made(struct iobuf_task *task, struct wire_message *request,
  */
 int task_call_on(struct iobuf_task *task, uint64_t generation, struct wire_message *request,
 		 struct wire_message *reply);
+/* Notes a buffer of the current connection nobody holds, freed by the next request sent. */
+void task_orphan_locked(struct iobuf_task *task, uint64_t id);
 /* Takes the replies that have come, without waiting (unless another thread reads). */
 void task_read_available(struct iobuf_task *task);
 /* Sends an allocate-n for the pool; its reply goes to pool_filled_locked(). */
