@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <systemd/sd-login.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "client.h"
 #include "rights.h"
 
@@ -81,56 +81,22 @@ static void read_comm(pid_t pid, char comm[16])
 	sanitize_comm(comm);
 }
 
-/*
- * A process of a user's service is that service's (its user unit), not the
- * user manager's (user@UID.service): rules and totals by unit mean it.
- */
-static void read_unit(pid_t pid, char unit[128])
-{
-	char *name = NULL;
-
-	unit[0] = '\0';
-	if (sd_pid_get_user_unit(pid, &name) >= 0 || sd_pid_get_unit(pid, &name) >= 0)
-		snprintf(unit, 128, "%s", name);
-	free(name);
-}
-
-/* The cgroup v2 path ("0::/user.slice/...") of the process. */
-static void read_cgroup(pid_t pid, char cgroup[256])
-{
-	char path[64], line[512];
-	FILE *f;
-
-	cgroup[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(cgroup, 256, "%.255s", line + 3);
-			break;
-		}
-	}
-	fclose(f);
-}
-
 static void read_identity(struct client *client)
 {
 	read_comm(client->task.pid, client->task.comm);
-	read_unit(client->task.pid, client->task.unit);
-	read_cgroup(client->task.pid, client->task.cgroup);
+	cgroup_identity(client->task.pid, client->task.cgroup, client->task.unit);
 }
 
-int client_init(struct client *client, int sock)
+int client_init(struct client *client, int sock, const struct ucred *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int pidfd = -1;
 
 	*client = (struct client){ .task.pidfd = -1 };
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	if (peer)
+		cred = *peer;
+	else if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	client->task.uid = cred.uid;
 	client->peer.uid = cred.uid;

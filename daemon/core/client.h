@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct heap;
@@ -87,8 +88,12 @@ struct client {
 	struct client_rate rate;
 };
 
-/* Fills identity from a connected socket's peer. The allocator assigns the id. */
-int client_init(struct client *client, int sock);
+/*
+ * Fills identity from a connected socket's peer, whose SO_PEERCRED is peer
+ * when the caller read it already (NULL: read here). The allocator assigns
+ * the id.
+ */
+int client_init(struct client *client, int sock, const struct ucred *peer);
 /* Fills identity from credentials a bus vouched for. */
 void client_init_from_creds(struct client *client, uid_t uid, pid_t pid, bool admin);
 void client_fini(struct client *client);

@@ -349,7 +349,8 @@ static int watch(struct connection *conn)
 	return r;
 }
 
-static int connection_add(struct server *server, int sock, unsigned id, bool greeted)
+static int connection_add(struct server *server, int sock, const struct ucred *peer,
+			  unsigned id, bool greeted)
 {
 	struct connection *conn;
 	int r;
@@ -362,7 +363,7 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	conn->server = server;
 	conn->sock = sock;
 	conn->greeted = greeted;
-	r = client_init(&conn->client, sock);
+	r = client_init(&conn->client, sock, peer);
 	if (r >= 0)
 		r = watch(conn);
 	if (r < 0) {
@@ -383,14 +384,14 @@ static int connection_add(struct server *server, int sock, unsigned id, bool gre
 	return 0;
 }
 
-int connection_new(struct server *server, int sock)
+int connection_new(struct server *server, int sock, const struct ucred *peer)
 {
-	return connection_add(server, sock, 0, false);
+	return connection_add(server, sock, peer, 0, false);
 }
 
 int connection_adopt(struct server *server, int sock, unsigned client_id)
 {
-	return connection_add(server, sock, client_id, true);
+	return connection_add(server, sock, NULL, client_id, true);
 }
 
 void connection_free(struct connection *conn)

@@ -4,6 +4,7 @@
 #define IOBUFD_CONNECTION_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <systemd/sd-event.h>
 
 #include "core/client.h"
@@ -30,7 +31,7 @@ struct connection {
 };
 
 /* Takes ownership of sock (a connected, non-blocking socket). */
-int connection_new(struct server *server, int sock);
+int connection_new(struct server *server, int sock, const struct ucred *peer);
 /*
  * Takes over a connection the previous iobufd stored: greeted already, its
  * client keeps client_id. Takes sock, as connection_new().

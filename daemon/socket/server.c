@@ -198,22 +198,21 @@ static void out_of_fds(struct server *server)
 		pause_accepting(server);
 }
 
-/* The uid behind a new connection, (uid_t)-1 when the kernel does not say. */
-static uid_t peer_uid(int sock)
+/* Who is behind a new connection; uid (uid_t)-1 when the kernel does not say. */
+static struct ucred peer_cred(int sock)
 {
-	struct ucred cred;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return (uid_t)-1;
-	return cred.uid;
+		cred.uid = (uid_t)-1;
+	return cred;
 }
 
 /* A uid past its share of clients is turned away; other uids are not. */
-static bool uid_may_connect(struct server *server, int sock)
+static bool uid_may_connect(struct server *server, int sock, uid_t uid)
 {
 	struct wire_message msg = { .header.opcode = WIRE_ERROR, .error.error = EUSERS };
-	uid_t uid = peer_uid(sock);
 	struct reason why;
 
 	if (quota_check_uid_clients(server->allocator, uid, &why) >= 0)
@@ -227,6 +226,7 @@ static bool uid_may_connect(struct server *server, int sock)
 static int on_connection(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct server *server = userdata;
+	struct ucred cred;
 	int sock, r;
 
 	sock = accept4(server->sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -241,15 +241,16 @@ static int on_connection(sd_event_source *source, int fd, uint32_t revents, void
 		log_info("file descriptors are available again: accepting clients");
 		server->fd_shortage_logged = false;
 	}
+	cred = peer_cred(sock);
 	if (server->connection_count >= server->max_clients) {
-		log_for_uid(peer_uid(sock), LOG_WARNING, "refused a client: %u clients connected",
+		log_for_uid(cred.uid, LOG_WARNING, "refused a client: %u clients connected",
 			    server->connection_count);
 		turn_away(sock, server->max_clients);
 		return 0;
 	}
-	if (!uid_may_connect(server, sock))
+	if (!uid_may_connect(server, sock, cred.uid))
 		return 0;
-	r = connection_new(server, sock);
+	r = connection_new(server, sock, cred.uid == (uid_t)-1 ? NULL : &cred);
 	if (r < 0)
 		log_error_errno(r, "cannot set up a client");
 	return 0;

@@ -292,7 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    .max_clients = 1 };
 	fuzz_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 			       pair) == 0, "socketpair: %s", strerror(errno));
-	r = connection_new(&d.server, pair[0]);
+	r = connection_new(&d.server, pair[0], NULL);
 	fuzz_assert(r == 0, "connection_new: %s", strerror(-r));
 
 	if (size == 0 || !(data[0] & 1))

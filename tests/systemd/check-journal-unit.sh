@@ -6,14 +6,18 @@
 # client did. Runs in the vm suite's guest, whose processes the manager may
 # move into its cgroups (the unit's cgroup is what -u matches).
 #
-# Usage: check-journal-unit.sh SOURCE_SYSTEMD_DIR BUILD_SYSTEMD_DIR IOBUFD JOURNAL_CLIENT
+# While the service runs, test-cgroup compares the units iobufd reads from
+# /proc/PID/cgroup with libsystemd's, for every process, the service's own
+# and the manager's among them.
+#
+# Usage: check-journal-unit.sh SOURCE_SYSTEMD_DIR BUILD_SYSTEMD_DIR IOBUFD JOURNAL_CLIENT TEST_CGROUP
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
 	exec unshare --mount --propagation private "$0" --inside "$@"
 fi
 shift
-src=$1 built=$2 iobufd=$3 client=$4
+src=$1 built=$2 iobufd=$3 client=$4 test_cgroup=$5
 dir=$(mktemp -d /tmp/iobufd-journal-unit.XXXXXX)
 export XDG_RUNTIME_DIR=$dir/run XDG_CONFIG_HOME=$dir/config
 export SYSTEMD_IGNORE_CHROOT=1
@@ -71,6 +75,12 @@ systemctl --user start iobufd.socket iobufd.service
 chmod 0755 "$dir"
 chmod 0666 "$dir/iobufd.sock"
 
+"$test_cgroup" >"$dir/cgroup.log" 2>&1 ||
+	fail "units read from cgroups differ from libsystemd's: $(cat "$dir/cgroup.log")"
+grep -q ' processes, [1-9][0-9]* of them in a unit' "$dir/cgroup.log" ||
+	fail "test-cgroup saw no process in a unit: $(cat "$dir/cgroup.log")"
+[ "$(systemctl --user show -p ControlGroup --value iobufd.service)" != "" ] ||
+	fail "iobufd.service has no cgroup"
 setpriv --reuid=1000 --regid=1000 --clear-groups "$client" "$dir/iobufd.sock" ||
 	fail "uid 1000's client failed"
 "$client" "$dir/iobufd.sock" || fail "root's client failed"

@@ -200,7 +200,8 @@ IOBUF_RESTART_HEAPS=dma-heap/system,memfd "$(dirname "$0")/../systemd/check-rest
 # shipped unit does, and journalctl -u iobufd reads one user's story.
 note "the journal of iobufd.service"
 "$(dirname "$0")/../systemd/check-journal-unit.sh" "$(dirname "$0")/../../systemd" \
-	"$build/systemd" "$build/daemon/iobufd" "$build/tests/systemd/journal-client" || failed=1
+	"$build/systemd" "$build/daemon/iobufd" "$build/tests/systemd/journal-client" \
+	"$build/tests/test-cgroup" || failed=1
 
 # Last, as it takes a device away: the first of two bochs heaps loses its
 # device while iobufd serves; the second must serve instead.
