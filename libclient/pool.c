@@ -67,6 +67,7 @@ static void fill(struct iobuf_task *task)
 	epoch = pool->epoch;
 	request.allocate_n = (struct wire_allocate_n){
 		.count = lacking,
+		.flags = WIRE_BATCH_POOLED,
 		.allocate = { .options = pool->options, .capacity = pool->capacity,
 			      .alignment = pool->alignment, .spec.present = true },
 	};
@@ -85,6 +86,14 @@ static bool pool_serves_locked(const struct task_pool *pool, uint32_t options, s
 {
 	return pool->target && pool->options == options && pool->capacity == capacity &&
 	       pool->alignment == alignment;
+}
+
+/* Tells the daemon, without waiting, that the buffer left the pool: admins see it in use. */
+static void claim(struct iobuf_task *task, const struct pooled *taken)
+{
+	struct wire_message request = { .header.opcode = WIRE_CLAIM, .free.id = taken->reply.id };
+
+	(void)task_send_on(task, taken->generation, &request);
 }
 
 struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
@@ -123,6 +132,7 @@ struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capaci
 	fill(task);
 	if (taken.fd < 0)
 		return NULL;
+	claim(task, &taken);
 	return buffer_adopt(task, taken.generation, &taken.reply, taken.fd, capacity, alignment);
 }
 

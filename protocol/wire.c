@@ -136,6 +136,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_ALLOCATE_IMAGE:
 	case WIRE_CHARGE_TO:
 	case WIRE_ALLOCATE_N:
+	case WIRE_CLAIM:
 	case WIRE_HELLO_REPLY:
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_FREE_REPLY:
@@ -145,6 +146,7 @@ static bool opcode_known(uint16_t opcode)
 	case WIRE_ALLOCATE_IMAGE_REPLY:
 	case WIRE_CHARGE_TO_REPLY:
 	case WIRE_ALLOCATE_N_REPLY:
+	case WIRE_CLAIM_REPLY:
 	case WIRE_ERROR:
 		return true;
 	}
@@ -163,6 +165,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_ALLOCATE_IMAGE: return "allocate-image";
 	case WIRE_CHARGE_TO: return "charge-to";
 	case WIRE_ALLOCATE_N: return "allocate-n";
+	case WIRE_CLAIM: return "claim";
 	case WIRE_HELLO_REPLY: return "hello-reply";
 	case WIRE_ALLOCATE_REPLY: return "allocate-reply";
 	case WIRE_FREE_REPLY: return "free-reply";
@@ -172,6 +175,7 @@ const char *wire_opcode_name(uint16_t opcode)
 	case WIRE_ALLOCATE_IMAGE_REPLY: return "allocate-image-reply";
 	case WIRE_CHARGE_TO_REPLY: return "charge-to-reply";
 	case WIRE_ALLOCATE_N_REPLY: return "allocate-n-reply";
+	case WIRE_CLAIM_REPLY: return "claim-reply";
 	case WIRE_ERROR: return "error";
 	}
 	return "unknown";
@@ -294,13 +298,14 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE_N:
 		put_u32(w, m->allocate_n.count);
-		put_u32(w, 0);
+		put_u32(w, m->allocate_n.flags);
 		put_allocate(w, &m->allocate_n.allocate);
 		break;
 	case WIRE_ALLOCATE_N_REPLY:
 		put_allocate_n_reply(w, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
+	case WIRE_CLAIM:
 		put_u64(w, m->free.id);
 		break;
 	case WIRE_SET_PURGEABLE:
@@ -340,6 +345,7 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		break;
 	case WIRE_STATS:
 	case WIRE_FREE_REPLY:
+	case WIRE_CLAIM_REPLY:
 	case WIRE_CHARGE_TO:
 		break;
 	}
@@ -445,7 +451,7 @@ static void get_body(struct reader *r, struct wire_message *m)
 		break;
 	case WIRE_ALLOCATE_N:
 		m->allocate_n.count = get_u32(r);
-		get_reserved(r);
+		m->allocate_n.flags = get_u32(r);
 		if (batch_count_fits(r, m->allocate_n.count))
 			get_allocate(r, &m->allocate_n.allocate);
 		break;
@@ -453,6 +459,7 @@ static void get_body(struct reader *r, struct wire_message *m)
 		get_allocate_n_reply(r, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
+	case WIRE_CLAIM:
 		m->free.id = get_u64(r);
 		break;
 	case WIRE_SET_PURGEABLE:
@@ -494,6 +501,7 @@ static void get_body(struct reader *r, struct wire_message *m)
 		break;
 	case WIRE_STATS:
 	case WIRE_FREE_REPLY:
+	case WIRE_CLAIM_REPLY:
 	case WIRE_CHARGE_TO:
 		break;
 	}

@@ -39,6 +39,7 @@ enum wire_opcode {
 	WIRE_ALLOCATE_IMAGE = 0x0007,
 	WIRE_CHARGE_TO = 0x0008, /* the one request that carries an fd: a pidfd */
 	WIRE_ALLOCATE_N = 0x0009,
+	WIRE_CLAIM = 0x000a,
 
 	/* replies, daemon to client: the request's opcode | WIRE_REPLY */
 	WIRE_REPLY = 0x8000,
@@ -51,6 +52,7 @@ enum wire_opcode {
 	WIRE_ALLOCATE_IMAGE_REPLY = WIRE_REPLY | WIRE_ALLOCATE_IMAGE,
 	WIRE_CHARGE_TO_REPLY = WIRE_REPLY | WIRE_CHARGE_TO,
 	WIRE_ALLOCATE_N_REPLY = WIRE_REPLY | WIRE_ALLOCATE_N,
+	WIRE_CLAIM_REPLY = WIRE_REPLY | WIRE_CLAIM,
 	WIRE_ERROR = 0xffff,
 };
 
@@ -90,9 +92,15 @@ struct wire_allocate {
 	struct wire_spec spec;
 };
 
+/* Bits of wire_allocate_n.flags. */
+enum {
+	WIRE_BATCH_POOLED = 1u << 0, /* for the client's pool: listed as pooled until claimed */
+};
+
 /* WIRE_ALLOCATE_N: count buffers alike, all or none. */
 struct wire_allocate_n {
 	uint32_t count; /* 1 to WIRE_MAX_BATCH */
+	uint32_t flags; /* WIRE_BATCH_* */
 	struct wire_allocate allocate;
 };
 
@@ -182,7 +190,7 @@ struct wire_message {
 		struct wire_allocate allocate;
 		struct wire_allocate_image allocate_image;
 		struct wire_allocate_n allocate_n;
-		struct wire_free free;
+		struct wire_free free; /* and WIRE_CLAIM */
 		struct wire_set_purgeable set_purgeable;
 		struct wire_hello_reply hello_reply;
 		struct wire_allocate_reply allocate_reply;

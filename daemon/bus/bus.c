@@ -263,7 +263,8 @@ static int method_allocate_n(sd_bus_message *m, void *userdata, sd_bus_error *er
 	r = sender_client(service, m, error, &client);
 	if (r < 0)
 		return r;
-	r = allocator_allocate_n(service->allocator, client, &req, count, ids, fds, &made, &why);
+	r = allocator_allocate_n(service->allocator, client, &req, count, false, ids, fds, &made,
+				 &why);
 	if (r < 0)
 		return refuse(m, client, error, r, &why);
 	r = reply_batch(m, fds, ids, count, &made);

@@ -669,8 +669,8 @@ int allocator_allocate(struct allocator *a, struct client *client,
 }
 
 int allocator_allocate_n(struct allocator *a, struct client *client,
-			 const struct alloc_request *req, uint32_t count, uint64_t *ids, int *fds,
-			 struct alloc_result *result, struct reason *why)
+			 const struct alloc_request *req, uint32_t count, bool pooled, uint64_t *ids,
+			 int *fds, struct alloc_result *result, struct reason *why)
 {
 	struct alloc_request alike = *req;
 	struct buffer *b;
@@ -685,6 +685,7 @@ int allocator_allocate_n(struct allocator *a, struct client *client,
 		if (r < 0)
 			break;
 		ids[made] = result->id;
+		client_find_buffer(client, result->id)->pooled = pooled;
 		/* The rest from the heap that served the first: one reply says what all are. */
 		alike.spec.heap = result->heap->name;
 	}
@@ -813,6 +814,16 @@ struct buffer *allocator_find_buffer(const struct client *client, uint64_t id, s
 	if (!b)
 		reason_set(why, -ENOENT, "no buffer %" PRIu64 " in this task", id);
 	return b;
+}
+
+int allocator_claim(struct allocator *a, struct client *client, uint64_t id, struct reason *why)
+{
+	struct buffer *b = allocator_find_buffer(client, id, why);
+
+	if (!b)
+		return -ENOENT;
+	b->pooled = false;
+	return 0;
 }
 
 int allocator_free(struct allocator *a, struct client *client, uint64_t id, struct reason *why)

@@ -103,8 +103,10 @@ int allocator_allocate(struct allocator *a, struct client *client,
  * the batch is left.
  */
 int allocator_allocate_n(struct allocator *a, struct client *client,
-			 const struct alloc_request *req, uint32_t count, uint64_t *ids, int *fds,
-			 struct alloc_result *result, struct reason *why);
+			 const struct alloc_request *req, uint32_t count, bool pooled, uint64_t *ids,
+			 int *fds, struct alloc_result *result, struct reason *why);
+/* The client took buffer id out of its pool: it is in use from now on. */
+int allocator_claim(struct allocator *a, struct client *client, uint64_t id, struct reason *why);
 /* A GPU image on the heap spec names, or the first that creates them; *fd as for allocate. */
 int allocator_allocate_image(struct allocator *a, struct client *client,
 			     const struct image_request *req, const struct buffer_spec *spec,

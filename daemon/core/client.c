@@ -263,7 +263,9 @@ struct buffer *client_find_charged_buffer(const struct client *client, uint64_t 
 
 const char *buffer_use(const struct buffer *buffer)
 {
-	return buffer->freed ? "freed by its owner, still referenced" : "in use";
+	if (buffer->freed)
+		return "freed by its owner, still referenced";
+	return buffer->pooled ? "pooled, not handed out yet" : "in use";
 }
 
 void client_free_buffer(struct client *client, struct buffer *buffer)

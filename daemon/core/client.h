@@ -32,6 +32,7 @@ struct buffer {
 	unsigned client_id; /* its owner's */
 	uint8_t purgeable_state;
 	bool freed;         /* by its owner, or its owner left: charged until released */
+	bool pooled;        /* made for its owner's pool and not yet claimed from it */
 };
 
 /* Whom a client charges instead of itself (charge.c owns it). */

@@ -208,7 +208,13 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		break;
 	case WIRE_ALLOCATE_N:
 		ask = request_of(&req->allocate_n.allocate);
+		if (req->allocate_n.flags & ~(uint32_t)WIRE_BATCH_POOLED) {
+			r = reason_set(&why, -EINVAL, "unknown batch flags 0x%x",
+				       req->allocate_n.flags & ~(uint32_t)WIRE_BATCH_POOLED);
+			break;
+		}
 		r = allocator_allocate_n(a, &conn->client, &ask, req->allocate_n.count,
+					 req->allocate_n.flags & WIRE_BATCH_POOLED,
 					 ans->msg.allocate_n_reply.ids, ans->fds, &made, &why);
 		if (r >= 0) {
 			ans->n_fds = req->allocate_n.count;
@@ -223,6 +229,9 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		break;
 	case WIRE_FREE:
 		r = allocator_free(a, &conn->client, req->free.id, &why);
+		break;
+	case WIRE_CLAIM:
+		r = allocator_claim(a, &conn->client, req->free.id, &why);
 		break;
 	case WIRE_SET_PURGEABLE:
 		r = allocator_set_purgeable(a, &conn->client, req->set_purgeable.id,

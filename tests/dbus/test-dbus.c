@@ -355,6 +355,33 @@ static void test_allocate_n(void **state)
 		     (uint32_t)2);
 }
 
+/* A task's pool is visible to admins: its buffers are listed as pooled until taken. */
+static void test_pool_is_visible(void **state)
+{
+	struct bus_fixture *f = *state;
+	struct iobuf_task *task = iobuf_task_connect(f->daemon.socket);
+	struct iobuf *taken;
+	const char *out;
+
+	assert_non_null(task);
+	assert_int_equal(iobuf_task_set_pool(task, IOBUF_PAGEABLE, 4096, 0, 4), 0);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListBuffers u 0 | "
+		  "grep -o 'pooled, not handed out yet' | wc -l", f->address);
+	assert_has(out, "4");
+	taken = iobuf_in_task_with_options(task, IOBUF_PAGEABLE, 4096, 0);
+	assert_non_null(taken);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListBuffers u 0 | "
+		  "grep -o 'pooled, not handed out yet' | wc -l", f->address);
+	assert_has(out, "3");
+	out = run("busctl --address='%s' call " NAME " " PATH " " NAME " ListBuffers u 0",
+		  f->address);
+	assert_has(out, "\"in use\"");
+	iobuf_release(taken);
+	iobuf_task_unref(task);
+}
+
 /* A rule set over D-Bus holds at once, and Limits lists it under its name. */
 static void test_set_limit_rules(void **state)
 {
@@ -1145,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(test_objects_per_client_and_buffer),
 		cmocka_unit_test(test_allocate_ex_labels),
 		cmocka_unit_test(test_allocate_n),
+		cmocka_unit_test(test_pool_is_visible),
 		cmocka_unit_test(test_client_names_are_made_safe),
 		cmocka_unit_test(test_set_limit_rules),
 		cmocka_unit_test(test_admin_methods),

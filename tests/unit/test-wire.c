@@ -245,8 +245,8 @@ static void test_batch_messages(void **state)
 {
 	struct wire_message m = {
 		.header = { WIRE_ALLOCATE_N, 0, 11 },
-		.allocate_n = { 64, { IOBUF_PAGEABLE, 4096, 0, 0, { .present = true,
-								   .label = "b" } } },
+		.allocate_n = { 64, WIRE_BATCH_POOLED,
+				{ IOBUF_PAGEABLE, 4096, 0, 0, { .present = true, .label = "b" } } },
 	};
 	struct wire_message out = roundtrip(&m);
 	uint8_t buf[WIRE_MAX_MESSAGE];
@@ -276,6 +276,13 @@ static void test_batch_messages(void **state)
 	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 2 + 5 + 64 * 8);
 	m.allocate_n_reply.count = 65;
 	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+
+	m = (struct wire_message){ .header = { WIRE_CLAIM, 0, 12 }, .free.id = UINT64_MAX - 1 };
+	out = roundtrip(&m);
+	assert_true(out.free.id == UINT64_MAX - 1);
+	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 8);
+	m = (struct wire_message){ .header = { WIRE_CLAIM_REPLY, 0, 12 } };
+	assert_int_equal(roundtrip(&m).header.size, WIRE_HEADER_SIZE);
 }
 
 static void test_image_messages(void **state)
