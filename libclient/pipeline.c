@@ -975,6 +975,7 @@ IOBUF_EXPORT int iobuf_task_flush(struct iobuf_task *task)
 
 	if (!task)
 		return error_set(-EINVAL, "task must not be NULL");
+	pool_send_claims(task);
 	pthread_mutex_lock(&task->lock);
 	/* Nothing in flight: nothing to wait for, and no connection to open. */
 	if (!task->first && !task->deferred_error) {

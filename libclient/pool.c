@@ -3,8 +3,9 @@
  * A task's prefetch pool: buffers of one kind allocated ahead, in one
  * allocate-n, so that an allocation of that kind takes one without a round
  * trip. They are the task's buffers like any other: charged to it, counted
- * by its limits, listed by iobufctl. The pool is filled again, without
- * waiting, when it is down to half.
+ * by its limits, listed by iobufctl (as pooled, until the daemon hears they
+ * were taken: with the next fill, or iobuf_task_flush()). The pool is
+ * filled again, without waiting, when it is down to half.
  */
 #include <errno.h>
 #include <string.h>
@@ -72,6 +73,7 @@ static void fill(struct iobuf_task *task)
 			      .alignment = pool->alignment, .spec.present = true },
 	};
 	pthread_mutex_unlock(&task->lock);
+	pool_send_claims(task);
 	task_get_label(task, request.allocate_n.allocate.spec.label,
 		       sizeof(request.allocate_n.allocate.spec.label));
 	if (task_send_pool_fill(task, &request, epoch) < 0) {
@@ -88,12 +90,30 @@ static bool pool_serves_locked(const struct task_pool *pool, uint32_t options, s
 	       pool->alignment == alignment;
 }
 
-/* Tells the daemon, without waiting, that the buffer left the pool: admins see it in use. */
-static void claim(struct iobuf_task *task, const struct pooled *taken)
+/* Notes that a buffer left the pool; the daemon hears of it with the next fill or flush. */
+static void claim_locked(struct task_pool *pool, const struct pooled *taken)
 {
-	struct wire_message request = { .header.opcode = WIRE_CLAIM, .free.id = taken->reply.id };
+	if (pool->claimed_count && pool->claimed_generation != taken->generation)
+		pool->claimed_count = 0; /* of a connection that is gone */
+	if (pool->claimed_count < IOBUF_BATCH_MAX) {
+		pool->claimed[pool->claimed_count++] = taken->reply.id;
+		pool->claimed_generation = taken->generation;
+	}
+}
 
-	(void)task_send_on(task, taken->generation, &request);
+void pool_send_claims(struct iobuf_task *task)
+{
+	struct wire_message request = { .header.opcode = WIRE_CLAIM };
+	uint64_t generation;
+
+	pthread_mutex_lock(&task->lock);
+	request.claim.count = (uint32_t)task->pool.claimed_count;
+	memcpy(request.claim.ids, task->pool.claimed, request.claim.count * sizeof(uint64_t));
+	generation = task->pool.claimed_generation;
+	task->pool.claimed_count = 0;
+	pthread_mutex_unlock(&task->lock);
+	if (request.claim.count)
+		(void)task_send_on(task, generation, &request);
 }
 
 struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
@@ -128,11 +148,12 @@ struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capaci
 			taken.fd = -1;
 		}
 	}
+	if (taken.fd >= 0)
+		claim_locked(pool, &taken);
 	pthread_mutex_unlock(&task->lock);
 	fill(task);
 	if (taken.fd < 0)
 		return NULL;
-	claim(task, &taken);
 	return buffer_adopt(task, taken.generation, &taken.reply, taken.fd, capacity, alignment);
 }
 
@@ -161,6 +182,7 @@ IOBUF_EXPORT int iobuf_task_set_pool(struct iobuf_task *task, uint32_t options, 
 		return error_set(-EINVAL, "a pool keeps at most %d buffers ready, not %u",
 				 IOBUF_BATCH_MAX, count);
 	pool = &task->pool;
+	pool_send_claims(task);
 	pthread_mutex_lock(&task->lock);
 	n_dropped = pool->count;
 	memcpy(dropped, pool->ready, n_dropped * sizeof(dropped[0]));

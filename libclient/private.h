@@ -46,6 +46,9 @@ struct task_pool {
 	size_t capacity;
 	size_t alignment;
 	bool filling; /* an allocate-n for it is in flight */
+	uint64_t claimed[IOBUF_BATCH_MAX]; /* taken since the daemon was last told */
+	size_t claimed_count;
+	uint64_t claimed_generation;
 	uintptr_t epoch; /* counts iobuf_task_set_pool() calls: a fill of an older one is not wanted */
 	size_t count;
 	struct pooled ready[IOBUF_BATCH_MAX];
@@ -128,6 +131,8 @@ void pool_drop(struct iobuf_task *task);
 /* A buffer of the pool for this kind, adopted, or NULL (none ready: allocate as usual). */
 struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capacity,
 			size_t alignment);
+/* Tells the daemon, without waiting, which buffers were taken out of the pool. */
+void pool_send_claims(struct iobuf_task *task);
 
 /* pipeline.c: opens the task's connection (hello, charge-to). 0 or a negative errno. */
 int task_connect(struct iobuf_task *task);

@@ -200,6 +200,8 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_ALLOCATE_N:
 		return m->allocate_n.count >= 1 && m->allocate_n.count <= WIRE_MAX_BATCH &&
 		       spec_fits(&m->allocate_n.allocate.spec);
+	case WIRE_CLAIM:
+		return m->claim.count >= 1 && m->claim.count <= WIRE_MAX_BATCH;
 	case WIRE_ALLOCATE_N_REPLY:
 		return strnlen(m->allocate_n_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME &&
 		       m->allocate_n_reply.count >= 1 && m->allocate_n_reply.count <= WIRE_MAX_BATCH;
@@ -305,8 +307,13 @@ static void put_body(struct writer *w, const struct wire_message *m)
 		put_allocate_n_reply(w, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
-	case WIRE_CLAIM:
 		put_u64(w, m->free.id);
+		break;
+	case WIRE_CLAIM:
+		put_u32(w, m->claim.count);
+		put_u32(w, 0);
+		for (uint32_t i = 0; i < m->claim.count; i++)
+			put_u64(w, m->claim.ids[i]);
 		break;
 	case WIRE_SET_PURGEABLE:
 		put_u64(w, m->set_purgeable.id);
@@ -459,8 +466,14 @@ static void get_body(struct reader *r, struct wire_message *m)
 		get_allocate_n_reply(r, &m->allocate_n_reply);
 		break;
 	case WIRE_FREE:
-	case WIRE_CLAIM:
 		m->free.id = get_u64(r);
+		break;
+	case WIRE_CLAIM:
+		m->claim.count = get_u32(r);
+		get_reserved(r);
+		if (batch_count_fits(r, m->claim.count))
+			for (uint32_t i = 0; i < m->claim.count; i++)
+				m->claim.ids[i] = get_u64(r);
 		break;
 	case WIRE_SET_PURGEABLE:
 		m->set_purgeable.id = get_u64(r);

@@ -114,6 +114,12 @@ struct wire_allocate_n_reply {
 	uint64_t ids[WIRE_MAX_BATCH];
 };
 
+/* WIRE_CLAIM: buffers the client took out of its pool. */
+struct wire_claim {
+	uint32_t count; /* 1 to WIRE_MAX_BATCH */
+	uint64_t ids[WIRE_MAX_BATCH];
+};
+
 struct wire_free {
 	uint64_t id;
 };
@@ -190,7 +196,8 @@ struct wire_message {
 		struct wire_allocate allocate;
 		struct wire_allocate_image allocate_image;
 		struct wire_allocate_n allocate_n;
-		struct wire_free free; /* and WIRE_CLAIM */
+		struct wire_free free;
+		struct wire_claim claim;
 		struct wire_set_purgeable set_purgeable;
 		struct wire_hello_reply hello_reply;
 		struct wire_allocate_reply allocate_reply;

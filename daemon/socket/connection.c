@@ -231,7 +231,8 @@ static void dispatch(struct connection *conn, const struct wire_message *req, in
 		r = allocator_free(a, &conn->client, req->free.id, &why);
 		break;
 	case WIRE_CLAIM:
-		r = allocator_claim(a, &conn->client, req->free.id, &why);
+		for (uint32_t i = 0; i < req->claim.count && r >= 0; i++)
+			r = allocator_claim(a, &conn->client, req->claim.ids[i], &why);
 		break;
 	case WIRE_SET_PURGEABLE:
 		r = allocator_set_purgeable(a, &conn->client, req->set_purgeable.id,

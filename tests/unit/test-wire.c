@@ -277,10 +277,13 @@ static void test_batch_messages(void **state)
 	m.allocate_n_reply.count = 65;
 	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
 
-	m = (struct wire_message){ .header = { WIRE_CLAIM, 0, 12 }, .free.id = UINT64_MAX - 1 };
+	m = (struct wire_message){ .header = { WIRE_CLAIM, 0, 12 },
+				   .claim = { 2, { 7, UINT64_MAX - 1 } } };
 	out = roundtrip(&m);
-	assert_true(out.free.id == UINT64_MAX - 1);
-	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 8);
+	assert_memory_equal(&out.claim, &m.claim, sizeof(m.claim));
+	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 8 + 2 * 8);
+	m.claim.count = 0;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
 	m = (struct wire_message){ .header = { WIRE_CLAIM_REPLY, 0, 12 } };
 	assert_int_equal(roundtrip(&m).header.size, WIRE_HEADER_SIZE);
 }
