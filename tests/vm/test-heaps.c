@@ -184,6 +184,68 @@ static void test_released_uncharged(void **state)
 	assert_int_equal(usage.total_bytes, 0);
 }
 
+/* A dma-buf the kernel driver imports, or the test fails. */
+static void assert_imported(const struct iobuf *buf)
+{
+	int drm = open_importer();
+	uint32_t handle = 0;
+
+	if (drmPrimeFDToHandle(drm, iobuf_get_fd(buf), &handle) < 0)
+		fail_msg("%s refused to import the dma-buf of %s: %s", importer, heap,
+			 strerror(errno));
+	assert_int_equal(drmCloseBufferHandle(drm, handle), 0);
+	close(drm);
+}
+
+static void allocated(struct iobuf_task *task, struct iobuf *buf, int error, void *userdata)
+{
+	struct iobuf **made = userdata;
+
+	if (!buf)
+		fail_msg("%s: async allocation: %s", heap, iobuf_last_error());
+	*made = buf;
+}
+
+/*
+ * The calls of many requests on the heap: a batch, a prefetch pool and an
+ * asynchronous allocation make the same dma-bufs, which the kernel imports.
+ */
+static void test_batch_pool_and_async(void **state)
+{
+	struct iobuf_task *task = iobuf_task_connect(NULL);
+	struct iobuf *bufs[4], *pooled, *async = NULL;
+
+	assert_non_null(task);
+	if (iobuf_in_task_with_options_n(task, options, SIZE, 0, 4, bufs) < 0)
+		fail_msg("%s: batch: %s", heap, iobuf_last_error());
+	for (int i = 0; i < 4; i++) {
+		assert_string_equal(iobuf_get_heap(bufs[i]), heap);
+		assert_imported(bufs[i]);
+	}
+
+	assert_int_equal(iobuf_task_set_pool(task, options, SIZE, 0, 2), 0);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	pooled = iobuf_in_task_with_options(task, options, SIZE, 0);
+	if (!pooled)
+		fail_msg("%s: from the pool: %s", heap, iobuf_last_error());
+	assert_string_equal(iobuf_get_heap(pooled), heap);
+	assert_imported(pooled);
+
+	assert_int_equal(iobuf_in_task_async(task, options, SIZE, 0, allocated, &async), 0);
+	while (!async)
+		assert_true(iobuf_task_dispatch(task) >= 0);
+	assert_string_equal(iobuf_get_heap(async), heap);
+	assert_imported(async);
+
+	for (int i = 0; i < 4; i++)
+		iobuf_release(bufs[i]);
+	iobuf_release(pooled);
+	iobuf_release(async);
+	assert_int_equal(iobuf_task_set_pool(task, 0, 0, 0, 0), 0);
+	assert_int_equal(iobuf_task_flush(task), 0);
+	iobuf_task_unref(task);
+}
+
 static void test_unsatisfiable_rejected(void **state)
 {
 	char expected[128];
@@ -261,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_written_and_read_back),
 		cmocka_unit_test(test_imported_by_a_kernel_driver),
 		cmocka_unit_test(test_released_uncharged),
+		cmocka_unit_test(test_batch_pool_and_async),
 		cmocka_unit_test(test_gbm_image_imported),
 		cmocka_unit_test(test_unsatisfiable_rejected),
 	};
