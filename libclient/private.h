@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iobuf/iobuf.h"
@@ -120,6 +121,30 @@ struct iobuf_task *task_ref(struct iobuf_task *task);
 void task_get_label(struct iobuf_task *task, char *out, size_t size);
 /* Whether this process opened the task's connection (not a forked child). */
 int task_is_own(const struct iobuf_task *task);
+/* When a call must be over, and the timeout that set it (for messages). */
+struct deadline {
+	uint64_t at_ns; /* CLOCK_MONOTONIC; NO_DEADLINE: wait forever */
+	unsigned timeout_ms;
+};
+
+#define NO_DEADLINE UINT64_MAX
+
+/* socket.c: the deadline of a call on task, from its timeout. */
+struct deadline task_deadline(struct iobuf_task *task);
+/* The deadline as pthread_*_clock*() take it (CLOCK_MONOTONIC). */
+struct timespec deadline_timespec(const struct deadline *dl);
+/* A connected socket to the daemon at path, or a negative errno with the message set. */
+int open_socket(const char *path, const struct deadline *dl);
+/* hello, and charge-to for a task charging another, on a new connection's socket. */
+int greet(struct iobuf_task *task, int sock, const struct deadline *dl);
+/* One record sent (with send_fd, or -1) or received (its fds into *fds), within dl. */
+int send_within(int sock, const struct wire_message *request, int send_fd,
+		const struct deadline *dl);
+int recv_within(int sock, struct wire_message *reply, struct passed_fds *fds,
+		const char **reason, const struct deadline *dl);
+/* Whether a connection failed because the daemon closed it (not a timeout or a bad reply). */
+bool closed_by_daemon(int error);
+
 /*
  * pool.c: takes the buffers of an allocate-n sent for the pool (reply NULL:
  * it failed), the task's lock held; and drops what the pool holds, for the
