@@ -179,7 +179,7 @@ relay() { # RUN
 		printf '%s\n' "$line" >>"$1/console.log"
 		[ -z "${IOBUF_VM_DEBUG:-}" ] || printf '%s\n' "$line" >&2
 		if [ -z "$on" ]; then
-			[[ $line != *"$tag-BEGIN" ]] || on=1
+			[[ $line != *"$tag-BEGIN" ]] || { on=1; : >"$1/began"; }
 		elif [[ $line == *"$tag-EXIT="* ]]; then
 			[ -z "${line%%"$tag-EXIT="*}" ] || printf '%s\n' "${line%%"$tag-EXIT="*}"
 			echo "${line##*"$tag-EXIT="}" >"$1/status"
@@ -198,6 +198,12 @@ main() {
 	trap 'rm -rf "$run"' EXIT
 	write_command "$run/command.sh" "$@"
 	boot "$run" | relay "$run"
+	# A kernel that panicked while booting (seldom, under TCG) ran nothing: boot once more.
+	if [ ! -e "$run/began" ] && grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
+		echo "guest-run: the guest's kernel panicked while booting; booting again" >&2
+		mv "$run/console.log" "$run/console-panicked.log"
+		boot "$run" | relay "$run"
+	fi
 	status=$(cat "$run/status" 2>/dev/null || true)
 	[[ ! $status =~ ^[0-9]+$ ]] || exit "$status"
 	case $(cat "$run/qemu-status") in
