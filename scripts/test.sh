@@ -21,7 +21,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	meson test -C "$top/build-sanitize" --print-errorlogs --no-suite vm
 
 echo "== valgrind =="
-valgrind="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+# --vgdb=no: no gdbserver pipes in /tmp, whose name a later process (another uid's, with
+# the same pid) could not take.
+valgrind="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no"
 IOBUFD_WRAPPER="$valgrind" meson test -C "$top/build" --print-errorlogs \
 	--suite unit --suite integration --suite dbus --suite python --suite preload \
 	--no-suite pidfd --no-suite vm --wrap="$valgrind" \
