@@ -129,11 +129,11 @@ static void *get_floor(const void *arg)
 
 static struct bench_daemon iobufd;
 
-static void *get_iobuf(const void *arg)
+/* A buffer of the case's kind from task, mapped and touched. */
+static void *get_from(struct iobuf_task *task, const struct bench_case *c)
 {
-	const struct bench_case *c = arg;
-	struct iobuf *buf = iobuf_in_task_with_options(iobufd.task,
-						       c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0);
+	struct iobuf *buf = iobuf_in_task_with_options(task, c->pageable ? IOBUF_PAGEABLE : 0,
+						       c->size, 0);
 	volatile char *p;
 
 	if (!buf) {
@@ -143,6 +143,11 @@ static void *get_iobuf(const void *arg)
 	p = iobuf_get_bytes_no_copy(buf);
 	p[0] = 1;
 	return buf;
+}
+
+static void *get_iobuf(const void *arg)
+{
+	return get_from(iobufd.task, arg);
 }
 
 static void put_iobuf(void *what, const void *arg)
@@ -158,18 +163,7 @@ static struct iobuf_task *pool_task;
 
 static void *get_pooled(const void *arg)
 {
-	const struct bench_case *c = arg;
-	struct iobuf *buf = iobuf_in_task_with_options(pool_task,
-						       c->pageable ? IOBUF_PAGEABLE : 0, c->size, 0);
-	volatile char *p;
-
-	if (!buf) {
-		fprintf(stderr, "iobuf-bench: %s\n", iobuf_last_error());
-		exit(1);
-	}
-	p = iobuf_get_bytes_no_copy(buf);
-	p[0] = 1;
-	return buf;
+	return get_from(pool_task, arg);
 }
 
 /* The pool's allocation against the direct one, each timed alone (4 KiB only). */
