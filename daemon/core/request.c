@@ -49,6 +49,10 @@ int request_check(const struct alloc_request *req, uint64_t max_buffer_size, str
 		return reason_set(why, -EFBIG, "capacity %" PRIu64 " is over the maximum buffer "
 				  "size %" PRIu64, req->capacity, max_buffer_size);
 	}
+	if (rounded > max_buffer_size) /* a limit that is not a whole number of pages */
+		return reason_set(why, -EFBIG, "capacity %" PRIu64 " takes %" PRIu64 " bytes in "
+				  "whole pages, over the maximum buffer size %" PRIu64,
+				  req->capacity, rounded, max_buffer_size);
 	return spec_check(&req->spec, why);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Option and size validation, before any heap is asked. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,23 @@ static void test_capacity_over_maximum(void **state)
 	assert_int_equal(check(0, UINT64_MAX, 0, why), -EFBIG);
 }
 
+/* The buffer, in whole pages, must fit a limit that is not a multiple of the page size. */
+static void test_rounded_size_over_maximum(void **state)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct alloc_request req = { 0, page + 1, 0, 0 };
+	struct reason why = { "" };
+	char expected[256];
+
+	assert_int_equal(request_check(&req, page + page / 2, &why), -EFBIG);
+	snprintf(expected, sizeof(expected), "capacity %" PRIu64 " takes %" PRIu64 " bytes in "
+		 "whole pages, over the maximum buffer size %" PRIu64, page + 1, 2 * page,
+		 page + page / 2);
+	assert_string_equal(why.text, expected);
+	req.capacity = page;
+	assert_int_equal(request_check(&req, page + page / 2, &why), 0);
+}
+
 static void test_size_rounds_to_pages(void **state)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -123,6 +141,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_cache_mode),
 		cmocka_unit_test(test_purgeable_needs_pageable),
 		cmocka_unit_test(test_capacity_over_maximum),
+		cmocka_unit_test(test_rounded_size_over_maximum),
 		cmocka_unit_test(test_size_rounds_to_pages),
 	};
 
