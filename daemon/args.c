@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -73,7 +74,7 @@ int args_parse_bytes(const char *text, uint64_t *bytes)
 	unsigned shift = 0;
 	char *end;
 
-	if (!text[0] || text[0] == '-')
+	if (!isdigit((unsigned char)text[0])) /* strtoull would take a sign or spaces */
 		return -EINVAL;
 	errno = 0;
 	value = strtoull(text, &end, 10);

@@ -402,6 +402,9 @@ static void test_parse_bytes(void **state)
 		{ "1KB", -EINVAL, 0 },
 		{ "1 M", -EINVAL, 0 },
 		{ "0x10", -EINVAL, 0 },
+		{ "+5", -EINVAL, 0 },
+		{ " 5", -EINVAL, 0 },
+		{ "\t5", -EINVAL, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
