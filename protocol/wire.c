@@ -187,13 +187,19 @@ static bool spec_fits(const struct wire_spec *spec)
 	       strnlen(spec->label, WIRE_MAX_LABEL + 1) <= WIRE_MAX_LABEL;
 }
 
-/* Strings an encoder would have to cut are refused instead. */
-static bool strings_fit(const struct wire_message *m)
+/* A reply names the heap that served: never empty. */
+static bool heap_named(const char *heap)
+{
+	return heap[0] != '\0' && strnlen(heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME;
+}
+
+/* What the decoder would refuse, or an encoder would have to cut, is refused instead. */
+static bool encodable(const struct wire_message *m)
 {
 	switch (m->header.opcode) {
 	case WIRE_ALLOCATE_REPLY:
 	case WIRE_QUERY_REPLY:
-		return strnlen(m->allocate_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME;
+		return heap_named(m->allocate_reply.heap);
 	case WIRE_ALLOCATE:
 	case WIRE_QUERY:
 		return spec_fits(&m->allocate.spec);
@@ -203,18 +209,18 @@ static bool strings_fit(const struct wire_message *m)
 	case WIRE_CLAIM:
 		return m->claim.count >= 1 && m->claim.count <= WIRE_MAX_BATCH;
 	case WIRE_ALLOCATE_N_REPLY:
-		return strnlen(m->allocate_n_reply.heap, WIRE_MAX_HEAP_NAME + 1) <= WIRE_MAX_HEAP_NAME &&
+		return heap_named(m->allocate_n_reply.heap) &&
 		       m->allocate_n_reply.count >= 1 && m->allocate_n_reply.count <= WIRE_MAX_BATCH;
 	case WIRE_ALLOCATE_IMAGE:
 		return m->allocate_image.modifier_count <= WIRE_MAX_MODIFIERS &&
 		       spec_fits(&m->allocate_image.spec);
 	case WIRE_ALLOCATE_IMAGE_REPLY:
-		return strnlen(m->allocate_image_reply.buffer.heap, WIRE_MAX_HEAP_NAME + 1) <=
-			       WIRE_MAX_HEAP_NAME &&
+		return heap_named(m->allocate_image_reply.buffer.heap) &&
 		       m->allocate_image_reply.plane_count >= 1 &&
 		       m->allocate_image_reply.plane_count <= WIRE_MAX_PLANES;
 	case WIRE_ERROR:
-		return strnlen(m->error.message, WIRE_MAX_ERROR_MESSAGE + 1) <= WIRE_MAX_ERROR_MESSAGE;
+		return m->error.error > 0 &&
+		       strnlen(m->error.message, WIRE_MAX_ERROR_MESSAGE + 1) <= WIRE_MAX_ERROR_MESSAGE;
 	}
 	return true;
 }
@@ -435,6 +441,8 @@ static void get_allocate_n_reply(struct reader *r, struct wire_allocate_n_reply 
 	get_reserved(r);
 	reply->size = get_u64(r);
 	get_string(r, reply->heap, WIRE_MAX_HEAP_NAME);
+	if (!r->error && reply->heap[0] == '\0')
+		fail(r, "heap name is empty");
 	if (!batch_count_fits(r, reply->count))
 		return;
 	for (uint32_t i = 0; i < reply->count; i++)
@@ -525,7 +533,7 @@ ssize_t wire_encode(const struct wire_message *msg, void *buf, size_t size)
 	struct writer w = { .buf = buf, .size = size };
 	uint16_t total;
 
-	if (!opcode_known(msg->header.opcode) || !strings_fit(msg))
+	if (!opcode_known(msg->header.opcode) || !encodable(msg))
 		return -EINVAL;
 
 	put_u16(&w, msg->header.opcode);

@@ -123,6 +123,20 @@ static void test_encode_refuses(void **state)
 	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE_REPLY };
 	memset(m.allocate_reply.heap, 'h', sizeof(m.allocate_reply.heap));
 	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+
+	/* Nor is what the decoder would refuse: a reply naming no heap, an errno of 0 or less. */
+	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE_REPLY };
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE_N_REPLY,
+				   .allocate_n_reply.count = 1 };
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = (struct wire_message){ .header.opcode = WIRE_ALLOCATE_IMAGE_REPLY,
+				   .allocate_image_reply.plane_count = 1 };
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = (struct wire_message){ .header.opcode = WIRE_ERROR, .error.error = 0 };
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.error.error = -EIO;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
 }
 
 /* Encodes a valid message to tamper with. */
@@ -276,6 +290,16 @@ static void test_batch_messages(void **state)
 	assert_int_equal(out.header.size, WIRE_HEADER_SIZE + 24 + 2 + 5 + 64 * 8);
 	m.allocate_n_reply.count = 65;
 	assert_int_equal(wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	/* A reply with an empty heap name (its length is at offset 32) is malformed. */
+	m.allocate_n_reply.count = 1;
+	len = wire_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	memmove(buf + 34, buf + 39, (size_t)len - 39);
+	memset(buf + 32, 0, 2);
+	len -= 5;
+	memcpy(buf + 2, &(uint16_t){ (uint16_t)len }, 2);
+	assert_int_equal(wire_decode(buf, (size_t)len, &out, &reason), -EBADMSG);
+	assert_non_null(strstr(reason, "heap name is empty"));
 
 	m = (struct wire_message){ .header = { WIRE_CLAIM, 0, 12 },
 				   .claim = { 2, { 7, UINT64_MAX - 1 } } };
