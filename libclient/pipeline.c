@@ -88,6 +88,17 @@ static void orphan_made_locked(struct iobuf_task *task, const struct wire_messag
 	}
 }
 
+/* Puts p at the end of the queue that first and last hold. */
+static void queue_append(struct pending **first, struct pending **last, struct pending *p)
+{
+	p->next = NULL;
+	if (*last)
+		(*last)->next = p;
+	else
+		*first = p;
+	*last = p;
+}
+
 /* Puts a request that got its answer (or its failure) where its kind says. */
 static void complete_locked(struct iobuf_task *task, struct pending *p)
 {
@@ -96,12 +107,7 @@ static void complete_locked(struct iobuf_task *task, struct pending *p)
 	case PENDING_WAITED:
 		return; /* its thread wakes up: the caller broadcasts */
 	case PENDING_ASYNC:
-		p->next = NULL;
-		if (task->completed_last)
-			task->completed_last->next = p;
-		else
-			task->completed = p;
-		task->completed_last = p;
+		queue_append(&task->completed, &task->completed_last, p);
 		return;
 	case PENDING_POOL:
 		pool_filled_locked(task, p->error ? NULL : &p->reply.allocate_n_reply, &p->fds,
@@ -400,11 +406,7 @@ static int send_queued(struct iobuf_task *task, struct pending *p, struct wire_m
 	p->opcode = request->header.opcode;
 	p->generation = task->generation;
 	p->sending = true;
-	if (task->last)
-		task->last->next = p;
-	else
-		task->first = p;
-	task->last = p;
+	queue_append(&task->first, &task->last, p);
 	if (p->kind != PENDING_WAITED)
 		task->unwaited++;
 	sock = task->sock;

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "client.h"
+#include "list.h"
 #include "rights.h"
 
 #ifndef SO_PEERPIDFD
@@ -196,41 +197,17 @@ static void ids_remove(struct client_holdings *held, struct buffer *b)
 	}
 }
 
-static void freed_add(struct client_holdings *held, struct buffer *b)
-{
-	b->freed_prev = NULL;
-	b->link = held->freed;
-	if (b->link)
-		b->link->freed_prev = b;
-	held->freed = b;
-}
-
-static void freed_remove(struct client_holdings *held, struct buffer *b)
-{
-	if (b->freed_prev)
-		b->freed_prev->link = b->link;
-	else
-		held->freed = b->link;
-	if (b->link)
-		b->link->freed_prev = b->freed_prev;
-	b->link = b->freed_prev = NULL;
-}
-
 int client_add_buffer(struct client *client, struct buffer *buffer)
 {
 	struct client_holdings *held = &client->held;
 
 	if (buffer->freed)
-		freed_add(held, buffer);
+		LIST_PREPEND(held->freed, buffer, link, freed_prev);
 	else if (grow_ids(held, held->buffer_count - held->freed_count + 1) < 0)
 		return -ENOMEM;
 	else
 		ids_add(held, buffer);
-	buffer->prev = NULL;
-	buffer->next = held->buffers;
-	if (buffer->next)
-		buffer->next->prev = buffer;
-	held->buffers = buffer;
+	LIST_PREPEND(held->buffers, buffer, next, prev);
 	held->buffer_count++;
 	held->bytes += buffer->size;
 	held->freed_count += buffer->freed;
@@ -272,7 +249,7 @@ void client_free_buffer(struct client *client, struct buffer *buffer)
 {
 	ids_remove(&client->held, buffer);
 	buffer->freed = true;
-	freed_add(&client->held, buffer);
+	LIST_PREPEND(client->held.freed, buffer, link, freed_prev);
 	client->held.freed_count++;
 }
 
@@ -281,16 +258,10 @@ void client_remove_buffer(struct client *client, struct buffer *buffer)
 	struct client_holdings *held = &client->held;
 
 	if (buffer->freed)
-		freed_remove(held, buffer);
+		LIST_REMOVE(held->freed, buffer, link, freed_prev);
 	else
 		ids_remove(held, buffer);
-	if (buffer->prev)
-		buffer->prev->next = buffer->next;
-	else
-		held->buffers = buffer->next;
-	if (buffer->next)
-		buffer->next->prev = buffer->prev;
-	buffer->next = buffer->prev = NULL;
+	LIST_REMOVE(held->buffers, buffer, next, prev);
 	held->buffer_count--;
 	held->bytes -= buffer->size;
 	held->freed_count -= buffer->freed;

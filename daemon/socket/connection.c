@@ -10,6 +10,7 @@
 #include "core/charge.h"
 #include "core/event.h"
 #include "connection.h"
+#include "list.h"
 #include "log-budget.h"
 #include "log.h"
 #include "server.h"
@@ -385,10 +386,7 @@ static int connection_add(struct server *server, int sock, const struct ucred *p
 		free(conn);
 		return r;
 	}
-	conn->next = server->connections;
-	if (conn->next)
-		conn->next->prev = conn;
-	server->connections = conn;
+	LIST_PREPEND(server->connections, conn, next, prev);
 	server->connection_count++;
 	allocator_add_client(server->allocator, &conn->client, id);
 	return 0;
@@ -409,12 +407,7 @@ void connection_free(struct connection *conn)
 	struct server *server = conn->server;
 
 	allocator_remove_client(server->allocator, &conn->client);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		server->connections = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
+	LIST_REMOVE(server->connections, conn, next, prev);
 	server->connection_count--;
 	if (conn->watched)
 		server_unwatch_connection(server, conn->sock);
