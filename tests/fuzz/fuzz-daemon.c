@@ -289,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	d.allocator.next_id = 1;
 	d.server = (struct server){ .event = d.event, .allocator = &d.allocator, .sock = -1,
-				    .max_clients = 1 };
+				    .spare_fd = -1, .max_clients = 1 };
 	fuzz_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 			       pair) == 0, "socketpair: %s", strerror(errno));
 	r = connection_new(&d.server, pair[0], NULL);
