@@ -694,13 +694,17 @@ int allocator_allocate_n(struct allocator *a, struct client *client,
 		return 0;
 	}
 	/* All or none: what the batch made goes, unseen by anyone. */
-	while (made-- > 0) {
-		close(fds[made]);
-		b = client_find_buffer(client, ids[made]);
+	for (uint32_t i = made; i-- > 0;) {
+		close(fds[i]);
+		b = client_find_buffer(client, ids[i]);
 		if (b)
 			buffer_destroy(a, client, b);
 	}
-	return reason_add(why, r, "none of the %" PRIu32 " buffers was made", count);
+	if (made == 0)
+		return reason_add(why, r, "none of the %" PRIu32 " buffers was made", count);
+	/* The reason counted the batch's own buffers as in use: say they went. */
+	return reason_add(why, r, "the batch failed at buffer %" PRIu32 ", and none of the %"
+			  PRIu32 " buffers was made", made + 1, count);
 }
 
 /*
