@@ -325,8 +325,9 @@ int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t options, size
  * the task's like any other: charged to it and counted by its limits.
  * iobufctl buffers lists those still in the pool as "pooled, not handed out
  * yet"; the daemon hears which were taken with the next fill, or at
- * iobuf_task_flush(), without a request of their own. count 0, or another kind, gives back the buffers the
- * pool holds. 0, or -EINVAL for count over IOBUF_BATCH_MAX.
+ * iobuf_task_flush(), without a request of their own. count 0, or another
+ * kind, gives back the buffers the pool holds. 0, or -EINVAL for count over
+ * IOBUF_BATCH_MAX.
  */
 int iobuf_task_set_pool(struct iobuf_task *task, uint32_t options, size_t capacity,
 			size_t alignment, unsigned count);
