@@ -70,6 +70,9 @@ int task_types_init(PyObject *module);
 /* A Buffer object owning buf; on failure buf is released and NULL returned. */
 PyObject *buffer_wrap(struct iobuf *buf);
 
+/* A list of n Buffer objects owning bufs[]; on failure every one is released and NULL returned. */
+PyObject *buffer_list(struct iobuf **bufs, size_t n);
+
 /* Allocates in task (NULL: the own task) with the GIL released. */
 PyObject *buffer_allocate(struct iobuf_task *task, const struct allocation_args *request);
 

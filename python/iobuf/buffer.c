@@ -46,6 +46,26 @@ PyObject *buffer_wrap(struct iobuf *buf)
 	return (PyObject *)self;
 }
 
+PyObject *buffer_list(struct iobuf **bufs, size_t n)
+{
+	PyObject *list = PyList_New((Py_ssize_t)n);
+	size_t i = 0;
+
+	for (; list && i < n; i++) {
+		PyObject *item = buffer_wrap(bufs[i]);
+
+		if (!item) {
+			Py_CLEAR(list);
+			i++; /* buffer_wrap released it */
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+	}
+	for (; i < n; i++)
+		release_unlocked(bufs[i]);
+	return list;
+}
+
 PyObject *buffer_allocate(struct iobuf_task *task, const struct allocation_args *request)
 {
 	struct call_error error;

@@ -64,6 +64,33 @@ void task_end(PyObject *obj)
 		unref(self);
 }
 
+/*
+ * Runs call(task, data) on the Task self with the GIL released. 0, or -1
+ * with the exception set: the call's OSError, or why self cannot be used.
+ */
+static int task_call_unlocked(PyObject *self, int (*call)(struct iobuf_task *, void *),
+			      void *data)
+{
+	struct call_error error;
+	struct iobuf_task *task;
+	int r;
+
+	task = task_begin(self);
+	if (!task)
+		return -1;
+	Py_BEGIN_ALLOW_THREADS
+	r = call(task, data);
+	if (r < 0)
+		call_error_capture(&error, -r);
+	Py_END_ALLOW_THREADS
+	task_end(self);
+	if (r < 0) {
+		call_error_raise(&error);
+		return -1;
+	}
+	return 0;
+}
+
 static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *keywords[] = { "path", NULL };
@@ -150,6 +177,80 @@ static PyObject *task_allocate(PyObject *self, PyObject *args, PyObject *kwargs)
 	return buffer;
 }
 
+/* A count from 1 (or from 0 when zero_ok) to IOBUF_BATCH_MAX; 0 with the exception set. */
+static int batch_count_arg(const char *name, PyObject *obj, bool zero_ok, uint32_t *count)
+{
+	if (!u32_arg(name, obj, count))
+		return 0;
+	if ((*count == 0 && !zero_ok) || *count > IOBUF_BATCH_MAX) {
+		PyErr_Format(PyExc_ValueError, "%s must be from %d to %d, not %u", name,
+			     zero_ok ? 0 : 1, IOBUF_BATCH_MAX, *count);
+		return 0;
+	}
+	return 1;
+}
+
+/* A batch's or a pool's arguments. */
+struct batch_call {
+	const struct allocation_args *request;
+	uint32_t count;
+	struct iobuf **bufs; /* allocate_n: count of them */
+};
+
+static int allocate_n_call(struct iobuf_task *task, void *data)
+{
+	const struct batch_call *c = data;
+
+	return iobuf_in_task_with_options_n(task, c->request->options, c->request->capacity,
+					    c->request->alignment, c->count, c->bufs);
+}
+
+static PyObject *task_allocate_n(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *keywords[] = { "n", "capacity", "options", "alignment", NULL };
+	PyObject *n_obj, *capacity, *options = NULL, *alignment = NULL;
+	struct iobuf *bufs[IOBUF_BATCH_MAX];
+	struct allocation_args request;
+	struct batch_call call = { &request, 0, bufs };
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OO:allocate_n", keywords, &n_obj,
+					 &capacity, &options, &alignment) ||
+	    !batch_count_arg("n", n_obj, false, &call.count) ||
+	    !allocation_args(capacity, options, alignment, &request) ||
+	    task_call_unlocked(self, allocate_n_call, &call) < 0)
+		return NULL;
+	return buffer_list(bufs, call.count);
+}
+
+static int set_pool_call(struct iobuf_task *task, void *data)
+{
+	const struct batch_call *c = data;
+
+	return iobuf_task_set_pool(task, c->request->options, c->request->capacity,
+				   c->request->alignment, c->count);
+}
+
+static PyObject *task_set_pool(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *keywords[] = { "count", "capacity", "options", "alignment", NULL };
+	PyObject *count_obj, *capacity = NULL, *options = NULL, *alignment = NULL;
+	struct allocation_args request = { 0 };
+	struct batch_call call = { &request, 0, NULL };
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO:set_pool", keywords, &count_obj,
+					 &capacity, &options, &alignment) ||
+	    !batch_count_arg("count", count_obj, true, &call.count))
+		return NULL;
+	if (call.count > 0 && !capacity) {
+		PyErr_SetString(PyExc_TypeError, "set_pool() needs a capacity for a count above 0");
+		return NULL;
+	}
+	if ((capacity && !allocation_args(capacity, options, alignment, &request)) ||
+	    task_call_unlocked(self, set_pool_call, &call) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
 static PyObject *query_result(const struct iobuf_match *match)
 {
 	PyObject *result = PyStructSequence_New(QueryResultType);
@@ -168,59 +269,50 @@ static PyObject *query_result(const struct iobuf_match *match)
 	return result;
 }
 
+struct query_call {
+	const struct allocation_args *request;
+	struct iobuf_match match;
+};
+
+static int query_call(struct iobuf_task *task, void *data)
+{
+	struct query_call *c = data;
+
+	if (c->request->heap)
+		return iobuf_task_query_heap(task, c->request->heap, c->request->options,
+					     c->request->capacity, c->request->alignment, &c->match);
+	return iobuf_task_query(task, c->request->options, c->request->capacity,
+				c->request->alignment, &c->match);
+}
+
 static PyObject *task_query(PyObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *keywords[] = { "capacity", "options", "alignment", "heap", NULL };
 	PyObject *capacity, *options = NULL, *alignment = NULL, *heap = NULL;
 	struct allocation_args request;
-	struct call_error error;
-	struct iobuf_match match;
-	struct iobuf_task *task;
-	int r;
+	struct query_call call = { &request };
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO$O:query", keywords, &capacity,
 					 &options, &alignment, &heap) ||
 	    !allocation_args(capacity, options, alignment, &request) ||
-	    !placement_args(heap, NULL, &request))
+	    !placement_args(heap, NULL, &request) ||
+	    task_call_unlocked(self, query_call, &call) < 0)
 		return NULL;
-	task = task_begin(self);
-	if (!task)
-		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	if (request.heap)
-		r = iobuf_task_query_heap(task, request.heap, request.options, request.capacity,
-					  request.alignment, &match);
-	else
-		r = iobuf_task_query(task, request.options, request.capacity, request.alignment,
-				     &match);
-	if (r < 0)
-		call_error_capture(&error, -r);
-	Py_END_ALLOW_THREADS
-	task_end(self);
-	if (r < 0)
-		return call_error_raise(&error);
-	return query_result(&match);
+	return query_result(&call.match);
+}
+
+static int usage_call(struct iobuf_task *task, void *usage)
+{
+	return iobuf_task_get_usage(task, usage);
 }
 
 static PyObject *task_usage(PyObject *self, PyObject *unused)
 {
 	struct iobuf_usage usage;
-	struct call_error error;
-	struct iobuf_task *task;
 	PyObject *result;
-	int r;
 
-	task = task_begin(self);
-	if (!task)
+	if (task_call_unlocked(self, usage_call, &usage) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	r = iobuf_task_get_usage(task, &usage);
-	if (r < 0)
-		call_error_capture(&error, -r);
-	Py_END_ALLOW_THREADS
-	task_end(self);
-	if (r < 0)
-		return call_error_raise(&error);
 	result = PyStructSequence_New(UsageType);
 	if (!result)
 		return NULL;
@@ -331,23 +423,15 @@ static PyObject *task_set_label(PyObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+static int flush_call(struct iobuf_task *task, void *unused)
+{
+	return iobuf_task_flush(task);
+}
+
 static PyObject *task_flush(PyObject *self, PyObject *unused)
 {
-	struct call_error error;
-	struct iobuf_task *task;
-	int r;
-
-	task = task_begin(self);
-	if (!task)
+	if (task_call_unlocked(self, flush_call, NULL) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	r = iobuf_task_flush(task);
-	if (r < 0)
-		call_error_capture(&error, -r);
-	Py_END_ALLOW_THREADS
-	task_end(self);
-	if (r < 0)
-		return call_error_raise(&error);
 	Py_RETURN_NONE;
 }
 
@@ -410,6 +494,19 @@ static PyMethodDef task_methods[] = {
 	  "label names the buffer (None: the task's label, see set_label()); heap,\n"
 	  "e.g. 'dma-heap/system', is the one heap that may serve (ENODEV when the\n"
 	  "daemon serves none of that name). Not both: ValueError." },
+	{ "allocate_n", (PyCFunction)(void (*)(void))task_allocate_n, METH_VARARGS | METH_KEYWORDS,
+	  "allocate_n(n, capacity, options=0, alignment=0)\n--\n\n"
+	  "n (1 to 64) buffers alike, from one heap, in one request: a list of n\n"
+	  "mapped Buffers, all or none.\n" ALLOCATION_ARGS_DOC
+	  "They carry the task's label. OSError as allocate() raises it; nothing is\n"
+	  "left charged then." },
+	{ "set_pool", (PyCFunction)(void (*)(void))task_set_pool, METH_VARARGS | METH_KEYWORDS,
+	  "set_pool(count, capacity=None, options=0, alignment=0)\n--\n\n"
+	  "Keeps count (0 to 64) buffers of one kind ready in this task, so that\n"
+	  "allocate() with these arguments and no label or heap of its own takes one\n"
+	  "without waiting for the daemon. They are filled in the background, charged\n"
+	  "to the task and counted by its limits; iobufctl lists those not taken yet\n"
+	  "as pooled. set_pool(0) gives them back." },
 	{ "query", (PyCFunction)(void (*)(void))task_query, METH_VARARGS | METH_KEYWORDS,
 	  "query(capacity, options=0, alignment=0, *, heap=None)\n--\n\n"
 	  "What allocate() with these arguments would get, without allocating: a\n"
