@@ -42,6 +42,7 @@
 
 #include <cmocka.h>
 
+#include "fdinfo.h"
 #include "iobuf/iobuf.h"
 
 #define HEAP_PATH "/dev/dma_heap/system"
@@ -106,28 +107,6 @@ static size_t open_fds(void)
 		n++;
 	closedir(dir);
 	return n;
-}
-
-/* The value of a "key:" line in the fd's fdinfo, "" when it has none. */
-static const char *fdinfo_value(int fd, const char *key)
-{
-	static char value[128];
-	char path[64], line[256];
-	size_t key_len = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	value[0] = '\0';
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
-			snprintf(value, sizeof(value), "%s", line + key_len + 1 + strspn(line + key_len + 1, " \t"));
-			value[strcspn(value, "\n")] = '\0';
-		}
-	}
-	fclose(f);
-	return value;
 }
 
 static struct iobuf_usage usage(void)
@@ -261,20 +240,23 @@ static void test_heap_fd_is_an_fd(void **state)
 /* The dma-buf is the kernel's own, with the fd flags asked for, and usable. */
 static void test_dmabuf_as_the_kernel_gives_it(void **state)
 {
-	char comm[16] = "";
+	char comm[16] = "", value[128];
 	int heap = open_heap(O_RDWR | O_CLOEXEC);
 	int with = alloc_or_fail(heap, ONE_MEG, O_RDWR | O_CLOEXEC);
 	int without = alloc_or_fail(heap, 5000, O_RDONLY);
 
 	assert_true(cloexec(with));
 	assert_false(cloexec(without));
-	assert_string_equal(fdinfo_value(with, "exp_name"), "system");
-	assert_string_equal(fdinfo_value(with, "size"), "1048576");
+	fdinfo_value(with, "exp_name", value, sizeof(value));
+	assert_string_equal(value, "system");
+	fdinfo_value(with, "size", value, sizeof(value));
+	assert_string_equal(value, "1048576");
 	assert_int_equal(fd_size(without), 8192); /* PAGE_ALIGN(5000) */
 	assert_int_equal(fcntl(with, F_GETFL) & O_ACCMODE, O_RDWR);
 	/* Labelled with the program's name, the dma-buf's name is that. */
 	assert_int_equal(prctl(PR_GET_NAME, comm), 0);
-	assert_string_equal(fdinfo_value(with, "name"), comm);
+	fdinfo_value(with, "name", value, sizeof(value));
+	assert_string_equal(value, comm);
 	assert_usable(with, ONE_MEG);
 	assert_usable(without, 8192);
 	close(with);
@@ -493,11 +475,13 @@ static void test_unserved_heap_is_absent(void **state)
 static void test_open_node_is_the_kernels(void **state)
 {
 	int heap = open_heap(O_RDWR | O_CLOEXEC);
+	char value[128];
 	int dmabuf;
 
 	assert_true(is_kernel_node(heap));
 	dmabuf = alloc_or_fail(heap, ONE_MEG, O_RDWR | O_CLOEXEC);
-	assert_string_equal(fdinfo_value(dmabuf, "exp_name"), "system");
+	fdinfo_value(dmabuf, "exp_name", value, sizeof(value));
+	assert_string_equal(value, "system");
 	assert_usable(dmabuf, ONE_MEG);
 	assert_int_equal(usage().clients, 1); /* this task only */
 	assert_int_equal(usage().total_bytes, 0);

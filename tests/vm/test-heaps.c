@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "fdinfo.h"
 #include "heap-options.h"
 #include "iobuf/iobuf.h"
 
@@ -65,26 +66,6 @@ static void test_not_root(void **state)
 	assert_true(geteuid() != 0);
 	assert_int_equal(open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC), -1);
 	assert_int_equal(errno, EACCES);
-}
-
-/* The value of a "key:" line in the fd's fdinfo, or "". */
-static void fdinfo_value(int fd, const char *key, char *value, size_t size)
-{
-	char path[64], line[256];
-	size_t len = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	value[0] = '\0';
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) == 0 && line[len] == ':') {
-			snprintf(value, size, "%s", line + len + 1 + strspn(line + len + 1, " \t"));
-			value[strcspn(value, "\n")] = '\0';
-		}
-	}
-	fclose(f);
 }
 
 static void test_dmabuf_named_for_its_task(void **state)
