@@ -39,6 +39,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=user-manager.sh
+. "$(dirname "$0")/user-manager.sh"
 
 # Only this namespace sees the tmpfs: journald's sockets and runtime journal too.
 mount -t tmpfs tmpfs /run
@@ -55,22 +57,14 @@ done
 
 # The shipped units, with the settings that bear on logging: no
 # StandardError=, so stderr is the journal's stream.
-sed "s|^ListenSequentialPacket=.*|ListenSequentialPacket=$dir/iobufd.sock|" \
-	"$src/iobufd.socket" >"$units/iobufd.socket"
-awk '/^\[Service\]/ { service = 1; print; next } /^\[/ { service = 0 }
-	!service || /^(Type|ExecStart|Environment)=/' "$built/iobufd.service" |
+install_socket_unit "$dir/iobufd.sock"
+shipped_service 'Type|ExecStart|Environment' |
 	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --no-dbus --heaps=memfd --max-client-bytes=64K -v|" \
 	    >"$units/iobufd.service"
 grep -q '^Standard\(Output\|Error\)=' "$built/iobufd.service" &&
 	fail "the shipped service sends its output elsewhere than the journal"
 
-SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=err /lib/systemd/systemd --user </dev/null \
-	>"$dir/manager.log" 2>&1 &
-manager=$!
-for _ in $(seq 100); do
-	case $(systemctl --user is-system-running 2>/dev/null) in running | degraded) break ;; esac
-	sleep 0.1
-done
+start_user_manager
 systemctl --user start iobufd.socket iobufd.service
 chmod 0755 "$dir"
 chmod 0666 "$dir/iobufd.sock"

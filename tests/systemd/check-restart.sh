@@ -46,6 +46,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=user-manager.sh
+. "$(dirname "$0")/user-manager.sh"
 
 # Only this namespace sees the tmpfs.
 mount -t tmpfs tmpfs /run
@@ -56,23 +58,15 @@ dbus-daemon --session --fork --nosyslog --print-address=3 --print-pid=4 \
 bus=$(cat "$dir/bus.pid")
 address=$(head -n1 "$dir/bus.address")
 
-sed "s|^ListenSequentialPacket=.*|ListenSequentialPacket=$dir/iobufd.sock|" \
-	"$src/iobufd.socket" >"$units/iobufd.socket"
-awk '/^\[Service\]/ { service = 1; print; next } /^\[/ { service = 0 }
-	!service || /^(Type|ExecStart|WatchdogSec|Restart|FileDescriptorStoreMax|Environment)=/' \
-	"$built/iobufd.service" |
+install_socket_unit "$dir/iobufd.sock"
+shipped_service 'Type|ExecStart|WatchdogSec|Restart|FileDescriptorStoreMax|Environment' |
 	sed -e "s|^ExecStart=.*|ExecStart=$iobufd --bus=$address --heaps=${IOBUF_RESTART_HEAPS:-memfd} -v|" \
 	    -e "s|^\[Service\]|[Service]\nStandardOutput=append:$dir/iobufd.log\nStandardError=append:$dir/iobufd.log|" \
 	    >"$units/iobufd.service"
 grep -qx 'FileDescriptorStoreMax=[1-9][0-9]*' "$units/iobufd.service" ||
 	fail "the shipped service keeps no fds across a restart"
 
-SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=err /lib/systemd/systemd --user </dev/null >"$dir/manager.log" 2>&1 &
-manager=$!
-for _ in $(seq 100); do
-	case $(systemctl --user is-system-running 2>/dev/null) in running | degraded) break ;; esac
-	sleep 0.1
-done
+start_user_manager
 systemctl --user start iobufd.socket iobufd.service
 
 show() { systemctl --user show -p "$1" --value iobufd.service; }
