@@ -9,7 +9,6 @@
 #   tests/vm/guest-run.sh -- tests/vm/dmaheap-shim.sh BUILDDIR
 set -u
 build=$1
-nobody=65534
 failed=0
 shim=$build/preload/libiobuf-dmaheap.so
 selftest=$build/tests/vm/dmabuf-heap
@@ -17,31 +16,15 @@ test=$build/tests/vm/test-dmaheap-shim
 node=/dev/dma_heap/system
 log=/tmp/iobufd-shim.log
 
-note() { echo "== $*"; }
+daemon_log=$log
+. "$(dirname "$0")/guest-daemon.sh"
 
 start_daemon() { # ARGS...
-	mkdir -p /run/iobufd
-	"$build/daemon/iobufd" --no-dbus --socket /run/iobufd/iobufd.sock --config=/dev/null \
-		--memory-pressure=off -v "$@" 2>"$log" &
-	daemon=$!
-	for _ in $(seq 200); do
-		[ -S /run/iobufd/iobufd.sock ] && return 0
-		sleep 0.05
-	done
-	echo "FAILED: iobufd $* did not start"; cat "$log"
-	return 1
-}
-
-stop_daemon() {
-	kill -TERM "$daemon" && wait "$daemon"
-}
-
-as_nobody() {
-	IOBUFD_SOCKET=/run/iobufd/iobufd.sock setpriv --reuid=$nobody --regid=$nobody --clear-groups "$@"
+	start_iobufd --config=/dev/null --memory-pressure=off -v "$@"
 }
 
 with_shim() {
-	as_nobody env LD_PRELOAD="$shim" "$@"
+	as_client env LD_PRELOAD="$shim" "$@"
 }
 
 # vgem's primary node, which the selftest imports its buffers into: the
@@ -63,7 +46,7 @@ note "the kernel's dma-buf heap selftest as user $nobody, without the shim: it m
 vgem=$(vgem_node) || { echo "FAILED: no vgem card"; exit 1; }
 chmod 0666 "$vgem"
 start_daemon --heaps=dma-heap/system || exit 1
-if as_nobody "$selftest" >/tmp/selftest-plain.log 2>&1; then
+if as_client "$selftest" >/tmp/selftest-plain.log 2>&1; then
 	echo "FAILED: the selftest passed without the shim"; cat /tmp/selftest-plain.log; failed=1
 else
 	grep 'Bail out' /tmp/selftest-plain.log

@@ -10,10 +10,9 @@
 # Usage: in-guest.sh BUILDDIR [bench]
 set -u
 build=$1
-nobody=65534
+daemon_log=/tmp/iobufd.log
 failed=0
-
-note() { echo "== $*"; }
+. "$(dirname "$0")/guest-daemon.sh"
 
 # The driver that must import a heap's dma-bufs: the heap's own device for
 # DRM heaps (VRAM is imported by no other driver), vgem otherwise. The client
@@ -44,24 +43,7 @@ done
 start_daemon() { # HEAPS [ARGS...]
 	local heaps=$1
 	shift
-	mkdir -p /run/iobufd
-	"$build/daemon/iobufd" --no-dbus --socket /run/iobufd/iobufd.sock --heaps="$heaps" "$@" \
-		2>/tmp/iobufd.log &
-	daemon=$!
-	for _ in $(seq 200); do
-		[ -S /run/iobufd/iobufd.sock ] && return 0
-		sleep 0.05
-	done
-	echo "iobufd --heaps=$heaps did not start"; cat /tmp/iobufd.log
-	return 1
-}
-
-stop_daemon() {
-	kill -TERM "$daemon" && wait "$daemon"
-}
-
-as_client() {
-	IOBUFD_SOCKET=/run/iobufd/iobufd.sock setpriv --reuid=$nobody --regid=$nobody --clear-groups "$@"
+	start_iobufd --heaps="$heaps" "$@"
 }
 
 # A client that may also read the daemon's fdinfo, as a tracer may; it gets
