@@ -315,6 +315,23 @@ size_t count_open_fds(void)
 	return count_fds(getpid());
 }
 
+long process_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	assert_true(kib > 0);
+	return kib;
+}
+
 struct iobuf_usage usage_of(struct iobuf_task *task)
 {
 	struct iobuf_usage usage;

@@ -88,6 +88,8 @@ const char *own_comm(void);
 /* Open fds of a process, and of this one. */
 size_t count_fds(pid_t pid);
 size_t count_open_fds(void);
+/* A process's resident memory (VmRSS), in KiB, asserting it is known. */
+long process_rss_kib(pid_t pid);
 
 /* pidfd_open(2) of pid, asserting it succeeds. */
 int test_pidfd_open(pid_t pid);

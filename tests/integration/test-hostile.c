@@ -53,24 +53,6 @@ struct fixture {
 /* The fixture in use, reachable from here for forked children (valgrind's leak check). */
 static struct fixture *volatile current;
 
-/* The resident memory of a process, in KiB. */
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	assert_true(kb > 0);
-	return kb;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -105,7 +87,7 @@ static struct fixture *start(const char *const *extra_args, unsigned nofile)
 	assert_non_null(task);
 	(void)usage_of(task);
 	f->baseline_fds = count_fds(f->daemon.pid);
-	f->baseline_rss_kb = rss_kb(f->daemon.pid);
+	f->baseline_rss_kb = process_rss_kib(f->daemon.pid);
 	iobuf_task_unref(task);
 	current = f;
 	return f;
@@ -190,10 +172,10 @@ static void assert_back_to_baseline(struct fixture *f)
 	assert_int_equal(usage.total_buffers, 0);
 	assert_int_equal(fds, f->baseline_fds);
 	assert_true(test_daemon_alive(&f->daemon));
-	if (rss_kb(f->daemon.pid) > f->baseline_rss_kb + RSS_SLACK_KB)
+	if (process_rss_kib(f->daemon.pid) > f->baseline_rss_kb + RSS_SLACK_KB)
 		fail_msg("the daemon's RSS grew from %ld to %ld KiB", f->baseline_rss_kb,
-			 rss_kb(f->daemon.pid));
-	print_message("daemon RSS %ld KiB, %ld at start\n", rss_kb(f->daemon.pid),
+			 process_rss_kib(f->daemon.pid));
+	print_message("daemon RSS %ld KiB, %ld at start\n", process_rss_kib(f->daemon.pid),
 		      f->baseline_rss_kb);
 }
 

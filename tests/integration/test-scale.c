@@ -111,24 +111,6 @@ static void test_flood_does_not_starve(void **state)
 	test_daemon_stop(&d);
 }
 
-/* The daemon's resident memory, from /proc. */
-static uint64_t vm_rss_bytes(pid_t pid)
-{
-	char path[64], line[256];
-	unsigned long long kib = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
-	assert_true(kib > 0);
-	return kib * 1024;
-}
-
 /* Allocates a pageable 4 KiB buffer on each connection from first to last. */
 static void allocate_round(const int *socks, size_t first, size_t last)
 {
@@ -191,10 +173,10 @@ static void test_many_buffers_memory(void **state)
 	}
 	/* Each client's first buffer makes its table: that is the client's, not the buffers'. */
 	allocate_round(socks, 0, MANY_CONNECTIONS - 1);
-	before = vm_rss_bytes(d.pid);
+	before = (uint64_t)process_rss_kib(d.pid) * 1024;
 	for (uint64_t r = 1; r < rounds; r++)
 		allocate_round(socks, 0, MANY_CONNECTIONS - 1);
-	after = vm_rss_bytes(d.pid);
+	after = (uint64_t)process_rss_kib(d.pid) * 1024;
 	print_message("daemon VmRSS %llu KiB before, %llu KiB after %llu more buffers: %.1f bytes "
 		      "each\n", (unsigned long long)before / 1024,
 		      (unsigned long long)after / 1024,
