@@ -970,21 +970,30 @@ static void test_admin_commands_denied_to_others(void **state)
 	json_expect(res.out, "d['max-buffer-size'] == 536870912");
 }
 
-/* What a client calls itself ends up in JSON strings and table cells: escaped, made safe. */
-/* Quotes and backslashes are escaped; the daemon already made control characters '?'. */
-static void test_strings_are_escaped(void **state)
+/* A connection of the daemon's under the command name comm (at most 15 bytes). */
+static struct iobuf_task *connect_as(const char *comm)
 {
-	static const char comm[] = "q\"b\\\t\x01\xc3\xa9";  /* q"b\<TAB><SOH>é */
-	static const char shown[] = "q\"b\\??\xc3\xa9"; /* as the daemon keeps it */
-	char saved[32], hex[64] = "", expr[160];
 	struct iobuf_task *task;
-	struct result res;
+	char saved[32];
 
 	snprintf(saved, sizeof(saved), "%s", own_comm());
 	assert_int_equal(prctl(PR_SET_NAME, comm), 0);
 	task = iobuf_task_connect(fixture->daemon.socket);
 	assert_int_equal(prctl(PR_SET_NAME, saved), 0);
 	assert_non_null(task);
+	return task;
+}
+
+/* What a client calls itself ends up in JSON strings and table cells: escaped, made safe. */
+/* Quotes and backslashes are escaped; the daemon already made control characters '?'. */
+static void test_strings_are_escaped(void **state)
+{
+	static const char comm[] = "q\"b\\\t\x01\xc3\xa9";  /* q"b\<TAB><SOH>é */
+	static const char shown[] = "q\"b\\??\xc3\xa9"; /* as the daemon keeps it */
+	char hex[64] = "", expr[160];
+	struct iobuf_task *task = connect_as(comm);
+	struct result res;
+
 	for (size_t i = 0; shown[i]; i++)
 		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)shown[i]);
 
@@ -1018,16 +1027,11 @@ static void expect_aligned_clients(const char *table, const char *comm)
 static void test_wide_characters_align(void **state)
 {
 	static const char comm[] = "\xc3\xa9\xe8\xa1\xa8\xe7\xa4\xba\xe5\xb9\x85"; /* é表示幅: 7 cells */
-	char saved[32], part[64];
-	struct iobuf_task *task;
+	struct iobuf_task *task = connect_as(comm);
+	char part[64];
 	struct iobuf *buf;
 	struct result res;
 
-	snprintf(saved, sizeof(saved), "%s", own_comm());
-	assert_int_equal(prctl(PR_SET_NAME, comm), 0);
-	task = iobuf_task_connect(fixture->daemon.socket);
-	assert_int_equal(prctl(PR_SET_NAME, saved), 0);
-	assert_non_null(task);
 	buf = iobuf_in_task_with_options(task, 0, 4096, 0);
 	assert_non_null(buf);
 
