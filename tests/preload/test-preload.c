@@ -230,6 +230,17 @@ static void assert_said_once(const struct probe_result *result, const char *line
 		fail_msg("the shim said:\n%s\nexpected once:\n%s", result->errors, expected);
 }
 
+/* The shim said once, for node, that no iobufd listens. */
+static void assert_said_unreachable(const struct probe_result *result, const char *node)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line),
+		 "libiobuf-dmaheap: cannot ask iobufd for %s: cannot connect to iobufd at %s: "
+		 "No such file or directory", node, absent_socket);
+	assert_said_once(result, line);
+}
+
 static void test_other_opens_and_ioctls_untouched(void **state)
 {
 	const struct probe_run run = { .daemon = DAEMON_LISTENING };
@@ -273,13 +284,9 @@ static void test_unreachable_daemon_leaves_the_kernels_answer(void **state)
 	const struct probe_run run = { .daemon = DAEMON_ABSENT, .nodes = true };
 	struct probe_result result =
 		run_probe(&run, (const char *const[]){ "open", "EACCES", "/dev/dma_heap/locked", NULL });
-	char line[512];
 
 	assert_probe_passed(&result);
-	snprintf(line, sizeof(line),
-		 "libiobuf-dmaheap: cannot ask iobufd for /dev/dma_heap/locked: cannot connect "
-		 "to iobufd at %s: No such file or directory", absent_socket);
-	assert_said_once(&result, line);
+	assert_said_unreachable(&result, "/dev/dma_heap/locked");
 }
 
 static void test_never_asks_nothing(void **state)
@@ -313,13 +320,9 @@ static void test_always_without_daemon_keeps_the_node(void **state)
 	const struct probe_run run = { .daemon = DAEMON_ABSENT, .nodes = true, .mode = "always" };
 	struct probe_result result =
 		run_probe(&run, (const char *const[]){ "open", "node", "/dev/dma_heap/open", NULL });
-	char line[512];
 
 	assert_probe_passed(&result);
-	snprintf(line, sizeof(line),
-		 "libiobuf-dmaheap: cannot ask iobufd for /dev/dma_heap/open: cannot connect "
-		 "to iobufd at %s: No such file or directory", absent_socket);
-	assert_said_once(&result, line);
+	assert_said_unreachable(&result, "/dev/dma_heap/open");
 }
 
 static void test_unknown_mode_is_auto(void **state)
