@@ -118,19 +118,31 @@ static struct iobuf *allocate(struct iobuf_task *task, uint32_t options, size_t 
 	return buf;
 }
 
+struct wire_allocate_reply batch_member(const struct wire_allocate_n_reply *reply, size_t i)
+{
+	struct wire_allocate_reply one = { .id = reply->ids[i], .size = reply->size,
+					   .options = reply->options, .flags = reply->flags };
+
+	memcpy(one.heap, reply->heap, sizeof(one.heap));
+	return one;
+}
+
+void buffer_give_back(struct iobuf_task *task, uint64_t generation, uint64_t id, int fd)
+{
+	struct wire_message free_request = { .header.opcode = WIRE_FREE, .free.id = id };
+
+	if (fd >= 0)
+		close(fd);
+	(void)task_send_on(task, generation, &free_request);
+}
+
 /* Gives back, unseen, the buffers of a batch from index from on. */
 static void give_back(struct iobuf_task *task, uint64_t generation,
 		      const struct wire_allocate_n_reply *reply, struct passed_fds *fds,
 		      size_t from)
 {
-	struct wire_message free_request = { .header.opcode = WIRE_FREE };
-
-	for (size_t i = from; i < reply->count; i++) {
-		if (i < fds->n)
-			close(fds->fd[i]);
-		free_request.free.id = reply->ids[i];
-		(void)task_send_on(task, generation, &free_request);
-	}
+	for (size_t i = from; i < reply->count; i++)
+		buffer_give_back(task, generation, reply->ids[i], i < fds->n ? fds->fd[i] : -1);
 }
 
 IOBUF_EXPORT int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t options,
@@ -166,10 +178,8 @@ IOBUF_EXPORT int iobuf_in_task_with_options_n(struct iobuf_task *task, uint32_t 
 				 made->count, fds.n, n);
 	}
 	for (i = 0; i < n; i++) {
-		struct wire_allocate_reply one = { .id = made->ids[i], .size = made->size,
-						   .options = made->options, .flags = made->flags };
+		struct wire_allocate_reply one = batch_member(made, i);
 
-		memcpy(one.heap, made->heap, sizeof(one.heap));
 		bufs[i] = buffer_adopt(task, generation, &one, fds.fd[i], capacity, alignment);
 		if (!bufs[i])
 			break;

@@ -34,13 +34,10 @@ void pool_filled_locked(struct iobuf_task *task, const struct wire_allocate_n_re
 			continue; /* its fd is closed below */
 		}
 		pool->ready[pool->count++] = (struct pooled){
-			.reply = { .id = reply->ids[i], .size = reply->size,
-				   .options = reply->options, .flags = reply->flags },
+			.reply = batch_member(reply, i),
 			.fd = fds->fd[i],
 			.generation = generation,
 		};
-		memcpy(pool->ready[pool->count - 1].reply.heap, reply->heap,
-		       sizeof(reply->heap));
 		fds->fd[i] = -1;
 	}
 	/* Those taken above are the pool's; close only what is left. */
@@ -160,13 +157,8 @@ struct iobuf *pool_take(struct iobuf_task *task, uint32_t options, size_t capaci
 /* Gives back what the pool holds: closed here, freed in the daemon without waiting. */
 static void give_back_ready(struct iobuf_task *task, struct pooled *ready, size_t count)
 {
-	struct wire_message request = { .header.opcode = WIRE_FREE };
-
-	for (size_t i = 0; i < count; i++) {
-		close(ready[i].fd);
-		request.free.id = ready[i].reply.id;
-		(void)task_send_on(task, ready[i].generation, &request);
-	}
+	for (size_t i = 0; i < count; i++)
+		buffer_give_back(task, ready[i].generation, ready[i].reply.id, ready[i].fd);
 }
 
 IOBUF_EXPORT int iobuf_task_set_pool(struct iobuf_task *task, uint32_t options, size_t capacity,

@@ -231,6 +231,13 @@ int spec_fill(struct wire_spec *spec, struct iobuf_task *task, const char *heap,
 struct iobuf *buffer_adopt(struct iobuf_task *task, uint64_t generation,
 			   const struct wire_allocate_reply *reply, int fd, size_t capacity,
 			   size_t alignment);
+/* Buffer i of an allocate-n reply, as an allocate reply says one. */
+struct wire_allocate_reply batch_member(const struct wire_allocate_n_reply *reply, size_t i);
+/*
+ * Gives back, unseen, buffer id of the connection of generation: closes fd
+ * (unless -1) and sends the free without waiting.
+ */
+void buffer_give_back(struct iobuf_task *task, uint64_t generation, uint64_t id, int fd);
 
 /* buffer.c: a descriptor for an allocate reply; takes fd and a task ref. */
 struct iobuf *buffer_new(struct iobuf_task *task, uint64_t generation,
